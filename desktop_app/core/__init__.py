@@ -1,0 +1,1 @@
+"""Pure image and result handling: no torch, no Qt."""

@@ -1,0 +1,101 @@
+"""Where the model's centre-cropped input sits inside the original image.
+
+torchvision's classification transform resizes the short side to ``resize_size`` and then
+centre-crops ``crop_size``. A saliency map computed on the crop must be warped back onto
+the original pixels, and the part of the original the model never saw must be marked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def resized_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """The (width, height) torchvision's ``Resize(short_side)`` produces (it truncates)."""
+    if width <= height:
+        return short_side, int(short_side * height / width)
+    return int(short_side * width / height), short_side
+
+
+@dataclass(frozen=True)
+class CropGeometry:
+    """Maps original-image pixels to model-input pixels and back.
+
+    ``scale_x``/``scale_y`` take original pixels to resized pixels; ``left``/``top`` is the
+    crop's offset in the resized image; the crop is ``crop_size`` square.
+    """
+
+    image_width: int
+    image_height: int
+    scale_x: float
+    scale_y: float
+    left: int
+    top: int
+    crop_size: int
+
+    @classmethod
+    def for_transform(
+        cls, image_width: int, image_height: int, resize_size: int, crop_size: int
+    ) -> CropGeometry:
+        rw, rh = resized_size(image_width, image_height, resize_size)
+        # torchvision's CenterCrop rounds the offset (and pads when the crop is larger).
+        left = int(round((rw - crop_size) / 2.0))
+        top = int(round((rh - crop_size) / 2.0))
+        return cls(image_width, image_height, rw / image_width, rh / image_height,
+                   left, top, crop_size)
+
+    def seen_box(self) -> tuple[float, float, float, float]:
+        """The crop as (x0, y0, x1, y1) in original pixel coordinates, clipped to the image."""
+        x0 = max(0.0, self.left / self.scale_x)
+        y0 = max(0.0, self.top / self.scale_y)
+        x1 = min(float(self.image_width), (self.left + self.crop_size) / self.scale_x)
+        y1 = min(float(self.image_height), (self.top + self.crop_size) / self.scale_y)
+        return x0, y0, x1, y1
+
+    def seen_mask(self, width: int | None = None, height: int | None = None) -> np.ndarray:
+        """Boolean mask of the pixels the model saw, at the image's size or another one."""
+        width = width or self.image_width
+        height = height or self.image_height
+        x0, y0, x1, y1 = self.seen_box()
+        fx, fy = width / self.image_width, height / self.image_height
+        # A pixel is seen when its centre falls inside the crop.
+        xs = (np.arange(width) + 0.5) / fx
+        ys = (np.arange(height) + 0.5) / fy
+        return ((ys >= y0) & (ys < y1))[:, None] & ((xs >= x0) & (xs < x1))[None, :]
+
+    def warp_to_image(
+        self, grid: np.ndarray, width: int | None = None, height: int | None = None
+    ) -> np.ndarray:
+        """Bilinearly warp a map over the crop (any grid size) onto the original image.
+
+        The result is float32 (height, width); pixels outside the crop are NaN. Sampling
+        uses ``cv2.resize``'s half-pixel convention with edge replication, so warping a 7×7
+        grid gives what resizing it to the crop would, placed where the crop came from.
+        The warp is axis-aligned, hence separable: two small matrix products, exact in float.
+        """
+        width = width or self.image_width
+        height = height or self.image_height
+        gh, gw = grid.shape
+        # Output pixel centre -> original -> resized -> crop -> grid cell (half-pixel centres).
+        fx, fy = width / self.image_width, height / self.image_height
+        rows = _interpolation_matrix(height, gh, self.scale_y / fy, self.top, self.crop_size)
+        cols = _interpolation_matrix(width, gw, self.scale_x / fx, self.left, self.crop_size)
+        out = (rows @ np.asarray(grid, dtype=np.float32) @ cols.T).astype(np.float32, copy=False)
+        out[~self.seen_mask(width, height)] = np.nan
+        return out
+
+
+def _interpolation_matrix(n_out: int, n_grid: int, scale: float, offset: int, crop: int) -> np.ndarray:
+    """(n_out, n_grid) linear-interpolation weights along one axis."""
+    centres = ((np.arange(n_out) + 0.5) * scale - offset) * n_grid / crop - 0.5
+    centres = np.clip(centres, 0.0, n_grid - 1.0)
+    lo = np.minimum(np.floor(centres).astype(np.intp), max(n_grid - 2, 0))
+    frac = (centres - lo).astype(np.float32)
+    weights = np.zeros((n_out, n_grid), dtype=np.float32)
+    idx = np.arange(n_out)
+    weights[idx, lo] = 1.0 - frac
+    if n_grid > 1:
+        weights[idx, lo + 1] += frac
+    return weights
