@@ -41,10 +41,11 @@ class CropGeometry:
     ) -> CropGeometry:
         rw, rh = resized_size(image_width, image_height, resize_size)
         # torchvision's CenterCrop rounds the offset (and pads when the crop is larger).
-        left = int(round((rw - crop_size) / 2.0))
-        top = int(round((rh - crop_size) / 2.0))
-        return cls(image_width, image_height, rw / image_width, rh / image_height,
-                   left, top, crop_size)
+        left = round((rw - crop_size) / 2.0)
+        top = round((rh - crop_size) / 2.0)
+        return cls(
+            image_width, image_height, rw / image_width, rh / image_height, left, top, crop_size
+        )
 
     def seen_box(self) -> tuple[float, float, float, float]:
         """The crop as (x0, y0, x1, y1) in original pixel coordinates, clipped to the image."""
@@ -87,7 +88,9 @@ class CropGeometry:
         return out
 
 
-def _interpolation_matrix(n_out: int, n_grid: int, scale: float, offset: int, crop: int) -> np.ndarray:
+def _interpolation_matrix(
+    n_out: int, n_grid: int, scale: float, offset: int, crop: int
+) -> np.ndarray:
     """(n_out, n_grid) linear-interpolation weights along one axis."""
     centres = ((np.arange(n_out) + 0.5) * scale - offset) * n_grid / crop - 0.5
     centres = np.clip(centres, 0.0, n_grid - 1.0)

@@ -1,0 +1,340 @@
+"""``resnet-lens``: the window by default; ``predict``, ``weights`` and ``bench`` sub-commands.
+
+Heavy modules (torch, Qt) are imported inside the commands that need them, so ``resnet-lens``
+reaches the window quickly and ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from desktop_app import __version__
+from desktop_app.core.errors import LensError
+from desktop_app.inference.catalog import DEFAULT_CAM_LAYER, DEFAULT_MODEL, MODEL_NAMES
+
+SUBCOMMANDS = ("predict", "weights", "bench")
+PROG = "resnet-lens"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in (*SUBCOMMANDS, "-h", "--help", "--version"):
+        from desktop_app.ui.app import main as gui_main
+
+        return gui_main(args)
+    parser = _parser()
+    options = parser.parse_args(args)
+    logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s")
+    try:
+        return int(options.run(options))
+    except LensError as exc:
+        _err(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="See what a ResNet sees. With no sub-command (or with image paths), "
+        "opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    predict = sub.add_parser("predict", help="classify images or folders, optionally saving maps")
+    predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
+    _model_options(predict)
+    predict.add_argument("--topk", type=int, default=5, help="classes to report (default 5)")
+    predict.add_argument(
+        "--cam-layer",
+        default=DEFAULT_CAM_LAYER,
+        help="layer4 (default), layer1-3, or a block such as layer3.5",
+    )
+    predict.add_argument(
+        "--cam-classes",
+        type=_index_list,
+        default=None,
+        metavar="I,J,…",
+        help="class indices to map (default: the top-k classes)",
+    )
+    predict.add_argument("--cam-dir", type=Path, help="write Grad-CAM maps into this folder")
+    predict.add_argument(
+        "--cam-format",
+        choices=("png", "npy"),
+        default="png",
+        help="png: overlay on the image; npy: raw float32 map, image-sized, "
+        "NaN where the model saw nothing",
+    )
+    predict.add_argument("--colormap", default="jet", help="overlay colormap (default jet)")
+    predict.add_argument("--alpha", type=float, default=0.5, help="overlay opacity (default 0.5)")
+    predict.add_argument("--json", action="store_true", help="one JSON object per image")
+    predict.set_defaults(run=_run_predict)
+
+    weights = sub.add_parser("weights", help="list models and cached weights; fetch them now")
+    weights.add_argument(
+        "--fetch",
+        nargs="+",
+        metavar="MODEL",
+        help=f"download these models' weights for offline use ('all' = {', '.join(MODEL_NAMES)})",
+    )
+    weights.set_defaults(run=_run_weights)
+
+    bench = sub.add_parser("bench", help="per-stage latency of predict")
+    bench.add_argument(
+        "--models",
+        nargs="+",
+        default=["resnet18", "resnet50"],
+        choices=MODEL_NAMES,
+        metavar="MODEL",
+    )
+    bench.add_argument("--devices", nargs="+", default=["auto"], metavar="DEVICE")
+    bench.add_argument("--runs", type=int, default=20)
+    bench.add_argument("--warmup", type=int, default=5)
+    bench.add_argument("--size", default="640x480", help="input image WxH (default 640x480)")
+    bench.add_argument("--topk", type=int, default=5)
+    bench.add_argument("--cam-layer", default=DEFAULT_CAM_LAYER)
+    bench.add_argument("--backend", default="auto", help="auto, eager, onednn or torchscript")
+    bench.set_defaults(run=_run_bench)
+    return parser
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        choices=MODEL_NAMES,
+        default=None,
+        help=f"architecture (default {DEFAULT_MODEL}, or inferred from --weights)",
+    )
+    parser.add_argument("--weights", type=Path, help="weights file (.pth, .pt, .safetensors)")
+    parser.add_argument("--labels", type=Path, help="labels file (.txt one per line, or .json)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+
+
+def _index_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated class indices: {text}") from exc
+
+
+def _run_predict(options: argparse.Namespace) -> int:
+    from desktop_app.core.colormaps import lut
+    from desktop_app.core.image_io import iter_image_files
+    from desktop_app.inference import load_classifier
+
+    lut(options.colormap)  # reject a bad colormap before the slow model load
+    files, missing = _expand_inputs(options.inputs, iter_image_files)
+    failures = len(missing)
+    for message in missing:
+        _err(message)
+    clf = load_classifier(
+        options.model,
+        options.weights,
+        options.labels,
+        options.device,
+        progress=_download_progress(),
+    )
+    if options.cam_dir:
+        options.cam_dir.mkdir(parents=True, exist_ok=True)
+    used_stems: set[str] = set()
+    for path in _progress(files, "classifying"):
+        try:
+            pred = clf.predict(
+                path,
+                topk=options.topk,
+                cam_layer=options.cam_layer,
+                cam="gradcam" if options.cam_dir else None,
+                cam_classes=options.cam_classes,
+            )
+            if options.cam_dir:
+                _write_maps(options, path, pred, used_stems)
+        except (LensError, OSError) as exc:
+            failures += 1
+            _err(str(exc) if isinstance(exc, LensError) else f"{path}: {exc.strerror or exc}")
+            continue
+        if options.json:
+            print(json.dumps({"file": str(path), **pred.to_dict()}), flush=True)
+        else:
+            best = ", ".join(f"{s.label} {s.probability:.1%}" for s in pred.topk)
+            print(f"{path}: {best}", flush=True)
+    return 1 if failures else 0
+
+
+def _expand_inputs(inputs: Sequence[str], iter_image_files) -> tuple[list[Path], list[str]]:
+    files: list[Path] = []
+    missing: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if not path.exists():
+            missing.append(f"{item}: no such file or folder")
+        elif path.is_dir():
+            found = list(iter_image_files([path]))
+            if not found:
+                missing.append(f"{item}: folder holds no images")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files, missing
+
+
+def _write_maps(options: argparse.Namespace, path: Path, pred, used_stems: set[str]) -> None:
+    from desktop_app.core.image_io import decode_image
+    from desktop_app.core.overlay import overlay, save_npy, save_png
+
+    stem = path.stem
+    n = 2
+    while stem in used_stems:  # two inputs with one name must not overwrite each other
+        stem, n = f"{path.stem}-{n}", n + 1
+    used_stems.add(stem)
+    rank = {s.index: r for r, s in enumerate(pred.topk, start=1)}
+    pixels = decode_image(path).array if options.cam_format == "png" else None
+    for index in pred.cams:
+        name = f"{stem}.top{rank[index]}" if index in rank else f"{stem}.class"
+        target = options.cam_dir / f"{name}-{index}.{options.cam_format}"
+        if pixels is None:
+            save_npy(target, pred.cams[index])
+        else:
+            save_png(target, overlay(pixels, pred.cams[index], options.colormap, options.alpha))
+
+
+def _run_weights(options: argparse.Namespace) -> int:
+    from desktop_app.inference import weights
+
+    wanted = options.fetch or []
+    if "all" in wanted:
+        wanted = list(MODEL_NAMES)
+    unknown = [m for m in wanted if m not in MODEL_NAMES]
+    if unknown:
+        raise LensError(
+            f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}"
+        )
+    failures = 0
+    for model in wanted:
+        try:
+            path = weights.official_weights_path(model, progress=_download_progress(model))
+            print(f"{model}: {path}")
+        except LensError as exc:
+            failures += 1
+            _err(str(exc))
+    print(f"cache folder: {weights.cache_dir()}")
+    print(f"{'model':<18} {'file':<32} {'MB':>7}  where")
+    for model in MODEL_NAMES:
+        status = weights.official_weights_status(model)
+        where = str(status.path) if status.path else "not present"
+        default = " (default)" if model == DEFAULT_MODEL else ""
+        print(f"{model + default:<18} {status.file_name:<32} {status.size_mb:7.1f}  {where}")
+    return 1 if failures else 0
+
+
+def _run_bench(options: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from desktop_app.inference import load_classifier
+
+    try:
+        width, height = (int(v) for v in options.size.lower().split("x"))
+    except ValueError as exc:
+        raise LensError(f"--size must look like 640x480, got {options.size}") from exc
+    image = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    print(
+        f"{width}x{height} RGB input, top-{options.topk} + Grad-CAM ({options.cam_layer}) for "
+        f"every top-k class, median of {options.runs} runs after {options.warmup}, "
+        f"{torch.get_num_threads()} threads; milliseconds"
+    )
+    stages = ("decode", "preprocess", "forward", "cam", "maps", "total")
+    print(
+        f"{'model':<16} {'device':<7} {'backend':<12}"
+        + "".join(f"{s:>11}" for s in stages)
+        + f"{'eager fwd':>11}{'ratio':>7}"
+    )
+    for model in options.models:
+        for device in options.devices:
+            clf = load_classifier(model, device=device, backend=options.backend, download=False)
+            samples: dict[str, list[float]] = {s: [] for s in stages}
+            for i in range(options.warmup + options.runs):
+                start = time.perf_counter()
+                pred = clf.predict(image, topk=options.topk, cam_layer=options.cam_layer)
+                for index in pred.cams:  # the full-resolution maps are part of the cost
+                    pred.cams[index]
+                total = (time.perf_counter() - start) * 1000
+                if i >= options.warmup:
+                    for stage in stages[:-2]:
+                        samples[stage].append(pred.timings.get(stage, 0.0))
+                    samples["maps"].append(total - pred.timings["total"])
+                    samples["total"].append(total)
+            eager = _eager_forward_ms(clf, options.warmup, options.runs)
+            medians = {s: statistics.median(v) for s, v in samples.items()}
+            print(
+                f"{model:<16} {clf.device:<7} {clf.backend:<12}"
+                + "".join(f"{medians[s]:11.2f}" for s in stages)
+                + f"{eager:11.2f}{medians['total'] / eager:7.2f}"
+            )
+    return 0
+
+
+def _eager_forward_ms(clf, warmup: int, runs: int) -> float:
+    """A plain torchvision forward under inference_mode: the baseline users compare with."""
+    import torch
+
+    network = clf.network
+    x = torch.randn(1, 3, clf.preprocessor.crop_size, clf.preprocessor.crop_size, device=clf.device)
+    times = []
+    with torch.inference_mode():
+        for i in range(warmup + runs):
+            start = time.perf_counter()
+            network(x)
+            if x.device.type == "cuda":
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def _err(message: str) -> None:
+    # Windowed frozen apps have no stderr at all.
+    if sys.stderr is not None:
+        print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def _download_progress(label: str = "weights"):
+    """A download progress line on a terminal's stderr; silent otherwise."""
+    stream: TextIO | None = sys.stderr
+    if stream is None or not stream.isatty():
+        return None
+
+    def report(done: int, total: int | None) -> None:
+        size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+        stream.write(f"\rdownloading {label}: {size}")
+        if total and done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return report
+
+
+def _progress(items: list[Path], label: str) -> Iterator[Path]:
+    """Yield ``items``, drawing a progress bar on stderr when it is a terminal."""
+    stream = sys.stderr
+    show = stream is not None and stream.isatty() and len(items) > 1
+    for i, item in enumerate(items, start=1):
+        yield item
+        if show:
+            width = 30
+            filled = width * i // len(items)
+            stream.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {i}/{len(items)}")
+            stream.flush()
+    if show:
+        stream.write("\n")
+        stream.flush()

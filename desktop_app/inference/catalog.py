@@ -1,0 +1,16 @@
+"""The official models on offer. Importing this module does not import torch."""
+
+from __future__ import annotations
+
+# torchvision builder names; each uses its weights enum's DEFAULT (resnet50: IMAGENET1K_V2).
+MODEL_NAMES: tuple[str, ...] = (
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "wide_resnet50_2",
+    "resnext50_32x4d",
+)
+DEFAULT_MODEL = "resnet50"
+DEFAULT_CAM_LAYER = "layer4"

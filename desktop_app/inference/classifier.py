@@ -1,0 +1,319 @@
+"""The classifier: one model on one device, giving top-k predictions and Grad-CAM maps."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+
+from desktop_app.core.errors import WeightsError
+from desktop_app.core.image_io import DecodedImage, decode_image
+from desktop_app.core.results import CamMaps, ClassScore, Prediction
+from desktop_app.inference import checkpoints, weights
+from desktop_app.inference.backends import CompiledForward, build_forward
+from desktop_app.inference.catalog import DEFAULT_CAM_LAYER, DEFAULT_MODEL, MODEL_NAMES
+from desktop_app.inference.devices import is_out_of_memory, resolve_device
+from desktop_app.inference.gradcam import cams_by_autograd, cams_from_fc, split_forward
+from desktop_app.inference.network import cam_layer_names, canonical_layer
+from desktop_app.inference.preprocess import Preprocessor
+
+log = logging.getLogger(__name__)
+
+ImageInput = str | os.PathLike[str] | Image.Image | np.ndarray | DecodedImage
+CAM_METHODS = ("gradcam",)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    network: torchvision.models.ResNet
+    labels: tuple[str, ...]
+    preprocessor: Preprocessor
+    weights_path: Path
+
+
+class Classifier:
+    """Not thread-safe: the thread that calls ``predict`` owns it (the app's worker does)."""
+
+    def __init__(self, loaded: LoadedModel, device: torch.device, backend: str) -> None:
+        self._loaded = loaded
+        self._backend_choice = backend
+        self._device = device
+        self._compiled = self._compile()
+        self._last_layer = canonical_layer(loaded.network, DEFAULT_CAM_LAYER)
+
+    # -- what the GUI and CLI show ------------------------------------------------------------
+    @property
+    def model_name(self) -> str:
+        return self._loaded.name
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self._loaded.labels
+
+    @property
+    def num_classes(self) -> int:
+        return len(self._loaded.labels)
+
+    @property
+    def device(self) -> str:
+        return str(self._device)
+
+    @property
+    def backend(self) -> str:
+        return self._compiled.name
+
+    @property
+    def cam_layers(self) -> tuple[str, ...]:
+        return cam_layer_names(self._loaded.network)
+
+    @property
+    def weights_path(self) -> Path:
+        return self._loaded.weights_path
+
+    @property
+    def network(self) -> torchvision.models.ResNet:
+        """The eager torch module (eval mode, parameters frozen)."""
+        return self._loaded.network
+
+    @property
+    def preprocessor(self) -> Preprocessor:
+        return self._loaded.preprocessor
+
+    # -- inference ------------------------------------------------------------------------------
+    def predict(
+        self,
+        image: ImageInput,
+        topk: int = 5,
+        cam: str | None = "gradcam",
+        cam_layer: str = DEFAULT_CAM_LAYER,
+        cam_classes: Sequence[int] | None = None,
+    ) -> Prediction:
+        """Top-k classes of ``image`` and, unless ``cam`` is None, their Grad-CAM maps.
+
+        Maps are in the input image's own pixels (full size, after EXIF orientation); the
+        part the model never saw is NaN. ``cam_classes`` defaults to the top-k classes.
+        """
+        if cam is not None and cam not in CAM_METHODS:
+            raise ValueError(f"unknown CAM method {cam!r}; choose one of {', '.join(CAM_METHODS)}")
+        if not topk >= 1:
+            raise ValueError(f"topk must be at least 1, got {topk}")
+        layer = canonical_layer(self._loaded.network, cam_layer)
+        if cam_classes is not None:
+            bad = [c for c in cam_classes if not 0 <= int(c) < self.num_classes]
+            if bad:
+                raise ValueError(f"class indices {bad} out of range 0…{self.num_classes - 1}")
+
+        start = time.perf_counter()
+        decoded = (
+            image
+            if isinstance(image, DecodedImage)
+            else decode_image(image, min_side=self.preprocessor.resize_size)
+        )
+        timings = {"decode": _ms(start)}
+        notes: list[str] = []
+        try:
+            scores, grids = self._infer(decoded, topk, cam, layer, cam_classes, timings)
+        except Exception as exc:
+            if not (is_out_of_memory(exc) and self._device.type != "cpu"):
+                raise
+            notes.append(f"{self._device.type.upper()} ran out of memory; switched to the CPU")
+            log.warning("out of memory on %s; falling back to CPU", self._device)
+            self._move_to(torch.device("cpu"))
+            scores, grids = self._infer(decoded, topk, cam, layer, cam_classes, timings)
+        timings["total"] = _ms(start)
+
+        width, height = decoded.image.size
+        cams = None
+        if grids is not None:
+            cams = CamMaps(grids, self.preprocessor.geometry(width, height), decoded.original_size)
+        return Prediction(
+            topk=scores,
+            cams=cams,
+            timings=timings,
+            image_size=decoded.original_size,
+            model=self.model_name,
+            device=self.device,
+            cam_layer=cam_layer if cam else None,
+            source=decoded.name,
+            notes=tuple(notes),
+        )
+
+    def _infer(
+        self,
+        decoded: DecodedImage,
+        topk: int,
+        cam: str | None,
+        layer: str,
+        cam_classes: Sequence[int] | None,
+        timings: dict[str, float],
+    ) -> tuple[tuple[ClassScore, ...], dict[int, np.ndarray] | None]:
+        t = time.perf_counter()
+        x = self.preprocessor(decoded.image).to(self._device)
+        timings["preprocess"] = _ms(t)
+
+        t = time.perf_counter()
+        fast_path = cam is None or layer == self._last_layer
+        if fast_path:
+            with torch.inference_mode():
+                logits, features = self._compiled.forward(x)
+        else:
+            logits, features = split_forward(self._loaded.network, x, layer)
+        scores = self._top_scores(logits[0], topk)
+        timings["forward"] = _ms(t)
+        if cam is None:
+            return scores, None
+
+        t = time.perf_counter()
+        classes = (
+            [int(c) for c in cam_classes] if cam_classes is not None else [s.index for s in scores]
+        )
+        classes = list(dict.fromkeys(classes))  # keep order, drop repeats
+        if not classes:
+            maps = np.zeros((0, 1, 1), dtype=np.float32)
+        elif fast_path:
+            with torch.inference_mode():
+                maps = cams_from_fc(features, self._loaded.network.fc.weight, classes)
+        else:
+            maps = cams_by_autograd(self._loaded.network, features, layer, classes)
+        timings["cam"] = _ms(t)
+        return scores, dict(zip(classes, maps, strict=True))
+
+    def _top_scores(self, logits: torch.Tensor, topk: int) -> tuple[ClassScore, ...]:
+        logits = logits.float().cpu()
+        probs = torch.softmax(logits, dim=0)
+        values, indices = torch.topk(probs, min(topk, probs.numel()))
+        labels = self._loaded.labels
+        return tuple(
+            ClassScore(labels[i], i, float(p), float(logits[i]))
+            for p, i in zip(values.tolist(), indices.tolist(), strict=True)
+        )
+
+    # -- device handling ----------------------------------------------------------------------
+    def _compile(self) -> CompiledForward:
+        return build_forward(
+            self._loaded.network, self._device, self._backend_choice, self.preprocessor.crop_size
+        )
+
+    def _move_to(self, device: torch.device) -> None:
+        self._loaded.network.to(device)
+        self._device = device
+        self._compiled = self._compile()
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+def load_classifier(
+    model: str | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    labels: str | os.PathLike[str] | Sequence[str] | None = None,
+    device: str = "auto",
+    *,
+    download: bool = True,
+    progress: weights.ProgressCallback | None = None,
+    cancel: weights.CancelCheck | None = None,
+    backend: str = "auto",
+    num_threads: int | None = None,
+) -> Classifier:
+    """Load an official torchvision ResNet or a custom checkpoint, ready to ``predict``.
+
+    ``model``: a name from ``MODEL_NAMES`` (default resnet50), or None with ``weights`` to
+    infer the architecture from the checkpoint. ``weights``: None for the official weights
+    (local cache, else downloaded with ``progress``/``cancel``), or a file (.pth/.pt/
+    .safetensors). ``labels``: a list, or a .txt/.json file; by default the weights' own
+    categories, a labels file beside the checkpoint, or ``class 0…N-1``.
+    """
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    if model is not None and model not in MODEL_NAMES:
+        raise WeightsError(f"unknown model {model!r}; choose one of {', '.join(MODEL_NAMES)}")
+    target = resolve_device(device)
+    if weights is None:
+        loaded = _load_official(model or DEFAULT_MODEL, labels, download, progress, cancel)
+    else:
+        loaded = _load_file(model, Path(weights), labels)
+    network = loaded.network
+    network.eval()
+    for parameter in network.parameters():
+        parameter.requires_grad_(False)  # inference only: autograd never tracks weights
+    network.to(target)
+    return Classifier(loaded, target, backend)
+
+
+def _load_official(
+    model: str,
+    labels: Any,
+    download: bool,
+    progress: weights.ProgressCallback | None,
+    cancel: weights.CancelCheck | None,
+) -> LoadedModel:
+    spec = weights.official_weights(model)
+    path = weights.official_weights_path(model, download=download, progress=progress, cancel=cancel)
+    network = torchvision.models.get_model(model, weights=None)
+    checkpoints.load_into(network, checkpoints.read_state_dict(path), path.name)
+    names = _checked_labels(labels, tuple(spec.meta["categories"]), path.name)
+    return LoadedModel(model, network, names, Preprocessor(spec.transforms()), path)
+
+
+def _load_file(model: str | None, path: Path, labels: Any) -> LoadedModel:
+    state = checkpoints.read_state_dict(path)
+    arch = checkpoints.infer_architecture(state, path.name)
+    official = _official_spec_for_file(path.name)
+    if model is None:
+        network, name = arch.build(), arch.name
+    else:
+        network = torchvision.models.get_model(model, weights=None, num_classes=arch.num_classes)
+        name = model
+    checkpoints.load_into(network, state, path.name)
+    if official is not None:
+        default_labels, transform = tuple(official.meta["categories"]), official.transforms()
+    else:
+        beside = checkpoints.find_labels_file(path)
+        imagenet = weights.official_weights(DEFAULT_MODEL)
+        if beside is not None and labels is None:
+            labels = beside
+        default_labels = (
+            tuple(imagenet.meta["categories"])
+            if arch.num_classes == 1000
+            else tuple(f"class {i}" for i in range(arch.num_classes))
+        )
+        # Custom checkpoints get the preprocessing of torchvision's current ResNet recipe.
+        transform = imagenet.transforms()
+        name = f"{name} ({path.name})"
+    names = _checked_labels(labels, default_labels, path.name)
+    return LoadedModel(name, network, names, Preprocessor(transform), path)
+
+
+def _official_spec_for_file(file_name: str) -> Any:
+    """The torchvision weights a file is, judged by torchvision's own file name."""
+    for model in MODEL_NAMES:
+        for member in torchvision.models.get_model_weights(model):
+            if Path(member.url).name == file_name:
+                return member
+    return None
+
+
+def _checked_labels(labels: Any, default: tuple[str, ...], source: str) -> tuple[str, ...]:
+    if labels is None:
+        return default
+    names = checkpoints.read_labels(labels)
+    if len(names) != len(default):
+        given = Path(labels).name if isinstance(labels, (str, os.PathLike)) else "the label list"
+        raise WeightsError(
+            f"{given} has {len(names)} labels but {source} has {len(default)} classes"
+        )
+    return names
+
+
+__all__ = ["CAM_METHODS", "Classifier", "load_classifier"]
