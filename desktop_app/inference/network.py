@@ -6,6 +6,7 @@ layer without autograd and differentiate only the part after it, with no hooks a
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import ResNet
 
@@ -63,6 +64,8 @@ class LogitsAndFeatures(nn.Module):
         self.model = model
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        # Written out (not via run_stem/run_head) so that TorchScript can script it.
         m = self.model
-        features = m.layer4(m.layer3(m.layer2(m.layer1(run_stem(m, x)))))
-        return run_head(m, features), features
+        x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+        features = m.layer4(m.layer3(m.layer2(m.layer1(x))))
+        return m.fc(torch.flatten(m.avgpool(features), 1)), features
