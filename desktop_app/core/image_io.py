@@ -17,6 +17,7 @@ import logging
 import os
 import stat
 import unicodedata
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -201,6 +202,14 @@ def _open_file(path: str | os.PathLike, label: str) -> BinaryIO:
 
 
 def _decode_stream(stream: BinaryIO, label: str, min_side: int | None) -> DecodedImage:
+    # Pillow warns about images between 1x and 2x its pixel limit; _check_pixel_count
+    # refuses those itself, with a message, so the warning would only be noise on stderr.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return _decode_open_stream(stream, label, min_side)
+
+
+def _decode_open_stream(stream: BinaryIO, label: str, min_side: int | None) -> DecodedImage:
     try:
         img = Image.open(stream, formats=_available_formats())
     except UnidentifiedImageError as exc:
