@@ -61,6 +61,15 @@ def test_maps_are_image_sized_with_unseen_part_marked(clf) -> None:
     assert set(pred.timings) >= {"decode", "preprocess", "forward", "cam", "total"}
 
 
+def test_membership_does_not_build_full_maps(clf) -> None:
+    pred = clf.predict(np.zeros((3000, 4000, 3), np.uint8), topk=2)
+    first = pred.topk[0].index
+    assert first in pred.cams and 999 not in pred.cams
+    assert not pred.cams._full  # nothing 12-megapixel was built just to answer `in`
+    assert pred.cams.at_size(first, 400, 300).shape == (300, 400)
+    assert not pred.cams._full
+
+
 def test_cam_none_and_chosen_classes(clf) -> None:
     image = np.zeros((64, 64, 3), np.uint8)
     assert clf.predict(image, cam=None).cams is None

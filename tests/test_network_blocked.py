@@ -8,4 +8,5 @@ def test_inet_connections_are_refused() -> None:
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", 9))
     with pytest.raises(OSError):
-        urllib.request.urlopen("https://download.pytorch.org/models/resnet18-f37072fd.pth", timeout=1)
+        url = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
+        urllib.request.urlopen(url, timeout=1)

@@ -62,6 +62,10 @@ class CamMaps(Mapping[int, np.ndarray]):
             self._full[index] = full
         return self._full[index]
 
+    def __contains__(self, index: object) -> bool:
+        # Mapping's default would call __getitem__ and build a full-resolution map.
+        return index in self._grids
+
     def __iter__(self) -> Iterator[int]:
         return iter(self._grids)
 

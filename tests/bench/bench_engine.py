@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import write_fake_weights  # noqa: E402  (also isolates TORCH_HOME, blocks sockets)
+from conftest import write_fake_weights
 
 
 def _median_ms(samples: list[float]) -> float:

@@ -1,0 +1,143 @@
+"""The window's menus and actions, with their keyboard shortcuts.
+
+Actions are created here and wired by the window; Help > Shortcuts lists them, so every
+shortcut documented there is one that exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMainWindow
+
+from desktop_app.ui.settings import THEMES
+
+_Std = QKeySequence.StandardKey
+
+
+@dataclass
+class WindowActions:
+    open_files: QAction
+    open_folder: QAction
+    open_video: QAction
+    paste: QAction
+    save_overlay: QAction
+    save_map: QAction
+    copy_predictions: QAction
+    classify_folder: QAction
+    export_results: QAction
+    choose_weights: QAction
+    quit: QAction
+    toggle_overlay: QAction
+    zoom_in: QAction
+    zoom_out: QAction
+    fit: QAction
+    actual_size: QAction
+    next_image: QAction
+    previous_image: QAction
+    more_classes: QAction
+    fewer_classes: QAction
+    camera: QAction
+    freeze: QAction
+    mirror: QAction
+    stop_live: QAction
+    refresh_cameras: QAction
+    shortcuts: QAction
+    about: QAction
+    themes: dict[str, QAction]
+
+    def all(self) -> list[QAction]:
+        return [getattr(self, f.name) for f in fields(self) if f.name != "themes"]
+
+
+def _action(window: QMainWindow, text: str, *keys: QKeySequence | str | _Std,
+            checkable: bool = False, tip: str = "") -> QAction:
+    action = QAction(text, window)
+    sequences: list[QKeySequence] = []
+    for key in keys:
+        # A standard key's primary binding (the platform's usual one, e.g. Ctrl+O).
+        sequences.append(QKeySequence(key))
+    action.setShortcuts(sequences)
+    action.setCheckable(checkable)
+    if tip:
+        action.setStatusTip(tip)
+    # Window-wide, so they work whichever pane has the focus.
+    action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    window.addAction(action)
+    return action
+
+
+def build_actions(window: QMainWindow) -> WindowActions:
+    a = WindowActions(
+        open_files=_action(window, "&Open images…", _Std.Open),
+        open_folder=_action(window, "Open &folder…", "Ctrl+Shift+O"),
+        open_video=_action(window, "Open &video…", "Ctrl+Alt+O"),
+        paste=_action(window, "&Paste image or files", _Std.Paste),
+        save_overlay=_action(window, "&Save overlay as PNG…", _Std.Save),
+        save_map=_action(window, "Save raw &map (.npy)…", "Ctrl+Shift+S"),
+        copy_predictions=_action(window, "&Copy predictions", _Std.Copy),
+        classify_folder=_action(window, "Classify all &images in the list", "Ctrl+R",
+                                tip="Classify every opened image, e.g. a whole folder"),
+        export_results=_action(window, "&Export results as CSV or JSON…", "Ctrl+E"),
+        choose_weights=_action(window, "Choose &weights file…", "Ctrl+Shift+W"),
+        quit=_action(window, "&Quit", _Std.Quit),
+        toggle_overlay=_action(window, "Show &overlay", "O", checkable=True,
+                               tip="Switch between the original image and the Grad-CAM overlay"),
+        zoom_in=_action(window, "Zoom &in", "+", "=", _Std.ZoomIn),
+        zoom_out=_action(window, "Zoom &out", "-", _Std.ZoomOut),
+        fit=_action(window, "&Fit to window", "F", "Ctrl+0"),
+        actual_size=_action(window, "&Actual size", "1", "Ctrl+1"),
+        next_image=_action(window, "&Next image", "PgDown"),
+        previous_image=_action(window, "&Previous image", "PgUp"),
+        more_classes=_action(window, "&More classes (top-k + 1)", "]"),
+        fewer_classes=_action(window, "F&ewer classes (top-k − 1)", "["),
+        camera=_action(window, "Start/stop &camera", "Ctrl+K", checkable=True),
+        freeze=_action(window, "&Freeze frame", "Space", checkable=True),
+        mirror=_action(window, "&Mirror camera", "M", checkable=True),
+        stop_live=_action(window, "&Stop camera or video", "Esc"),
+        refresh_cameras=_action(window, "&Look for cameras again"),
+        shortcuts=_action(window, "&Keyboard shortcuts", "F1"),
+        about=_action(window, "&About ResNet Lens"),
+        themes={},
+    )
+    a.toggle_overlay.setChecked(True)
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    for action in (a.open_files, a.open_folder, a.open_video, a.paste):
+        file_menu.addAction(action)
+    file_menu.addSeparator()
+    for action in (a.save_overlay, a.save_map, a.copy_predictions):
+        file_menu.addAction(action)
+    file_menu.addSeparator()
+    file_menu.addAction(a.classify_folder)
+    file_menu.addAction(a.export_results)
+    file_menu.addSeparator()
+    file_menu.addAction(a.choose_weights)
+    file_menu.addSeparator()
+    file_menu.addAction(a.quit)
+
+    view_menu = bar.addMenu("&View")
+    for action in (a.toggle_overlay, a.zoom_in, a.zoom_out, a.fit, a.actual_size):
+        view_menu.addAction(action)
+    view_menu.addSeparator()
+    for action in (a.next_image, a.previous_image, a.more_classes, a.fewer_classes):
+        view_menu.addAction(action)
+    view_menu.addSeparator()
+    theme_menu = view_menu.addMenu("&Theme")
+    group = QActionGroup(window)
+    for theme in THEMES:
+        action = QAction(theme.capitalize(), window, checkable=True)
+        group.addAction(action)
+        theme_menu.addAction(action)
+        a.themes[theme] = action
+
+    camera_menu = bar.addMenu("&Camera")
+    for action in (a.camera, a.freeze, a.mirror, a.stop_live, a.refresh_cameras):
+        camera_menu.addAction(action)
+
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(a.shortcuts)
+    help_menu.addAction(a.about)
+    return a

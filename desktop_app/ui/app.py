@@ -1,0 +1,154 @@
+"""Start the window: ``resnet-lens [IMAGE...]`` and ``python -m desktop_app``.
+
+The window is shown before PyTorch is imported: the worker thread starts (and imports
+torch) only once the window has painted, so the user sees it at once and the status bar
+says the model is loading.
+
+Set ``RESNET_LENS_EVENTS=<file>`` to have milestones ("window_visible", "model_ready",
+"first_prediction") appended to that file as JSON lines with wall-clock times; the
+benchmark and the screenshot script read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtWidgets import QApplication
+
+from desktop_app.inference.catalog import MODEL_NAMES
+from desktop_app.ui.main_window import APP_NAME, MainWindow
+from desktop_app.ui.settings import THEMES, Settings, open_settings
+from desktop_app.ui.theme import apply_theme
+from desktop_app.ui.worker import EngineFactory, TorchEngine
+
+log = logging.getLogger(__name__)
+
+EVENTS_ENV = "RESNET_LENS_EVENTS"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="resnet-lens",
+        description="See what a ResNet sees: top-k classes and Grad-CAM maps.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="IMAGE",
+                        help="images, folders or a video file to open")
+    parser.add_argument("--model", choices=MODEL_NAMES, help="official model to load")
+    parser.add_argument("--weights", metavar="FILE",
+                        help="a checkpoint (.pth/.pt/.safetensors) instead of official weights")
+    parser.add_argument("--labels", metavar="FILE", help="class names (.txt or .json)")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--camera", type=int, metavar="N", help="start camera N at launch")
+    parser.add_argument("--theme", choices=THEMES, help="colour theme (default: as last time)")
+    parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
+    parser.add_argument("--settings", metavar="FILE",
+                        help="keep settings in this .ini file instead of the user's")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run(args.paths, model=args.model, weights=args.weights, labels=args.labels,
+               device=args.device, camera=args.camera, theme=args.theme,
+               threads=args.threads, settings_path=args.settings)
+
+
+def run(paths: Sequence[str | os.PathLike[str]] = (), *, model: str | None = None,
+        weights: str | None = None, labels: str | None = None, device: str | None = None,
+        camera: int | None = None, theme: str | None = None, threads: int | None = None,
+        settings_path: str | None = None, engine_factory: EngineFactory | None = None) -> int:
+    """Open the window on ``paths`` and run the event loop; returns the exit code."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName("ResNetLens")
+    settings = Settings(open_settings(settings_path))
+    if theme is not None:
+        settings.theme = theme
+    apply_theme(app, settings.theme)
+    window = MainWindow(settings, engine_factory or partial(TorchEngine, threads),
+                        model=model, weights=weights, labels=labels, device=device)
+    events = _EventLog(os.environ.get(EVENTS_ENV), window)
+    window.first_painted.connect(events.on_window_visible)
+    window.client.worker.model_ready.connect(events.on_model_ready)
+    window.prediction_shown.connect(events.on_prediction_shown)
+
+    # The worker (and its torch import) starts once the window is on screen; the timer
+    # covers platforms that never paint a hidden or minimised window.
+    window.first_painted.connect(lambda: window.start(camera))
+    QTimer.singleShot(1000, lambda: window.start(camera))
+    window.show()
+    if paths:
+        window.open_paths(paths)
+    previous = _close_on_sigint(window)
+    try:
+        code = app.exec()
+    finally:
+        window.shutdown()
+        signal.signal(signal.SIGINT, previous)
+    return code
+
+
+def _close_on_sigint(window: MainWindow) -> Any:
+    """Ctrl+C in the terminal closes the window cleanly; returns the previous handler.
+    Python handles signals only when it runs, so a timer wakes it while Qt waits."""
+    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
+    timer = QTimer(window, interval=250)
+    timer.timeout.connect(lambda: None)
+    timer.start()
+    return previous
+
+
+class _EventLog(QObject):
+    """Milestones appended to a file as JSON lines (a QObject, so that the worker's
+    signals reach it through the GUI thread's queue)."""
+
+    def __init__(self, path: str | None, parent: QObject) -> None:
+        super().__init__(parent)
+        self._path = Path(path) if path else None
+        self._predicted = False
+
+    def write(self, event: str, **fields: Any) -> None:
+        if self._path is None:
+            return
+        record = {"event": event, "time": time.time(), **fields}
+        try:
+            with self._path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            log.warning("cannot write event to %s: %s", self._path, exc)
+
+    @Slot()
+    def on_window_visible(self) -> None:
+        self.write("window_visible")
+
+    @Slot(object)
+    def on_model_ready(self, info: Any) -> None:
+        self.write("model_ready", model=info.model, load_ms=info.load_ms)
+
+    @Slot(object)
+    def on_prediction_shown(self, prediction: Any) -> None:
+        if not self._predicted:
+            self._predicted = True
+            top = prediction.topk[0] if prediction.topk else None
+            self.write("first_prediction", label=top.label if top else None,
+                       source=prediction.source, timings=dict(prediction.timings))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""Model and overlay controls: model, device, CAM layer; colormap, opacity, overlay on/off."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QWidget,
+)
+
+from desktop_app.ui.qt_compat import emit
+
+CUSTOM_MODEL = "Custom checkpoint…"
+DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "mps": "Apple MPS"}
+
+
+def device_label(device: str) -> str:
+    if device.startswith("cuda"):
+        return device.upper()
+    return DEVICE_LABELS.get(device, device)
+
+
+class ModelControls(QGroupBox):
+    model_chosen = Signal(str)
+    custom_requested = Signal()
+    device_chosen = Signal(str)
+    cam_layer_chosen = Signal(str)
+
+    def __init__(self, models: Sequence[str], parent: QWidget | None = None) -> None:
+        super().__init__("Model", parent)
+        self.model_combo = QComboBox()
+        self.model_combo.addItems(list(models))
+        self.model_combo.insertSeparator(self.model_combo.count())
+        self.model_combo.addItem(CUSTOM_MODEL)
+        self.device_combo = QComboBox()
+        self.layer_combo = QComboBox()
+        self.layer_combo.setToolTip("The layer whose activations the Grad-CAM map explains")
+        self.set_devices(("auto", "cpu"), "auto")
+        layout = QFormLayout(self)
+        layout.addRow("Model:", self.model_combo)
+        layout.addRow("Device:", self.device_combo)
+        layout.addRow("CAM layer:", self.layer_combo)
+        self.model_combo.activated.connect(self._on_model_activated)
+        self.device_combo.activated.connect(self._on_device_activated)
+        self.layer_combo.activated.connect(self._on_layer_activated)
+
+    def show_model(self, name: str) -> None:
+        """Select ``name``; a custom checkpoint's name is listed as an extra entry."""
+        index = self.model_combo.findText(name)
+        if index < 0:
+            self.model_combo.insertItem(self.model_combo.count() - 1, name)
+            index = self.model_combo.findText(name)
+        self.model_combo.setCurrentIndex(index)
+
+    def current_model(self) -> str:
+        return self.model_combo.currentText()
+
+    def set_devices(self, devices: Sequence[str], current: str) -> None:
+        self.device_combo.clear()
+        for device in devices:
+            self.device_combo.addItem(device_label(device), device)
+        index = self.device_combo.findData(current)
+        if index < 0:
+            self.device_combo.addItem(device_label(current), current)
+            index = self.device_combo.count() - 1
+        self.device_combo.setCurrentIndex(index)
+
+    def current_device(self) -> str:
+        return str(self.device_combo.currentData() or "auto")
+
+    def set_cam_layers(self, layers: Sequence[str], current: str | None) -> None:
+        self.layer_combo.clear()
+        self.layer_combo.addItems(list(layers))
+        if current in layers:
+            self.layer_combo.setCurrentText(current)
+        elif "layer4" in layers:
+            self.layer_combo.setCurrentText("layer4")
+
+    def current_cam_layer(self) -> str | None:
+        return self.layer_combo.currentText() or None
+
+    @Slot(int)
+    def _on_model_activated(self, index: int) -> None:
+        text = self.model_combo.itemText(index)
+        if text == CUSTOM_MODEL:
+            emit(self.custom_requested)
+        elif text:
+            emit(self.model_chosen, text)
+
+    @Slot(int)
+    def _on_device_activated(self, index: int) -> None:
+        emit(self.device_chosen, str(self.device_combo.itemData(index)))
+
+    @Slot(int)
+    def _on_layer_activated(self, index: int) -> None:
+        emit(self.cam_layer_chosen, self.layer_combo.itemText(index))
+
+
+class OverlayControls(QGroupBox):
+    colormap_changed = Signal(str)
+    opacity_changed = Signal(float)
+    overlay_toggled = Signal(bool)
+
+    def __init__(self, colormaps: Sequence[str], colormap: str, opacity: float,
+                 parent: QWidget | None = None) -> None:
+        super().__init__("Overlay", parent)
+        self.colormap_combo = QComboBox()
+        self.colormap_combo.addItems(list(colormaps))
+        if colormap in colormaps:
+            self.colormap_combo.setCurrentText(colormap)
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100)
+        self.opacity_slider.setValue(round(opacity * 100))
+        self.opacity_slider.setToolTip("Opacity of the Grad-CAM colours")
+        self.opacity_label = QLabel()
+        self.opacity_label.setMinimumWidth(
+            self.opacity_label.fontMetrics().horizontalAdvance("100 %"))
+        self.show_box = QCheckBox("Show overlay (O)")
+        self.show_box.setChecked(True)
+        opacity_row = QHBoxLayout()
+        opacity_row.addWidget(self.opacity_slider, 1)
+        opacity_row.addWidget(self.opacity_label)
+        layout = QFormLayout(self)
+        layout.addRow("Colormap:", self.colormap_combo)
+        layout.addRow("Opacity:", opacity_row)
+        layout.addRow(self.show_box)
+        self._on_opacity_moved(self.opacity_slider.value())
+        self.colormap_combo.currentTextChanged.connect(self.colormap_changed)
+        self.opacity_slider.valueChanged.connect(self._on_opacity_moved)
+        self.show_box.toggled.connect(self.overlay_toggled)
+
+    @property
+    def colormap(self) -> str:
+        return self.colormap_combo.currentText()
+
+    @property
+    def opacity(self) -> float:
+        return self.opacity_slider.value() / 100.0
+
+    def set_overlay_shown(self, shown: bool) -> None:
+        self.show_box.blockSignals(True)
+        self.show_box.setChecked(shown)
+        self.show_box.blockSignals(False)
+
+    @Slot(int)
+    def _on_opacity_moved(self, value: int) -> None:
+        self.opacity_label.setText(f"{value} %")
+        emit(self.opacity_changed, value / 100.0)

@@ -1,0 +1,86 @@
+"""Results as text, CSV and JSON. Files are written atomically (temp file + rename), so an
+interrupted export never leaves half a file under the user's chosen name."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop_app.core.results import Prediction
+
+CSV_COLUMNS = ("source", "rank", "label", "class_index", "probability", "model", "device", "error")
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    """One image of a folder run: a prediction, or the one-line reason it has none."""
+
+    source: str
+    prediction: Prediction | None = None
+    error: str | None = None
+
+
+def predictions_text(prediction: Prediction) -> str:
+    """Tab-separated lines that paste into a spreadsheet and read well in a chat."""
+    lines = [f"{prediction.source or 'image'}\t{prediction.model}\t{prediction.device}"]
+    lines += [
+        f"{rank}\t{score.label}\t{score.probability * 100:.2f} %"
+        for rank, score in enumerate(prediction.topk, start=1)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def results_csv(entries: Iterable[BatchEntry]) -> str:
+    """One row per (image, rank); a failed image gets one row holding its error."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in entries:
+        pred = entry.prediction
+        if pred is None:
+            writer.writerow([entry.source, "", "", "", "", "", "", entry.error or ""])
+            continue
+        for rank, score in enumerate(pred.topk, start=1):
+            writer.writerow([entry.source, rank, score.label, score.index,
+                             f"{score.probability:.6f}", pred.model, pred.device, ""])
+    return buffer.getvalue()
+
+
+def results_json(entries: Sequence[BatchEntry]) -> str:
+    items = []
+    for entry in entries:
+        if entry.prediction is not None:
+            item = entry.prediction.to_dict()
+            item["source"] = entry.source
+        else:
+            item = {"source": entry.source, "error": entry.error}
+        items.append(item)
+    return json.dumps({"count": len(items), "results": items}, indent=2) + "\n"
+
+
+def write_results(path: str | os.PathLike[str], entries: Sequence[BatchEntry]) -> Path:
+    """CSV or JSON by the file's suffix (.json, else CSV)."""
+    path = Path(path)
+    text = results_json(entries) if path.suffix.lower() == ".json" else results_csv(entries)
+    atomic_write_text(path, text)
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

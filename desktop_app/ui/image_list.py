@@ -1,0 +1,167 @@
+"""The opened images: files, folders' contents, and dropped or pasted image data.
+
+Decoding (for display and for thumbnails) happens in the background pool; results come
+back as signals, and any that arrive after the user has moved on are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtGui import QImage, QPainter
+
+from desktop_app.core.image_io import DecodedImage, decode_image
+from desktop_app.ui.background import Background
+from desktop_app.ui.filmstrip import THUMB_SIZE, Filmstrip
+from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.qt_image import qimage_to_rgb, rgb_to_qimage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Entry:
+    """One item of the filmstrip: a file, or image data that was dropped or pasted."""
+
+    name: str
+    path: Path | None = None
+    data: bytes | QImage | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Still:
+    """An image being looked at: a file, pasted data, or a frozen camera frame."""
+
+    decoded: DecodedImage
+    qimage: QImage
+    name: str
+
+
+def decode_entry(entry: Entry) -> Still:
+    """Runs in the background pool."""
+    if isinstance(entry.data, QImage):
+        decoded = decode_image(qimage_to_rgb(entry.data), name=entry.name)
+    elif entry.data is not None:
+        decoded = decode_image(entry.data, name=entry.name)
+    else:
+        decoded = decode_image(entry.path)  # messages and exports name the whole path
+    return Still(decoded, rgb_to_qimage(decoded.array), entry.name)
+
+
+def still_from_pixels(pixels: np.ndarray, name: str) -> Still:
+    return Still(decode_image(pixels, name=name), rgb_to_qimage(pixels), name)
+
+
+def thumbnail(entry: Entry) -> QImage:
+    """Runs in the background pool; a reduced JPEG decode keeps big folders quick. The
+    picture is centred on a square, so that every name sits at the same height."""
+    if isinstance(entry.data, QImage):
+        small = entry.data.scaled(THUMB_SIZE, THUMB_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
+                                  Qt.TransformationMode.SmoothTransformation)
+    else:
+        if entry.data is not None:
+            decoded = decode_image(entry.data, min_side=THUMB_SIZE, name=entry.name)
+        else:
+            decoded = decode_image(entry.path, min_side=THUMB_SIZE)
+        image = decoded.image.copy()
+        image.thumbnail((THUMB_SIZE, THUMB_SIZE))
+        small = rgb_to_qimage(np.asarray(image))
+    square = QImage(THUMB_SIZE, THUMB_SIZE, QImage.Format.Format_ARGB32_Premultiplied)
+    square.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(square)
+    painter.drawImage((THUMB_SIZE - small.width()) // 2, (THUMB_SIZE - small.height()) // 2, small)
+    painter.end()
+    return square
+
+
+class ImageList(QObject):
+    still_ready = Signal(object)  # Still
+    still_failed = Signal(int, str)  # row, message
+    message = Signal(str, str)  # text, level
+
+    def __init__(self, filmstrip: Filmstrip, background: Background,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._filmstrip = filmstrip
+        self._background = background
+        self._entries: list[Entry] = []
+        self._row = -1
+        self._generation = 0
+        self._thumb_jobs: list[int] = []
+        self._failed: set[int] = set()
+
+    @property
+    def entries(self) -> list[Entry]:
+        return list(self._entries)
+
+    def paths(self) -> list[Path]:
+        return [e.path for e in self._entries if e.path is not None]
+
+    def set_entries(self, entries: list[Entry]) -> None:
+        """Replace the list and show its first image."""
+        for job in self._thumb_jobs:
+            self._background.cancel(job)
+        self._entries = entries
+        self._failed = set()
+        self._filmstrip.set_entries(
+            [e.name for e in entries],
+            [str(e.path) if e.path is not None else e.name for e in entries])
+        self._thumb_jobs = []
+        if len(entries) > 1:
+            self._thumb_jobs = [
+                self._background.run(thumbnail, entry, callback=self._thumbnail_done(row))
+                for row, entry in enumerate(entries)
+            ]
+        self.show(0)
+
+    @Slot(int)
+    def show(self, row: int) -> None:
+        """Decode entry ``row`` in the background; ``still_ready`` follows."""
+        if not 0 <= row < len(self._entries):
+            return
+        self._row = row
+        self._filmstrip.select_row(row)
+        self._generation += 1
+        generation = self._generation
+
+        def done(still: Still | None, error: str | None) -> None:
+            if generation != self._generation:
+                return  # the user has moved on
+            if still is not None:
+                emit(self.still_ready, still)
+                return
+            message = error or "unreadable image"
+            self._filmstrip.mark_failed(row, message)
+            self._report(row, message)
+            emit(self.still_failed, row, message)
+
+        self._background.run(decode_entry, self._entries[row], callback=done)
+
+    def step(self, delta: int) -> None:
+        if self._entries:
+            self.show(min(max(self._row + delta, 0), len(self._entries) - 1))
+
+    def _thumbnail_done(self, row: int) -> Any:
+        entries = self._entries
+
+        def done(image: QImage | None, error: str | None) -> None:
+            if entries is not self._entries:
+                return  # another set of files was opened meanwhile
+            if image is not None:
+                self._filmstrip.set_thumbnail(row, image)
+            elif error is not None:
+                self._filmstrip.mark_failed(row, error)
+                self._report(row, error)
+
+        return done
+
+    def _report(self, row: int, message: str) -> None:
+        """One message per bad file, whether its thumbnail or its image found it first."""
+        if row not in self._failed:
+            self._failed.add(row)
+            emit(self.message, message, "error")

@@ -1,0 +1,200 @@
+"""Which model, device and CAM layer the worker should use, and what the user sees while
+a model loads, downloads or fails to load."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
+
+from desktop_app.inference.catalog import DEFAULT_MODEL, MODEL_NAMES
+from desktop_app.ui.controls_panel import ModelControls, device_label
+from desktop_app.ui.download_dialog import DownloadDialog, WeightsProblemDialog
+from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.requests import (
+    DownloadProgress,
+    ModelInfo,
+    ModelRequest,
+    WorkerFailure,
+    next_request_id,
+)
+from desktop_app.ui.settings import Settings
+from desktop_app.ui.status_panel import StatusPanel
+from desktop_app.ui.worker import WorkerClient
+
+log = logging.getLogger(__name__)
+
+WEIGHT_FILTER = "Weights (*.pth *.pt *.safetensors);;All files (*)"
+LABEL_FILTER = "Labels (*.txt *.json);;All files (*)"
+NO_MODEL = "No model loaded: choose a model or a weights file."
+
+
+class ModelController(QObject):
+    reclassify = Signal()  # what is on screen should be classified again
+    message = Signal(str, str)  # text, level
+    failed = Signal()
+
+    def __init__(self, window: QWidget, client: WorkerClient, settings: Settings,
+                 controls: ModelControls, status: StatusPanel, status_bar: QStatusBar,
+                 initial: ModelRequest) -> None:
+        super().__init__(window)
+        self._window = window
+        self._client = client
+        self._settings = settings
+        self._controls = controls
+        self._status = status
+        self._status_bar = status_bar
+        self._request = initial
+        self._info: ModelInfo | None = None
+        self._state = "idle"
+        self._cam_layer = settings.cam_layer
+        self._download_dialog: DownloadDialog | None = None
+        self._weights_dialog: WeightsProblemDialog | None = None
+
+        controls.show_model(initial.model or DEFAULT_MODEL)
+        controls.set_devices(("auto", "cpu"), initial.device)
+        worker = client.worker
+        worker.model_loading.connect(self._on_model_loading)
+        worker.model_ready.connect(self._on_model_ready)
+        worker.download_progress.connect(self._on_download_progress)
+        controls.model_chosen.connect(self._on_model_chosen)
+        controls.custom_requested.connect(self.choose_weights)
+        controls.device_chosen.connect(self._on_device_chosen)
+        controls.cam_layer_chosen.connect(self._on_cam_layer_chosen)
+
+    @property
+    def state(self) -> str:
+        """"idle", "loading", "ready" or "failed"."""
+        return self._state
+
+    @property
+    def info(self) -> ModelInfo | None:
+        return self._info
+
+    @property
+    def cam_layer(self) -> str | None:
+        return self._cam_layer
+
+    def load(self, request: ModelRequest | None = None) -> None:
+        """Ask the worker for ``request`` (default: the current one again)."""
+        base = request or self._request
+        self._request = ModelRequest(next_request_id(), base.model, base.device, base.weights,
+                                     base.labels)
+        self._state = "loading"
+        self._client.submit("model", self._request)
+        # The model slot is served first, so what was on screen is classified by it.
+        emit(self.reclassify)
+
+    def load_weights(self, weights: str, labels: str | None = None) -> None:
+        """Load a checkpoint file. An official file name keeps the chosen architecture;
+        otherwise the engine infers it from the checkpoint."""
+        if self._weights_dialog is not None:
+            self._weights_dialog.close()
+        current = self._request.model
+        official = current in MODEL_NAMES and Path(weights).name.startswith(f"{current}-")
+        self._settings.weights = weights
+        self._settings.labels = labels
+        self.load(ModelRequest(0, current if official else None, self._request.device,
+                               weights, labels))
+
+    @Slot()
+    def choose_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self._window, "Choose a weights file",
+                                              self._settings.last_dir, WEIGHT_FILTER)
+        if not path:
+            self._controls.show_model(self._request.model or DEFAULT_MODEL)
+            return
+        self._settings.last_dir = str(Path(path).parent)
+        labels, _ = QFileDialog.getOpenFileName(
+            self._window,
+            "Labels for these weights (Cancel: use the checkpoint's own or ImageNet's)",
+            str(Path(path).parent), LABEL_FILTER)
+        self.load_weights(path, labels or None)
+
+    def handle_failure(self, failure: WorkerFailure) -> None:
+        self._close_download_dialog()
+        if failure.request_id != self._request.id:
+            return  # an older request, already superseded
+        self._state = "failed"
+        emit(self.message, failure.message, "error")
+        self._status.set_model("Model: not loaded", "")
+        emit(self.failed)
+        if failure.error == "DownloadCancelled":
+            return  # the user's own choice: no dialog
+        if self._weights_dialog is not None:
+            self._weights_dialog.close()
+        self._weights_dialog = WeightsProblemDialog(
+            failure.message, offline=failure.error == "WeightsUnavailableError",
+            parent=self._window)
+        self._weights_dialog.choose_file.connect(self.choose_weights)
+        self._weights_dialog.open()
+
+    def close_dialogs(self) -> None:
+        self._close_download_dialog()
+        if self._weights_dialog is not None:
+            self._weights_dialog.close()
+
+    @Slot(object)
+    def _on_model_loading(self, request: ModelRequest) -> None:
+        name = request.model or Path(request.weights or "").name or DEFAULT_MODEL
+        if self._info is None:
+            text = f"Loading {name} (the first model also loads PyTorch)…"
+        else:
+            text = f"Loading {name} on {device_label(request.device)}…"
+        self._status.set_model(text, "")
+        self._status_bar.showMessage(text)
+
+    @Slot(object)
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        self._close_download_dialog()
+        self._info = info
+        if info.request_id == self._request.id:
+            self._state = "ready"
+        self._controls.set_devices(info.available_devices, self._request.device)
+        if self._request.weights:
+            self._controls.show_model(info.model)
+        self._controls.set_cam_layers(info.cam_layers, self._cam_layer)
+        layer, self._cam_layer = self._cam_layer, self._controls.current_cam_layer()
+        if layer != self._cam_layer:
+            emit(self.reclassify)  # the request named a layer this model does not have
+        self._status.set_model(f"Model: {info.model}", f"Device: {info.device}")
+        self._status_bar.showMessage(
+            f"{info.model} ready on {info.device} ({info.load_ms / 1000:.1f} s)", 5000)
+
+    @Slot(object)
+    def _on_download_progress(self, progress: DownloadProgress) -> None:
+        if progress.request_id != self._request.id:
+            return
+        if self._download_dialog is None:
+            self._download_dialog = DownloadDialog(self._window)
+            self._download_dialog.canceled.connect(self._client.cancel_download)
+        self._download_dialog.update_progress(progress)
+        self._download_dialog.show()
+
+    def _close_download_dialog(self) -> None:
+        if self._download_dialog is not None:
+            self._download_dialog.canceled.disconnect(self._client.cancel_download)
+            self._download_dialog.close()
+            self._download_dialog.deleteLater()
+            self._download_dialog = None
+
+    @Slot(str)
+    def _on_model_chosen(self, name: str) -> None:
+        self._settings.model = name
+        self._settings.weights = None
+        self._settings.labels = None
+        self.load(ModelRequest(0, name, self._request.device))
+
+    @Slot(str)
+    def _on_device_chosen(self, device: str) -> None:
+        self._settings.device = device
+        r = self._request
+        self.load(ModelRequest(0, r.model, device, r.weights, r.labels))
+
+    @Slot(str)
+    def _on_cam_layer_chosen(self, layer: str) -> None:
+        self._cam_layer = layer
+        self._settings.cam_layer = layer
+        emit(self.reclassify)

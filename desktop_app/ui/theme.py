@@ -1,0 +1,61 @@
+"""Fusion style with a light or dark palette.
+
+Widgets take every colour from the palette (no hard-coded black text), so the same code
+reads well on both. "system" follows the platform's colour scheme where Qt can tell.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication, QStyleFactory
+
+_Role = QPalette.ColorRole
+_Group = QPalette.ColorGroup
+
+
+def system_prefers_dark() -> bool:
+    return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
+
+
+def dark_palette() -> QPalette:
+    palette = QPalette()
+    colours = {
+        _Role.Window: "#2b2d30",
+        _Role.WindowText: "#e6e6e6",
+        _Role.Base: "#1e1f22",
+        _Role.AlternateBase: "#2b2d30",
+        _Role.ToolTipBase: "#3c3f41",
+        _Role.ToolTipText: "#e6e6e6",
+        _Role.PlaceholderText: "#8c8c8c",
+        _Role.Text: "#e6e6e6",
+        _Role.Button: "#3c3f41",
+        _Role.ButtonText: "#e6e6e6",
+        _Role.BrightText: "#ff6b6b",
+        _Role.Light: "#4a4d50",
+        _Role.Midlight: "#404346",
+        _Role.Mid: "#2f3134",
+        _Role.Dark: "#1a1b1d",
+        _Role.Shadow: "#000000",
+        _Role.Highlight: "#3d7bd9",
+        _Role.HighlightedText: "#ffffff",
+        _Role.Link: "#6ea8fe",
+        _Role.LinkVisited: "#b392f0",
+    }
+    for role, colour in colours.items():
+        palette.setColor(role, QColor(colour))
+    for role in (_Role.WindowText, _Role.Text, _Role.ButtonText, _Role.HighlightedText):
+        palette.setColor(_Group.Disabled, role, QColor("#7a7a7a"))
+    palette.setColor(_Group.Disabled, _Role.Highlight, QColor("#4a4d50"))
+    return palette
+
+
+def apply_theme(app: QApplication, theme: str = "system") -> bool:
+    """Set Fusion and the palette for ``theme``; returns True when the result is dark."""
+    style = QStyleFactory.create("Fusion")
+    if style is not None:
+        app.setStyle(style)
+    dark = theme == "dark" or (theme == "system" and system_prefers_dark())
+    app.setPalette(dark_palette() if dark else app.style().standardPalette())
+    return dark
+

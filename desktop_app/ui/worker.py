@@ -1,0 +1,323 @@
+"""The inference worker: one QObject on its own QThread that owns the model.
+
+The window never calls the model. It drops immutable requests into a :class:`Mailbox`
+(one slot per kind, the newest request replaces a pending one) and pokes the worker with
+a queued signal. The worker drains the mailbox, so a 30 fps camera can never build a
+backlog, and every outcome leaves as a queued signal carrying a frozen result.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from desktop_app.core.errors import DownloadCancelled, LensError
+from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.requests import (
+    DownloadProgress,
+    ModelInfo,
+    ModelRequest,
+    PredictRequest,
+    PredictResult,
+    WorkerFailure,
+)
+
+log = logging.getLogger(__name__)
+
+# Taken in this order: a model switch first (results of the old model are wasted work),
+# then what the user is looking at, then the background folder run.
+SLOTS = ("model", "predict", "batch")
+
+ProgressCallback = Callable[[int, "int | None"], None]
+CancelCallback = Callable[[], bool]
+
+
+class Classifier(Protocol):
+    model_name: str
+    device: str
+    backend: str
+    cam_layers: tuple[str, ...]
+    num_classes: int
+    weights_path: Any
+
+    def predict(self, image: Any, topk: int = 5, cam: str | None = "gradcam",
+                cam_layer: str | None = None, cam_classes: list[int] | None = None) -> Any: ...
+
+
+class Engine(Protocol):
+    """Builds classifiers. Created inside the worker thread, so that its imports (torch)
+    happen there and never delay the window."""
+
+    def available_devices(self) -> tuple[str, ...]: ...
+
+    def load(self, request: ModelRequest, progress: ProgressCallback,
+             cancel: CancelCallback) -> Classifier: ...
+
+
+class TorchEngine:
+    """The real engine: ``desktop_app.inference`` imported on first use, in this thread."""
+
+    def __init__(self, num_threads: int | None = None) -> None:
+        import torch
+
+        from desktop_app.inference import load_classifier
+        from desktop_app.inference.devices import available_devices
+
+        # Intra-op threads are configured per calling thread (pytorch #37259): set it here,
+        # in the thread that runs the model, not in the GUI thread.
+        torch.set_num_threads(num_threads or torch.get_num_threads())
+        self._load_classifier = load_classifier
+        self._available_devices = available_devices
+
+    def available_devices(self) -> tuple[str, ...]:
+        return ("auto", *self._available_devices())
+
+    def load(self, request: ModelRequest, progress: ProgressCallback,
+             cancel: CancelCallback) -> Classifier:
+        return self._load_classifier(
+            model=request.model, weights=request.weights, labels=request.labels,
+            device=request.device, progress=progress, cancel=cancel,
+        )
+
+
+EngineFactory = Callable[[], Engine]
+
+
+class Mailbox:
+    """Latest-only slots shared by the GUI thread (puts) and the worker thread (takes)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[str, ModelRequest | PredictRequest] = {}
+
+    def put(self, slot: str, request: ModelRequest | PredictRequest) -> bool:
+        """Store ``request``, replacing any pending one in ``slot``.
+
+        Returns True when the mailbox was empty: only then does the worker need a poke (a
+        non-empty mailbox always has one queued or being handled)."""
+        if slot not in SLOTS:
+            raise ValueError(f"unknown mailbox slot {slot!r}")
+        with self._lock:
+            was_empty = not self._slots
+            self._slots[slot] = request
+            return was_empty
+
+    def take(self) -> ModelRequest | PredictRequest | None:
+        with self._lock:
+            for slot in SLOTS:
+                if slot in self._slots:
+                    return self._slots.pop(slot)
+            return None
+
+    def has(self, slot: str) -> bool:
+        with self._lock:
+            return slot in self._slots
+
+    def discard(self, slot: str) -> None:
+        with self._lock:
+            self._slots.pop(slot, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._slots.clear()
+
+
+class NoModelError(LensError):
+    """A prediction arrived before any model loaded successfully."""
+
+
+def user_message(error: BaseException) -> str:
+    """One line for the user: our errors are written for that, others get their type."""
+    if isinstance(error, LensError):
+        return str(error)
+    text = " ".join(str(error).split()) or "no details"
+    return f"{type(error).__name__}: {text}"
+
+
+class InferenceWorker(QObject):
+    """Lives in the worker thread. All its slots run there; all its signals are queued."""
+
+    model_loading = Signal(object)  # ModelRequest
+    model_ready = Signal(object)  # ModelInfo
+    prediction_ready = Signal(object)  # PredictResult
+    failed = Signal(object)  # WorkerFailure
+    download_progress = Signal(object)  # DownloadProgress
+    idle = Signal(int)  # the largest request id handled so far
+
+    def __init__(self, mailbox: Mailbox, engine_factory: EngineFactory) -> None:
+        super().__init__()
+        self._mailbox = mailbox
+        self._engine_factory = engine_factory
+        self._engine: Engine | None = None
+        self._devices: tuple[str, ...] = ()
+        self._classifier: Classifier | None = None
+        self._stopping = threading.Event()
+        self._cancel_download = threading.Event()
+        self._last_id = 0
+
+    # Called from the GUI thread: plain flags, no Qt calls.
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self._cancel_download.set()
+
+    def cancel_download(self) -> None:
+        self._cancel_download.set()
+
+    @Slot()
+    def _on_poke(self) -> None:
+        while not self._stopping.is_set():
+            request = self._mailbox.take()
+            if request is None:
+                break
+            self._last_id = max(self._last_id, request.id)
+            if isinstance(request, ModelRequest):
+                self._load(request)
+            else:
+                self._predict(request)
+        emit(self.idle, self._last_id)
+
+    def _load(self, request: ModelRequest) -> None:
+        emit(self.model_loading, request)
+        self._cancel_download.clear()
+        started = time.perf_counter()
+        try:
+            if self._engine is None:
+                self._engine = self._engine_factory()
+                self._devices = tuple(self._engine.available_devices())
+            classifier = self._engine.load(
+                request, self._progress_reporter(request), self._download_cancelled
+            )
+        except DownloadCancelled as error:
+            superseded = self._mailbox.has("model")
+            log.info("model load cancelled (%s)", "superseded" if superseded else "by the user")
+            if not superseded:
+                self._fail(request, "model", request.model or "model", error)
+            return
+        except Exception as error:  # any failure must reach the user, never kill the thread
+            self._fail(request, "model", request.model or "model", error)
+            return
+        self._classifier = classifier
+        weights = getattr(classifier, "weights_path", None)
+        emit(self.model_ready, ModelInfo(
+            request_id=request.id,
+            model=classifier.model_name,
+            device=str(classifier.device),
+            backend=str(getattr(classifier, "backend", "eager")),
+            cam_layers=tuple(classifier.cam_layers),
+            num_classes=int(classifier.num_classes),
+            weights_path=str(weights) if weights is not None else None,
+            available_devices=self._devices,
+            load_ms=(time.perf_counter() - started) * 1000.0,
+        ))
+
+    def _download_cancelled(self) -> bool:
+        # A newer model request supersedes a download in progress, as does closing.
+        return (self._cancel_download.is_set() or self._stopping.is_set()
+                or self._mailbox.has("model"))
+
+    def _progress_reporter(self, request: ModelRequest) -> ProgressCallback:
+        last = [0.0]
+
+        def report(done: int, total: int | None) -> None:
+            now = time.monotonic()
+            # At most ~20 updates a second: the GUI has nothing to gain from more.
+            if now - last[0] >= 0.05 or (total is not None and done >= total):
+                last[0] = now
+                emit(self.download_progress,
+                    DownloadProgress(request.id, request.model or "model", done, total)
+                )
+
+        return report
+
+    def _predict(self, request: PredictRequest) -> None:
+        if self._classifier is None:
+            # The window resends what it shows once a model is ready; a folder run needs to
+            # hear about it to stop.
+            self._fail(request, request.kind, request.source, NoModelError(
+                f"{request.source}: no model is loaded (choose a model or a weights file)."))
+            return
+        started = time.perf_counter()
+        try:
+            options: dict[str, Any] = {"cam": "gradcam" if request.want_cams else None}
+            if request.cam_layer is not None:
+                options["cam_layer"] = request.cam_layer
+            prediction = self._classifier.predict(request.image, topk=request.topk, **options)
+        except Exception as error:  # reported, and the worker carries on
+            self._fail(request, request.kind, request.source, error)
+            return
+        emit(self.prediction_ready,
+            PredictResult(request, prediction, (time.perf_counter() - started) * 1000.0)
+        )
+
+    def _fail(self, request: ModelRequest | PredictRequest, kind: Any, source: str,
+              error: BaseException) -> None:
+        if isinstance(error, LensError):
+            log.info("%s request %d failed: %s", kind, request.id, error)
+        else:
+            log.exception("%s request %d failed unexpectedly", kind, request.id)
+        emit(self.failed, WorkerFailure(
+            request.id, kind, source, user_message(error), type(error).__name__, request
+        ))
+
+
+class WorkerClient(QObject):
+    """The GUI thread's handle on the worker: owns the QThread, the mailbox and the poke."""
+
+    _poke = Signal()
+
+    def __init__(self, engine_factory: EngineFactory, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.mailbox = Mailbox()
+        self.worker = InferenceWorker(self.mailbox, engine_factory)
+        self._thread = QThread()
+        self._thread.setObjectName("inference-worker")
+        self.worker.moveToThread(self._thread)
+        self._poke.connect(self.worker._on_poke)
+        self.worker.idle.connect(self._on_idle)
+        self._last_sent = 0
+        self._last_done = 0
+        self._started = False
+
+    @property
+    def busy(self) -> bool:
+        return self._last_sent > self._last_done
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def submit(self, slot: str, request: ModelRequest | PredictRequest) -> None:
+        self._last_sent = max(self._last_sent, request.id)
+        if self.mailbox.put(slot, request):
+            emit(self._poke)
+
+    def discard(self, slot: str) -> None:
+        self.mailbox.discard(slot)
+
+    def cancel_download(self) -> None:
+        self.worker.cancel_download()
+
+    def stop(self, timeout_ms: int = 1800) -> bool:
+        """Stop the thread; True when it ended within ``timeout_ms``."""
+        self.mailbox.clear()
+        self.worker.request_stop()
+        if not self._started:
+            return True
+        self._thread.quit()
+        if self._thread.wait(timeout_ms):
+            return True
+        # Torch cannot be interrupted mid-call: the window is gone, so wait it out rather
+        # than destroy a running QThread (which would abort the process).
+        log.warning("inference worker still busy after %d ms; waiting for it", timeout_ms)
+        self._thread.wait()
+        return False
+
+    @Slot(int)
+    def _on_idle(self, last_id: int) -> None:
+        self._last_done = max(self._last_done, last_id)

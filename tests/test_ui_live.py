@@ -1,0 +1,158 @@
+"""Live sources in the window: a video file through the capture path, fake cameras that
+freeze or get unplugged, freezing a frame, and closing while everything runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from ui_helpers import (
+    FakeEngine,
+    LagProbe,
+    fake_camera_source,
+    make_window,
+    no_leaked_threads,  # noqa: F401  (autouse fixture)
+    wait_for_prediction,
+    write_image,
+)
+from video_utils import decode_index, make_test_video
+
+from desktop_app.ui.requests import PredictResult
+
+
+def _live_results(window: Any) -> list[PredictResult]:
+    results: list[PredictResult] = []
+
+    def keep(result: PredictResult) -> None:
+        if result.request.kind == "live":
+            results.append(result)
+
+    window.client.worker.prediction_ready.connect(keep)
+    return results
+
+
+def test_video_frames_go_through_the_worker_and_the_gui_stays_responsive(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(predict_delay=0.03)
+    window = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    video = make_test_video(tmp_path / "clip.avi", 90, size=(640, 480), fps=30)
+    results = _live_results(window)
+    shown: list[Any] = []
+    window.prediction_shown.connect(shown.append)
+    probe = LagProbe()
+    probe.start()
+    window.start_video(video)
+    qtbot.waitUntil(lambda: len(shown) >= 25, timeout=20_000)
+    probe.stop()
+    window.stop_live()
+
+    # Frames arrive in order, each once, and each result carries the pixels it was made from
+    # (the video loops, so the picture shows the index modulo its length).
+    numbers = [int(r.request.source.rsplit(" ", 1)[1]) for r in results]
+    assert numbers == sorted(set(numbers))
+    assert [decode_index(r.request.image) for r in results] == [n % 90 for n in numbers]
+    # Newest frame wins: no backlog, so the worker saw no more frames than it had time for.
+    calls = len(engine.classifier.calls)
+    assert calls <= len(results) + 2
+    assert results[0].request.image.shape == (480, 640, 3)
+    assert window.view.has_overlay()
+    assert probe.p99_ms < 100, f"event loop lag p99 {probe.p99_ms:.0f} ms"
+    assert probe.max_ms < 400, f"event loop lag max {probe.max_ms:.0f} ms"
+    assert window.status.fps_label.text() == ""  # cleared when the source stopped
+
+
+def test_fps_is_shown_while_live(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    window.start_video(make_test_video(tmp_path / "clip.avi", 30, size=(160, 120)))
+    qtbot.waitUntil(lambda: "fps" in window.status.fps_label.text(), timeout=10_000)
+    assert "(source" in window.status.fps_label.text()
+
+
+def test_freeze_keeps_the_frame_and_space_resumes(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    results = _live_results(window)
+    window.start_live_source(fake_camera_source())
+    qtbot.waitUntil(lambda: len(results) >= 3, timeout=10_000)
+    assert window.camera_panel.freeze_box.isEnabled()
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)
+    assert window.actions_.freeze.isChecked() and window.camera_panel.freeze_box.isChecked()
+    frozen = window.prediction
+    count = len(results)
+    qtbot.wait(300)
+    assert window.prediction is frozen
+    assert len(results) <= count + 1  # at most the one in flight when Space was pressed
+    # The frozen frame is a still now: a new k re-classifies it.
+    window.predictions.topk_spin.setValue(2)
+    qtbot.waitUntil(lambda: window.predictions.list.count() == 2, timeout=5000)
+    assert window.predictions.header.text().startswith("Camera 0 (frozen)")
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)
+    assert not window.actions_.freeze.isChecked()
+    count = len(results)
+    qtbot.waitUntil(lambda: len(results) >= count + 2, timeout=10_000)
+
+
+def test_a_camera_that_keeps_sending_the_same_frame_is_reported(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    still = np.random.default_rng(1).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    window.start_live_source(fake_camera_source(lambda n: still, stale_timeout=0.3))
+    qtbot.waitUntil(lambda: window.live_source is None, timeout=10_000)
+    assert "Camera 0 has sent the same image for 0.3 s" in window.messages.texts()[-1]
+    assert not window.camera_panel.start_button.isChecked()
+    # The app carries on.
+    window.open_paths([write_image(tmp_path / "a.png", (9, 9, 9))])
+    wait_for_prediction(qtbot, window)
+
+
+def test_a_camera_unplugged_mid_stream_is_reported(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    results = _live_results(window)
+    frames = lambda n: None if n >= 20 else np.full((90, 120, 3), n * 10 % 256, np.uint8)  # noqa: E731
+    window.start_live_source(fake_camera_source(frames, frame_timeout=0.3))
+    qtbot.waitUntil(lambda: window.live_source is None, timeout=10_000)
+    assert window.messages.texts()[-1] == "Camera 0 stopped delivering frames (unplugged?)"
+    assert results  # frames before the fault were classified
+    assert window.status.fps_label.text() == ""
+
+
+def test_a_camera_that_does_not_exist_is_reported(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    qtbot.waitUntil(lambda: window.camera_panel.combo.currentText() == "No camera found",
+                    timeout=10_000)
+    assert not window.camera_panel.start_button.isEnabled()
+    window.start_camera(9)
+    qtbot.waitUntil(lambda: window.live_source is None, timeout=15_000)
+    assert window.messages.texts()[-1].startswith("Camera 9 could not be opened")
+
+
+def test_a_broken_video_file_is_reported(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 100)
+    window.open_paths([broken])
+    qtbot.waitUntil(lambda: window.live_source is None and bool(window.messages.texts()),
+                    timeout=10_000)
+    assert "broken.mp4" in window.messages.texts()[-1]
+
+
+@pytest.mark.parametrize("source", ["camera", "video"])
+def test_closing_mid_inference_with_a_live_source_is_quick_and_clean(
+        qtbot: Any, tmp_path: Path, source: str) -> None:
+    engine = FakeEngine(predict_delay=0.4)
+    window = make_window(qtbot, tmp_path, engine)
+    if source == "camera":
+        window.start_live_source(fake_camera_source())
+    else:
+        window.start_video(make_test_video(tmp_path / "clip.avi", 60, size=(320, 240)))
+    qtbot.waitUntil(lambda: bool(engine.classifiers) and len(engine.classifier.calls) >= 2,
+                    timeout=10_000)
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 2.0
+    assert not window.client._thread.isRunning()

@@ -1,0 +1,181 @@
+"""Models and devices in the window: switching while results are in flight, worker errors,
+the download dialog, missing weights, and closing mid-inference."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QPushButton
+from ui_helpers import (
+    FakeEngine,
+    make_window,
+    no_leaked_threads,  # noqa: F401  (autouse fixture)
+    wait_for_prediction,
+    write_image,
+)
+
+from desktop_app.core.errors import WeightsError, WeightsUnavailableError
+from desktop_app.ui.download_dialog import DownloadDialog, WeightsProblemDialog
+
+OFFLINE = ("resnet50-11ad3fa6.pth (97.8 MB) is not in /home/u/.cache/torch/hub/checkpoints "
+           "and cannot be downloaded (no network)")
+
+
+def _visible(kind: type) -> list[Any]:
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
+
+
+def test_status_says_the_model_is_loading_then_ready(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(load_delay=0.5)
+    window = make_window(qtbot, tmp_path, engine, model="resnet101", device="cpu")
+    qtbot.waitUntil(lambda: "Loading resnet101" in window.status.model_label.text(),
+                    timeout=3000)
+    window.open_paths([write_image(tmp_path / "a.png", (5, 100, 5))])
+    qtbot.waitUntil(lambda: window.predictions.header.text() == "Waiting for the model…",
+                    timeout=3000)
+    prediction = wait_for_prediction(qtbot, window)
+    assert prediction.model == "resnet101"
+    assert window.status.model_label.text() == "Model: resnet101"
+    assert window.status.device_label.text() == "Device: cpu"
+    devices = [window.model_controls.device_combo.itemData(i)
+               for i in range(window.model_controls.device_combo.count())]
+    assert devices == ["auto", "cpu", "cuda:0"]  # as the worker reported
+
+
+def test_switching_model_and_device_while_results_are_in_flight(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(predict_delay=0.2, load_delay=0.1)
+    window = make_window(qtbot, tmp_path, engine)
+    image = write_image(tmp_path / "a.png", (80, 10, 160))
+    window.open_paths([image])
+    qtbot.waitUntil(lambda: bool(engine.classifiers) and bool(engine.classifier.calls),
+                    timeout=5000)
+    # Mid-prediction: pick another model, then another device, in quick succession.
+    window.model_controls.model_combo.setCurrentText("resnet18")
+    window.model_controls.model_chosen.emit("resnet18")
+    window.model_controls.device_chosen.emit("cuda:0")
+    qtbot.waitUntil(lambda: window.prediction is not None
+                    and window.prediction.model == "resnet18"
+                    and window.prediction.device == "cuda:0", timeout=10_000)
+    assert window.status.model_label.text() == "Model: resnet18"
+    assert window.settings.model == "resnet18" and window.settings.device == "cuda:0"
+    # The newest model request won; results of the old model were never shown after it.
+    assert engine.loads[-1].model == "resnet18" and engine.loads[-1].device == "cuda:0"
+    assert [m for m in window.messages.texts() if "error" in m.lower()] == []
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=5000)
+
+
+def test_cam_layer_switch_reclassifies_with_that_layer(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (80, 10, 160))])
+    wait_for_prediction(qtbot, window)
+    layers = [window.model_controls.layer_combo.itemText(i)
+              for i in range(window.model_controls.layer_combo.count())]
+    assert layers[:4] == ["layer1", "layer2", "layer3", "layer4"]
+    assert window.model_controls.current_cam_layer() == "layer4"
+    window.model_controls.layer_combo.setCurrentText("layer3")
+    window.model_controls.cam_layer_chosen.emit("layer3")
+    qtbot.waitUntil(lambda: window.prediction.cam_layer == "layer3", timeout=5000)
+    assert engine.classifier.calls[-1]["cam_layer"] == "layer3"
+
+
+def test_an_exception_in_the_worker_is_shown_and_the_next_request_works(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(fail_predictions=1)
+    window = make_window(qtbot, tmp_path, engine)
+    first = write_image(tmp_path / "first.png", (1, 1, 1))
+    window.open_paths([first])
+    qtbot.waitUntil(lambda: any("fake engine exploded" in m for m in window.messages.texts()),
+                    timeout=5000)
+    assert window.predictions.header.text() == \
+        "RuntimeError: fake engine exploded with a second line"
+    assert not window.client.busy or qtbot.waitUntil(lambda: not window.client.busy)
+    second = write_image(tmp_path / "second.png", (200, 200, 200))
+    window.open_paths([second])
+    wait_for_prediction(qtbot, window, source=str(second))
+
+
+def test_weights_not_available_offline_explains_and_offers_a_file(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.failures["resnet50"] = WeightsUnavailableError(OFFLINE)
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (9, 9, 9))])
+    qtbot.waitUntil(lambda: bool(_visible(WeightsProblemDialog)), timeout=5000)
+    dialog = _visible(WeightsProblemDialog)[0]
+    assert dialog.windowTitle() == "Weights unavailable"
+    assert OFFLINE in dialog.informativeText()
+    assert dialog.choose_button.text() == "Choose weights file…"
+    assert window.messages.texts()[-1] == OFFLINE
+    assert window.status.model_label.text() == "Model: not loaded"
+    assert window.predictions.header.text().startswith("No model loaded")
+    # The file the user picks (what the button's file dialog returns).
+    weights = tmp_path / "resnet50-11ad3fa6.pth"
+    weights.write_bytes(b"fake")
+    window.load_weights(str(weights))
+    prediction = wait_for_prediction(qtbot, window)
+    assert engine.loads[-1].weights == str(weights)
+    assert engine.loads[-1].model == "resnet50"  # official file name: architecture kept
+    assert prediction.model == "resnet50"
+    assert not _visible(WeightsProblemDialog)
+    assert window.settings.weights == str(weights)
+
+
+def test_a_bad_checkpoint_is_reported(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.failures["resnet152"] = WeightsError("model.pth: not a PyTorch checkpoint")
+    window = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    window.model_controls.model_chosen.emit("resnet152")
+    qtbot.waitUntil(lambda: bool(_visible(WeightsProblemDialog)), timeout=5000)
+    dialog = _visible(WeightsProblemDialog)[0]
+    assert dialog.windowTitle() == "Model not loaded"
+    assert "model.pth: not a PyTorch checkpoint" in dialog.informativeText()
+    dialog.close()
+
+
+def test_download_dialog_shows_progress_and_cancels(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(download_steps=500, download_step_delay=0.01)
+    window = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(lambda: bool(_visible(DownloadDialog)), timeout=5000)
+    dialog = _visible(DownloadDialog)[0]
+    qtbot.waitUntil(lambda: dialog.value() > 0, timeout=5000)
+    assert dialog.labelText().startswith("Downloading the resnet50 weights…")
+    assert " MB of 0.5 MB" in dialog.labelText()
+    cancel = dialog.findChild(QPushButton)
+    assert cancel.text() == "Cancel"
+    qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.status.model_label.text() == "Model: not loaded",
+                    timeout=5000)
+    assert window.messages.texts()[-1] == "Download of resnet50 weights cancelled"
+    assert not _visible(DownloadDialog)
+    assert not _visible(WeightsProblemDialog)  # the user chose this: no scolding dialog
+    # Choosing a model again starts over.
+    engine.download_steps = 0
+    window.model_controls.model_chosen.emit("resnet18")
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+
+
+def test_closing_mid_inference_is_quick_and_leaves_no_thread(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(predict_delay=0.8)
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (9, 9, 9))])
+    qtbot.waitUntil(lambda: bool(engine.classifiers) and bool(engine.classifier.calls),
+                    timeout=5000)
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 2.0
+    assert not window.client._thread.isRunning()
+
+
+def test_closing_while_the_model_loads(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(load_delay=0.5)
+    window = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(lambda: bool(engine.loads), timeout=3000)
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 2.0

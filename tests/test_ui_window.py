@@ -1,0 +1,362 @@
+"""The window with a fake engine: opening, dropping and pasting images, the top-k list,
+the overlay and its controls, keys, and settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtWidgets import QApplication
+from ui_helpers import (
+    FakeEngine,
+    make_window,
+    no_leaked_threads,  # noqa: F401  (autouse fixture)
+    temp_settings,
+    wait_for_prediction,
+    write_image,
+)
+
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.qt_image import qimage_to_rgb
+from desktop_app.ui.shortcuts_dialog import ShortcutsDialog
+
+_Copy = Qt.DropAction.CopyAction
+
+
+def _drag_enter(window: MainWindow, mime: QMimeData) -> bool:
+    event = QDragEnterEvent(QPointF(50, 50), _Copy, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+    return event.isAccepted()
+
+
+def _drop(window: MainWindow, mime: QMimeData) -> bool:
+    event = QDropEvent(QPointF(50, 50), _Copy, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+    return event.isAccepted()
+
+
+def _overlay_pixels(window: MainWindow) -> np.ndarray:
+    return qimage_to_rgb(window.view._overlay_item.pixmap().toImage())
+
+
+def _messages(window: MainWindow) -> list[str]:
+    return window.messages.texts()
+
+
+def test_open_image_through_the_api_shows_predictions_and_overlay(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    image = write_image(tmp_path / "red.png", (200, 30, 30))
+    window.open_paths([image])
+    prediction = wait_for_prediction(qtbot, window, source=str(image))
+    assert window.predictions.list.count() == 5
+    first = window.predictions.list.item(0)
+    assert first.text() == prediction.topk[0].label
+    assert window.selected_class == prediction.topk[0].index
+    assert window.view.has_overlay() and window.view.overlay_visible
+    assert window.status.model_label.text() == "Model: resnet50"
+    assert "total" in window.status.latency_label.text()
+    assert window.windowTitle().startswith("red.png")
+
+
+def test_dropping_file_urls_opens_them_and_reports_each_bad_one(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    good = [write_image(tmp_path / f"good{i}.png", (40 * i, 90, 200)) for i in range(2)]
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a picture")
+    missing = tmp_path / "gone.png"
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in (bad, good[0], missing, good[1])])
+    assert _drag_enter(window, mime)
+    assert _drop(window, mime)
+    qtbot.waitUntil(lambda: window.filmstrip.count() == 4, timeout=3000)
+    # The first entry is the bad file: its message, then the others still open.
+    qtbot.waitUntil(lambda: len([m for m in _messages(window) if "notes.jpg" in m
+                                 or "gone.png" in m]) == 2, timeout=5000)
+    assert any("notes.jpg: a text file, not an image" in m for m in _messages(window))
+    assert any("gone.png: file not found" in m for m in _messages(window))
+    window.step(1)
+    wait_for_prediction(qtbot, window, source=str(good[0]))
+    window.step(1)
+    qtbot.waitUntil(lambda: "gone.png: file not found" in window.predictions.header.text(),
+                    timeout=3000)
+    assert window.prediction is None
+    window.step(1)
+    wait_for_prediction(qtbot, window, source=str(good[1]))
+
+
+def test_drag_enter_refuses_data_that_is_no_image_or_file(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    mime = QMimeData()
+    mime.setData("application/x-something", b"\x00\x01")
+    assert not _drag_enter(window, mime)
+
+
+def test_dropping_image_data_from_a_browser(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    image = write_image(tmp_path / "web.png", (10, 200, 10))
+    mime = QMimeData()
+    # What a browser offers: the page's URL (unreachable offline) and the image bytes.
+    mime.setUrls([QUrl("https://example.com/cat.png")])
+    mime.setData("image/png", image.read_bytes())
+    assert _drag_enter(window, mime)
+    _drop(window, mime)
+    prediction = wait_for_prediction(qtbot, window)
+    assert prediction.source == "dropped image (image/png)"
+    assert prediction.image_size == (320, 240)
+
+
+def test_dropping_only_a_web_address_explains_that_it_cannot_be_fetched(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    mime = QMimeData()
+    mime.setUrls([QUrl("https://example.com/cat.jpg")])
+    assert _drag_enter(window, mime)
+    _drop(window, mime)
+    qtbot.waitUntil(lambda: bool(_messages(window)), timeout=3000)
+    assert _messages(window)[-1].startswith(
+        "https://example.com/cat.jpg: web addresses cannot be opened")
+    assert window.prediction is None
+
+
+def test_paste_an_image_from_the_clipboard(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    image = QImage(200, 100, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.darkCyan)
+    QApplication.clipboard().setImage(image)
+    qtbot.keyClick(window.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    prediction = wait_for_prediction(qtbot, window)
+    assert prediction.source.startswith("pasted image")
+    assert prediction.image_size == (200, 100)
+
+
+def test_paste_file_urls_from_the_clipboard(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    image = write_image(tmp_path / "copied.png", (90, 90, 250))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(image))])
+    QApplication.clipboard().setMimeData(mime)
+    window.paste()
+    wait_for_prediction(qtbot, window, source=str(image))
+
+
+def test_clicking_a_class_shows_its_map(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / "a.png", (120, 60, 200))])
+    prediction = wait_for_prediction(qtbot, window)
+    before = _overlay_pixels(window)
+    item = window.predictions.list.item(2)
+    rect = window.predictions.list.visualItemRect(item)
+    qtbot.mouseClick(window.predictions.list.viewport(), Qt.MouseButton.LeftButton,
+                     pos=rect.center())
+    assert window.selected_class == prediction.topk[2].index
+    after = _overlay_pixels(window)
+    assert before.shape == after.shape and not np.array_equal(before, after)
+    # No new request: every listed class's map came with the prediction.
+    assert window.prediction is prediction
+
+
+def test_topk_spin_changes_the_number_of_classes(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (1, 2, 3))])
+    wait_for_prediction(qtbot, window)
+    window.predictions.topk_spin.setValue(10)
+    qtbot.waitUntil(lambda: window.predictions.list.count() == 10, timeout=3000)
+    assert engine.classifier.calls[-1]["topk"] == 10
+    qtbot.keyClick(window.view, Qt.Key.Key_BracketLeft)  # "[": one fewer
+    qtbot.waitUntil(lambda: window.predictions.list.count() == 9, timeout=3000)
+    assert window.predictions.topk_spin.maximum() == 10
+    assert window.predictions.topk_spin.minimum() == 1
+
+
+def test_o_toggles_between_original_and_overlay(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / "a.png", (200, 200, 20))])
+    wait_for_prediction(qtbot, window)
+    assert window.view._overlay_item.isVisible()
+    qtbot.keyClick(window.view, Qt.Key.Key_O)
+    assert not window.view._overlay_item.isVisible()
+    assert not window.overlay_controls.show_box.isChecked()
+    qtbot.keyClick(window.view, Qt.Key.Key_O)
+    assert window.view._overlay_item.isVisible()
+
+
+def test_zoom_keys_wheel_and_fit(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / "big.png", (50, 50, 50), size=(3000, 2000))])
+    wait_for_prediction(qtbot, window)
+    fitted = window.view.zoom
+    assert fitted < 1 and window.view.fit_mode
+    qtbot.keyClick(window.view, Qt.Key.Key_Plus)
+    assert window.view.zoom == pytest.approx(fitted * 1.25)
+    qtbot.keyClick(window.view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert window.view.zoom == pytest.approx(fitted) and window.view.fit_mode
+    qtbot.keyClick(window.view, Qt.Key.Key_Minus)
+    assert window.view.zoom < fitted
+    qtbot.keyClick(window.view, Qt.Key.Key_F)
+    assert window.view.zoom == pytest.approx(fitted)
+    # Photo and overlay are rendered for the pixels on screen, not the 3000×2000 image;
+    # the overlay, a smooth map, at most at 400 pixels (Qt stretches it).
+    qtbot.waitUntil(lambda: window.view._photo_item.pixmap().width()
+                    <= window.view.viewport().width() + 1, timeout=3000)
+    assert window.view._overlay_item.pixmap().width() <= 400
+    assert window.view._overlay_item.sceneBoundingRect().width() == pytest.approx(3000)
+    qtbot.keyClick(window.view, Qt.Key.Key_1)
+    assert window.view.zoom == 1.0
+    qtbot.waitUntil(lambda: window.view._photo_item.pixmap().width() == 3000, timeout=3000)
+    assert window.view._photo_item.sceneBoundingRect().width() == pytest.approx(3000)
+    # Ctrl+wheel zooms too.
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    wheel = QWheelEvent(QPointF(100, 100), QPointF(100, 100), QPoint(), QPoint(0, 120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(window.view.viewport(), wheel)
+    assert window.view.zoom == pytest.approx(1.25)
+
+
+def test_unseen_part_of_the_image_is_dimmed_not_coloured(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    # A wide image: the model's centre crop misses the left and right thirds.
+    window.open_paths([write_image(tmp_path / "wide.png", (128, 128, 128), size=(900, 300))])
+    wait_for_prediction(qtbot, window)
+    layer = window.view._overlay_item.pixmap().toImage()
+    edge, centre = layer.pixelColor(2, layer.height() // 2), layer.pixelColor(
+        layer.width() // 2, layer.height() // 2)
+    assert (edge.red(), edge.green(), edge.blue()) == (0, 0, 0)
+    assert edge.alpha() == pytest.approx(0.5 * 255, abs=1)
+    assert centre.alpha() == pytest.approx(window.overlay_controls.opacity * 255, abs=1)
+
+
+def test_colormap_and_opacity_change_the_overlay(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / "a.png", (30, 60, 90))])
+    wait_for_prediction(qtbot, window)
+    names = [window.overlay_controls.colormap_combo.itemText(i)
+             for i in range(window.overlay_controls.colormap_combo.count())]
+    assert {"jet", "turbo", "inferno", "viridis"} <= set(names)
+    jet = _overlay_pixels(window)
+    window.overlay_controls.colormap_combo.setCurrentText("viridis")
+    assert not np.array_equal(jet, _overlay_pixels(window))
+    window.overlay_controls.opacity_slider.setValue(20)
+    layer = window.view._overlay_item.pixmap().toImage()
+    centre = layer.pixelColor(layer.width() // 2, layer.height() // 2)
+    assert centre.alpha() == pytest.approx(0.2 * 255, abs=1)
+
+
+def test_arrow_keys_step_through_the_filmstrip(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    paths = [write_image(folder / f"{i}.png", (60 * i, 20, 20)) for i in range(3)]
+    window.open_paths([folder])
+    wait_for_prediction(qtbot, window, source=str(paths[0]))
+    assert window.filmstrip.isVisible() and window.filmstrip.count() == 3
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Right)
+    wait_for_prediction(qtbot, window, source=str(paths[1]))
+    assert window.filmstrip.currentRow() == 1
+    qtbot.keyClick(window.view, Qt.Key.Key_Right)
+    wait_for_prediction(qtbot, window, source=str(paths[2]))
+    qtbot.keyClick(window.view, Qt.Key.Key_Left)
+    wait_for_prediction(qtbot, window, source=str(paths[1]))
+    # Thumbnails are made in the background.
+    qtbot.waitUntil(lambda: window.filmstrip.item(2).icon().pixmap(32, 32).toImage()
+                    .pixelColor(16, 16).alpha() != 0, timeout=5000)
+
+
+def test_an_empty_folder_gets_a_message(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    (tmp_path / "empty").mkdir()
+    window.open_paths([tmp_path / "empty"])
+    assert _messages(window)[-1].endswith("empty: no images found in this folder")
+
+
+def test_settings_persist_between_sessions(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.predictions.topk_spin.setValue(7)
+    window.overlay_controls.opacity_slider.setValue(65)
+    window.overlay_controls.colormap_combo.setCurrentText("inferno")
+    window.set_theme("dark")
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    window.model_controls.model_combo.setCurrentText("resnet18")
+    emit(window.model_controls.model_chosen, "resnet18")
+    window.resize(720, 520)
+    window.close()
+
+    settings = temp_settings(tmp_path)
+    assert (settings.topk, settings.opacity, settings.colormap) == (7, 0.65, "inferno")
+    assert settings.model == "resnet18" and settings.theme == "dark"
+    again = MainWindow(settings, FakeEngine())
+    qtbot.addWidget(again)
+    assert again.predictions.topk == 7
+    assert again.overlay_controls.colormap == "inferno"
+    assert again.overlay_controls.opacity == 0.65
+    assert again.model_controls.current_model() == "resnet18"
+    assert again.size().width() == 720
+    window.set_theme("light")
+
+
+def test_settings_file_with_nonsense_values_is_clamped(tmp_path: Path) -> None:
+    store = QSettings(str(tmp_path / "odd.ini"), QSettings.Format.IniFormat)
+    store.setValue("topk", 99)
+    store.setValue("opacity_percent", "lots")
+    store.setValue("theme", "purple")
+    settings = temp_settings(tmp_path)
+    settings = type(settings)(store)
+    assert settings.topk == 10
+    assert settings.opacity == 0.5
+    assert settings.theme == "system"
+
+
+def test_shortcuts_dialog_lists_the_main_actions(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    qtbot.keyClick(window.view, Qt.Key.Key_F1)
+    dialog = next(w for w in QApplication.topLevelWidgets()
+                  if isinstance(w, ShortcutsDialog) and w.isVisible())
+    rows = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text()
+            for r in range(dialog.table.rowCount())}
+    assert rows["Open images"] == "Ctrl+O"
+    assert rows["Show overlay"] == "O"
+    assert rows["Freeze frame"] == "Space"
+    assert "Ctrl+0" in rows["Fit to window"]
+    assert rows["Save overlay as PNG"] == "Ctrl+S"
+    dialog.close()
+
+
+def test_paste_file_paths_copied_as_text(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    image = write_image(tmp_path / "from terminal.png", (250, 250, 0))
+    QApplication.clipboard().setText(f'"{image}"\n')
+    qtbot.keyClick(window.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    wait_for_prediction(qtbot, window, source=str(image))
+
+
+def test_paste_plain_text_explains_what_is_wrong(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    QApplication.clipboard().setText("just some words")
+    window.paste()
+    assert window.messages.texts()[-1] == "Nothing pasted is an image, a file or a folder"
+
+
+def test_mime_with_an_html_data_url_image(tmp_path: Path) -> None:
+    import base64
+
+    from desktop_app.ui.mime_sources import read_mime
+
+    png = write_image(tmp_path / "a.png", (1, 2, 3)).read_bytes()
+    mime = QMimeData()
+    mime.setHtml(f'<p><img alt="x" src="data:image/png;base64,{base64.b64encode(png).decode()}">')
+    content = read_mime(mime, "dropped")
+    assert content.images == [("dropped image (data URL)", png)]
+    assert not content.messages

@@ -1,0 +1,201 @@
+"""The inference worker on its own: latest-only mailbox, errors as messages, stopping."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from ui_helpers import FakeEngine, no_leaked_threads  # noqa: F401  (autouse fixture)
+
+from desktop_app.core.errors import WeightsUnavailableError
+from desktop_app.ui.requests import ModelRequest, PredictRequest, next_request_id
+from desktop_app.ui.worker import Mailbox, WorkerClient, user_message
+
+
+def _image(value: int = 100) -> np.ndarray:
+    pixels = np.full((60, 80, 3), value, np.uint8)
+    pixels.setflags(write=False)
+    return pixels
+
+
+def _predict(image: Any = None, kind: str = "still", **options: Any) -> PredictRequest:
+    return PredictRequest(id=next_request_id(), image=_image() if image is None else image,
+                          source=options.pop("source", "test"), kind=kind,  # type: ignore[arg-type]
+                          topk=options.pop("topk", 5), cam_layer=options.pop("cam_layer", None),
+                          **options)
+
+
+@pytest.fixture
+def client(qtbot: Any) -> Any:
+    clients: list[WorkerClient] = []
+
+    def make(engine: FakeEngine) -> WorkerClient:
+        worker_client = WorkerClient(engine)
+        worker_client.start()
+        clients.append(worker_client)
+        return worker_client
+
+    yield make
+    for worker_client in clients:
+        assert worker_client.stop(timeout_ms=3000)
+
+
+def test_mailbox_keeps_only_the_newest_request_per_slot() -> None:
+    box = Mailbox()
+    first, second = _predict(), _predict()
+    assert box.put("predict", first) is True  # empty before: the worker needs a poke
+    assert box.put("predict", second) is False  # a poke is already on its way
+    model = ModelRequest(next_request_id(), "resnet18")
+    box.put("model", model)
+    assert box.take() is model  # model switches first
+    assert box.take() is second
+    assert box.take() is None
+    with pytest.raises(ValueError, match="unknown mailbox slot"):
+        box.put("elsewhere", first)
+
+
+def test_model_then_prediction_in_the_worker_thread(qtbot: Any, client: Any) -> None:
+    engine = FakeEngine()
+    worker_client = client(engine)
+    with qtbot.waitSignal(worker_client.worker.model_ready, timeout=5000) as ready:
+        worker_client.submit("model", ModelRequest(next_request_id(), "resnet34", "cpu"))
+    info = ready.args[0]
+    assert (info.model, info.device) == ("resnet34", "cpu")
+    assert info.available_devices == engine.devices
+    assert "layer4" in info.cam_layers
+    # The engine (torch, in real life) is built in the worker thread, never the GUI's.
+    assert engine.created_in is not None and engine.created_in != threading.get_ident()
+
+    request = _predict(topk=3)
+    with qtbot.waitSignal(worker_client.worker.prediction_ready, timeout=5000) as got:
+        worker_client.submit("predict", request)
+    result = got.args[0]
+    assert result.request is request
+    assert len(result.prediction.topk) == 3
+    assert set(result.prediction.cams) == {s.index for s in result.prediction.topk}
+    assert threading.get_ident() not in engine.classifier.thread_ids
+    qtbot.waitUntil(lambda: not worker_client.busy, timeout=2000)
+
+
+def test_a_busy_worker_builds_no_backlog(qtbot: Any, client: Any) -> None:
+    engine = FakeEngine(predict_delay=0.15)
+    worker_client = client(engine)
+    with qtbot.waitSignal(worker_client.worker.model_ready, timeout=5000):
+        worker_client.submit("model", ModelRequest(next_request_id(), "resnet18"))
+    results: list[Any] = []
+    worker_client.worker.prediction_ready.connect(results.append)
+    requests = []
+    for i in range(30):  # a 30 fps camera during one second of a slow model
+        requests.append(_predict(_image(i), kind="live"))
+        worker_client.submit("predict", requests[-1])
+        qtbot.wait(5)
+    qtbot.waitUntil(lambda: results and results[-1].request is requests[-1], timeout=5000)
+    qtbot.waitUntil(lambda: not worker_client.busy, timeout=2000)
+    # The first request and the newest one at each moment: never all thirty.
+    assert len(engine.classifier.calls) <= 4
+    assert [r.request.id for r in results] == sorted(r.request.id for r in results)
+
+
+def test_an_exception_becomes_a_message_and_the_next_request_works(
+        qtbot: Any, client: Any) -> None:
+    engine = FakeEngine(fail_predictions=1)
+    worker_client = client(engine)
+    with qtbot.waitSignal(worker_client.worker.model_ready, timeout=5000):
+        worker_client.submit("model", ModelRequest(next_request_id(), "resnet18"))
+    with qtbot.waitSignal(worker_client.worker.failed, timeout=5000) as failed:
+        worker_client.submit("predict", _predict(source="boom.jpg"))
+    failure = failed.args[0]
+    assert failure.message == "RuntimeError: fake engine exploded with a second line"
+    assert failure.source == "boom.jpg" and failure.kind == "still"
+    with qtbot.waitSignal(worker_client.worker.prediction_ready, timeout=5000):
+        worker_client.submit("predict", _predict())
+    qtbot.waitUntil(lambda: not worker_client.busy, timeout=2000)
+
+
+def test_predictions_without_a_model_fail_with_a_reason(qtbot: Any, client: Any) -> None:
+    engine = FakeEngine()
+    engine.failures["resnet50"] = WeightsUnavailableError(
+        "resnet50-11ad3fa6.pth (97.8 MB) is not in /x and cannot be downloaded: offline")
+    worker_client = client(engine)
+    with qtbot.waitSignal(worker_client.worker.failed, timeout=5000) as failed:
+        worker_client.submit("model", ModelRequest(next_request_id(), "resnet50"))
+    assert failed.args[0].error == "WeightsUnavailableError"
+    assert "97.8 MB" in failed.args[0].message
+    with qtbot.waitSignal(worker_client.worker.failed, timeout=5000) as failed:
+        worker_client.submit("batch", _predict(kind="batch", source="a.jpg"))
+    assert failed.args[0].error == "NoModelError"
+    assert failed.args[0].message.startswith("a.jpg: no model is loaded")
+
+
+def test_download_progress_and_cancel(qtbot: Any, client: Any) -> None:
+    engine = FakeEngine(download_steps=200, download_step_delay=0.01)
+    worker_client = client(engine)
+    progress: list[Any] = []
+    worker_client.worker.download_progress.connect(progress.append)
+    with qtbot.waitSignal(worker_client.worker.failed, timeout=5000) as failed:
+        worker_client.submit("model", ModelRequest(next_request_id(), "resnet18"))
+        qtbot.waitUntil(lambda: len(progress) >= 2, timeout=3000)
+        worker_client.cancel_download()
+    assert failed.args[0].error == "DownloadCancelled"
+    assert progress[-1].total == 200_000 and 0 < progress[-1].done < 200_000
+    # Throttled: ~20 updates a second, not one per chunk.
+    assert len(progress) < 30
+
+
+def test_a_newer_model_request_supersedes_a_download(qtbot: Any, client: Any) -> None:
+    engine = FakeEngine(download_steps=300, download_step_delay=0.01)
+    worker_client = client(engine)
+    failures: list[Any] = []
+    worker_client.worker.failed.connect(failures.append)
+    worker_client.submit("model", ModelRequest(next_request_id(), "resnet152"))
+    qtbot.waitUntil(lambda: len(engine.loads) == 1, timeout=3000)
+    engine.download_steps = 0
+    with qtbot.waitSignal(worker_client.worker.model_ready, timeout=5000) as ready:
+        worker_client.submit("model", ModelRequest(next_request_id(), "resnet18"))
+    assert ready.args[0].model == "resnet18"
+    assert failures == []  # superseded, not an error to show
+
+
+def test_stop_waits_for_the_prediction_in_progress(qtbot: Any) -> None:
+    engine = FakeEngine(predict_delay=0.4)
+    worker_client = WorkerClient(engine)
+    worker_client.start()
+    with qtbot.waitSignal(worker_client.worker.model_ready, timeout=5000):
+        worker_client.submit("model", ModelRequest(next_request_id(), "resnet18"))
+    worker_client.submit("predict", _predict())
+    qtbot.waitUntil(lambda: len(engine.classifier.calls) == 1, timeout=2000)
+    worker_client.submit("predict", _predict())  # pending: dropped by stop
+    started = time.monotonic()
+    assert worker_client.stop(timeout_ms=2000)
+    assert time.monotonic() - started < 1.0
+    assert len(engine.classifier.calls) == 1
+
+
+def test_user_message_is_one_line() -> None:
+    assert user_message(WeightsUnavailableError("file x: offline")) == "file x: offline"
+    assert user_message(KeyError("a\n b")) == "KeyError: 'a\\n b'"
+    assert user_message(RuntimeError("")) == "RuntimeError: no details"
+
+
+def test_emit_keeps_the_refcount_of_true(qtbot: Any) -> None:
+    """PySide6 6.12.0's emit() drops a reference to True each time (fatal on Python 3.11
+    after a few thousand emits); the helper every emit goes through must not."""
+    from PySide6.QtCore import QObject, Signal
+
+    from desktop_app.ui.qt_compat import emit
+
+    class Pinger(QObject):
+        ping = Signal(int)
+
+    pinger = Pinger()
+    got: list[int] = []
+    pinger.ping.connect(got.append)
+    before = sys.getrefcount(True)
+    for i in range(2000):
+        emit(pinger.ping, i)
+    assert len(got) == 2000
+    assert abs(sys.getrefcount(True) - before) < 100
