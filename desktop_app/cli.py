@@ -26,6 +26,11 @@ PROG = "resnet-lens"
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if "--self-test" in args:
+        from desktop_app.selftest import main as self_test
+
+        args.remove("--self-test")
+        return self_test(args)
     if not args or args[0] not in (*SUBCOMMANDS, "-h", "--help", "--version"):
         from desktop_app.ui.app import main as gui_main
 
@@ -47,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="See what a ResNet sees. With no sub-command (or with image paths), "
-        "opens the window.",
+        "opens the window. --self-test checks an installation (Qt, model, a sample image) "
+        "and prints a JSON result.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")

@@ -3,36 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 from PIL import Image
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    # The child inherits the session's private TORCH_HOME; a sitecustomize-free guard below
-    # blocks sockets there too, so a download attempt would fail loudly, not fetch.
-    guard = (
-        "import socket,sys\n"
-        "def _no(*a, **k): raise OSError('network blocked in tests')\n"
-        "socket.create_connection = _no; socket.getaddrinfo = _no\n"
-        "from desktop_app.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", guard, *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +23,7 @@ def folder(tmp_path_factory) -> Path:
 
 
 def test_predict_folder_json_with_a_bad_file(folder, resnet18_weights) -> None:
-    result = _run("predict", str(folder), "--model", "resnet18", "--json", "--topk", "3")
+    result = run_cli("predict", str(folder), "--model", "resnet18", "--json", "--topk", "3")
     assert result.returncode == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [Path(d["file"]).name for d in lines] == ["a.png", "b.jpg"]
@@ -59,7 +35,7 @@ def test_predict_folder_json_with_a_bad_file(folder, resnet18_weights) -> None:
 
 def test_predict_writes_npy_maps_at_image_size(folder, tmp_path, resnet18_weights) -> None:
     out = tmp_path / "maps"
-    result = _run(
+    result = run_cli(
         "predict",
         str(folder / "a.png"),
         "--model",
@@ -80,7 +56,7 @@ def test_predict_writes_npy_maps_at_image_size(folder, tmp_path, resnet18_weight
 
 def test_predict_writes_png_overlays_and_chosen_classes(folder, tmp_path, resnet18_weights) -> None:
     out = tmp_path / "overlays"
-    result = _run(
+    result = run_cli(
         "predict",
         str(folder / "b.jpg"),
         "--model",
@@ -100,7 +76,7 @@ def test_predict_writes_png_overlays_and_chosen_classes(folder, tmp_path, resnet
 
 
 def test_missing_input_and_offline_weights_are_one_line(tmp_path) -> None:
-    result = _run(
+    result = run_cli(
         "predict",
         str(tmp_path / "nope.png"),
         "--model",
@@ -115,7 +91,7 @@ def test_missing_input_and_offline_weights_are_one_line(tmp_path) -> None:
 
 
 def test_weights_command_lists_cache(resnet18_weights) -> None:
-    result = _run("weights")
+    result = run_cli("weights")
     assert result.returncode == 0
     assert f"cache folder: {resnet18_weights.parent}" in result.stdout
     row = next(line for line in result.stdout.splitlines() if line.startswith("resnet18 "))
@@ -124,14 +100,14 @@ def test_weights_command_lists_cache(resnet18_weights) -> None:
 
 
 def test_weights_fetch_offline_fails_clearly(tmp_path) -> None:
-    result = _run("weights", "--fetch", "resnet34", env={"TORCH_HOME": str(tmp_path / "h")})
+    result = run_cli("weights", "--fetch", "resnet34", env={"TORCH_HOME": str(tmp_path / "h")})
     assert result.returncode == 1
     assert "resnet34-b627a593.pth" in result.stderr
     assert not list((tmp_path / "h").rglob("*.part"))
 
 
 def test_bench_runs(resnet18_weights) -> None:
-    result = _run(
+    result = run_cli(
         "bench", "--models", "resnet18", "--runs", "2", "--warmup", "1", "--size", "320x240"
     )
     assert result.returncode == 0, result.stderr
@@ -140,7 +116,7 @@ def test_bench_runs(resnet18_weights) -> None:
 
 
 def test_help_is_fast_and_lists_commands() -> None:
-    result = _run("--help")
+    result = run_cli("--help")
     assert result.returncode == 0
     for command in ("predict", "weights", "bench"):
         assert command in result.stdout

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 import torch
 import torchvision
+from cli_runner import run_cli
 from corpus import build_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,8 +18,6 @@ from safetensors.torch import save
 
 from desktop_app.core.errors import LensError, WeightsError
 from desktop_app.inference import checkpoints, load_classifier
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -52,21 +47,7 @@ def test_corpus_through_the_api(corpus, resnet18_weights) -> None:
 def test_corpus_through_the_cli(corpus, resnet18_weights) -> None:
     _, entries = corpus
     paths = [str(e.path) for e in entries]
-    guard = (
-        "import socket,sys\n"
-        "def _no(*a, **k): raise OSError('network blocked in tests')\n"
-        "socket.create_connection = _no; socket.getaddrinfo = _no\n"
-        "from desktop_app.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", guard, "predict", "--model", "resnet18", "--json", *paths],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO,
-        env=dict(os.environ),
-    )
+    result = run_cli("predict", "--model", "resnet18", "--json", *paths, timeout=600)
     assert result.returncode == 1
     done = {json.loads(line)["file"] for line in result.stdout.splitlines()}
     assert done == {str(e.path) for e in entries if e.readable}

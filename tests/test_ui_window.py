@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, QUrl, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication
 from ui_helpers import (
@@ -29,7 +29,8 @@ _Copy = Qt.DropAction.CopyAction
 
 
 def _drag_enter(window: MainWindow, mime: QMimeData) -> bool:
-    event = QDragEnterEvent(QPointF(50, 50), _Copy, mime, Qt.MouseButton.LeftButton,
+    # Qt 6 declares QDragEnterEvent(QPoint, …) but QDropEvent(QPointF, …).
+    event = QDragEnterEvent(QPoint(50, 50), _Copy, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, event)
     return event.isAccepted()

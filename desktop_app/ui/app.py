@@ -12,20 +12,24 @@ benchmark and the screenshot script read them.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from desktop_app.core.resources import ICON_FILE, resource_path
 from desktop_app.inference.catalog import MODEL_NAMES
 from desktop_app.ui.main_window import APP_NAME, MainWindow
 from desktop_app.ui.settings import THEMES, Settings, open_settings
@@ -64,25 +68,34 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(args.paths, model=args.model, weights=args.weights, labels=args.labels,
                device=args.device, camera=args.camera, theme=args.theme,
-               threads=args.threads, settings_path=args.settings)
+               threads=args.threads, settings_path=args.settings, exit_process=True)
 
 
 def run(paths: Sequence[str | os.PathLike[str]] = (), *, model: str | None = None,
         weights: str | None = None, labels: str | None = None, device: str | None = None,
         camera: int | None = None, theme: str | None = None, threads: int | None = None,
-        settings_path: str | None = None, engine_factory: EngineFactory | None = None) -> int:
-    """Open the window on ``paths`` and run the event loop; returns the exit code."""
+        settings_path: str | None = None, engine_factory: EngineFactory | None = None,
+        exit_process: bool = False) -> int:
+    """Open the window on ``paths`` and run the event loop; returns the exit code.
+
+    ``exit_process=True`` (the command line) ends the process once the window has shut
+    down, without waiting for a worker stuck inside torch (see :func:`_exit_now`)."""
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName("ResNetLens")
+    app.setDesktopFileName("resnet-lens")  # ties the window to packaging's .desktop entry
+    icon = resource_path(ICON_FILE)
+    if icon.is_file():  # an installed wheel ships no resources/
+        app.setWindowIcon(QIcon(str(icon)))
     settings = Settings(open_settings(settings_path))
     if theme is not None:
         settings.theme = theme
     apply_theme(app, settings.theme)
     window = MainWindow(settings, engine_factory or partial(TorchEngine, threads),
                         model=model, weights=weights, labels=labels, device=device)
+    window.leave_busy_worker = exit_process
     events = _EventLog(os.environ.get(EVENTS_ENV), window)
     window.first_painted.connect(events.on_window_visible)
     window.client.worker.model_ready.connect(events.on_model_ready)
@@ -95,23 +108,53 @@ def run(paths: Sequence[str | os.PathLike[str]] = (), *, model: str | None = Non
     window.show()
     if paths:
         window.open_paths(paths)
-    previous = _close_on_sigint(window)
+    previous = _close_on_signals(window)
     try:
         code = app.exec()
     finally:
         window.shutdown()
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if exit_process:
+        # Here, while ``window`` (and so its worker's QThread) is still referenced.
+        _exit_now(code, worker_running=window.client.running)
     return code
 
 
-def _close_on_sigint(window: MainWindow) -> Any:
-    """Ctrl+C in the terminal closes the window cleanly; returns the previous handler.
-    Python handles signals only when it runs, so a timer wakes it while Qt waits."""
-    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
+def _close_on_signals(window: MainWindow) -> dict[int, Any]:
+    """Ctrl+C in the terminal, and SIGTERM (logout, ``kill``), close the window cleanly:
+    settings saved, threads stopped. Returns the previous handlers. Python handles signals
+    only when it runs, so a timer wakes it while Qt waits."""
+    previous = {signum: signal.signal(signum, lambda *_: window.close())
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     timer = QTimer(window, interval=250)
     timer.timeout.connect(lambda: None)
     timer.start()
     return previous
+
+
+def _exit_now(code: int, *, worker_running: bool) -> NoReturn:
+    """End the process without CPython's teardown.
+
+    By now the window has saved the settings and stopped its threads. What is left is the
+    interpreter unloading torch module by module (1-2 s on a busy laptop), and possibly the
+    worker still inside torch: an import or a model load cannot be interrupted, and its
+    QThread must not be destroyed while it runs (that aborts the process with "QThread:
+    Destroyed while thread is still running"). Any non-daemon thread (an export being
+    written) is waited for, so nothing is lost. Exit handlers run, except while the worker
+    runs: PySide6's would destroy its QThread, and ours (capture) have nothing left to do.
+    """
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and not thread.daemon:
+            thread.join()
+    if not worker_running:
+        atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None in a windowed (no console) build
+            stream.flush()
+    os._exit(code)
 
 
 class _EventLog(QObject):
