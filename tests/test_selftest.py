@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -94,16 +95,20 @@ def test_self_test_with_no_stdio_writes_json_to_file(resnet18_weights, tmp_path)
 
 
 @pytest.mark.slow
-def test_self_test_picks_a_model_whose_weights_are_here(resnet18_weights) -> None:
-    # Only resnet18's file is in the test TORCH_HOME; the default model (resnet50) is not.
-    done = _self_test("--no-window")
+def test_self_test_picks_a_model_whose_weights_are_here(resnet18_weights, tmp_path) -> None:
+    # A TORCH_HOME of its own holding only resnet18's file (other tests of the session put
+    # resnet50's, the default model's, into the shared one).
+    only = tmp_path / "torch" / "hub" / "checkpoints" / resnet18_weights.name
+    only.parent.mkdir(parents=True)
+    shutil.copyfile(resnet18_weights, only)
+    done = _self_test("--no-window", env={"TORCH_HOME": str(tmp_path / "torch")})
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 1  # exactly one JSON object on stdout
     result = json.loads(lines[0])
     assert result["ok"] is True
     assert result["model"] == "resnet18"
-    assert result["weights"] == str(resnet18_weights)
+    assert result["weights"] == str(only)
     assert result["window"] is None
 
 
