@@ -49,7 +49,8 @@ class Classifier:
         self._backend_choice = backend
         self._device = device
         self._compiled = self._compile()
-        self._last_layer = canonical_layer(loaded.network, DEFAULT_CAM_LAYER)
+        # layer4 is the one layer whose Grad-CAM needs no backward pass (see gradcam.py).
+        self._fast_layer = canonical_layer(loaded.network, DEFAULT_CAM_LAYER)
 
     # -- what the GUI and CLI show ------------------------------------------------------------
     @property
@@ -162,7 +163,7 @@ class Classifier:
         timings["preprocess"] = _ms(t)
 
         t = time.perf_counter()
-        fast_path = cam is None or layer == self._last_layer
+        fast_path = cam is None or layer == self._fast_layer
         if fast_path:
             with torch.inference_mode():
                 logits, features = self._compiled.forward(x)
