@@ -127,7 +127,7 @@ def _close_on_signals(window: MainWindow) -> dict[int, Any]:
     only when it runs, so a timer wakes it while Qt waits."""
     previous = {signum: signal.signal(signum, lambda *_: window.close())
                 for signum in (signal.SIGINT, signal.SIGTERM)}
-    timer = QTimer(window, interval=250)
+    timer = QTimer(window, interval=100)
     timer.timeout.connect(lambda: None)
     timer.start()
     return previous

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from desktop_app.core.errors import LensError
 from desktop_app.core.results import Prediction
 from desktop_app.ui import export
 from desktop_app.ui.background import Background
@@ -55,16 +57,15 @@ class ExportController(QObject):
     def save_overlay(self, path: str | os.PathLike[str], prediction: Prediction, index: int,
                      pixels: np.ndarray, colormap: str, opacity: float) -> None:
         """The overlay at the image's full size, as on screen (same colours and dimming)."""
-        def write() -> str:
+        def write() -> None:
             from desktop_app.core.overlay import overlay, save_png
 
             h, w = pixels.shape[:2]
             assert prediction.cams is not None
             cam = prediction.cams.at_size(index, w, h)
             save_png(path, overlay(pixels, cam, colormap, opacity, DIM_UNSEEN))
-            return str(path)
 
-        self._background.run(write, callback=self._saved("overlay"))
+        self._background.run(_write_file, path, write, callback=self._saved("overlay", path))
 
     def ask_save_map(self, prediction: Prediction, index: int) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -75,14 +76,13 @@ class ExportController(QObject):
 
     def save_map(self, path: str | os.PathLike[str], prediction: Prediction, index: int) -> None:
         """The class's map at the image's full size: float32 in [0, 1], NaN where unseen."""
-        def write() -> str:
+        def write() -> None:
             from desktop_app.core.overlay import save_npy
 
             assert prediction.cams is not None
             save_npy(path, np.asarray(prediction.cams[index], dtype=np.float32))
-            return str(path)
 
-        self._background.run(write, callback=self._saved("map"))
+        self._background.run(_write_file, path, write, callback=self._saved("map", path))
 
     def copy_predictions(self, prediction: Prediction) -> None:
         QGuiApplication.clipboard().setText(export.predictions_text(prediction))
@@ -136,8 +136,8 @@ class ExportController(QObject):
 
     def export_results(self, path: str | os.PathLike[str]) -> None:
         entries = list(self._results)
-        self._background.run(lambda: str(export.write_results(path, entries)),
-                             callback=self._saved(f"{len(entries)} results"))
+        self._background.run(_write_file, path, lambda: export.write_results(path, entries),
+                             callback=self._saved(f"{len(entries)} results", path))
 
     @Slot(int, int)
     def _on_run_progress(self, done: int, total: int) -> None:
@@ -165,12 +165,23 @@ class ExportController(QObject):
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60] or "image"
         return str(Path(self._settings.last_dir or Path.home()) / f"{stem}-class{index}{suffix}")
 
-    def _saved(self, what: str) -> Any:
+    def _saved(self, what: str, target: str | os.PathLike[str]) -> Any:
         def done(path: str | None, error: str | None) -> None:
             if error is not None:
-                emit(self.message, f"Saving the {what} failed: {error}", "error")
+                # Named here: the OS's own text may name only the temporary file.
+                emit(self.message, f"Saving the {what} to {target} failed: {error}", "error")
             else:
                 self._settings.last_dir = str(Path(str(path)).parent)
                 emit(self.message, f"Saved the {what} to {path}", "info")
 
         return done
+
+
+def _write_file(path: str | os.PathLike[str], write: Callable[[], object]) -> str:
+    """Run ``write`` (an atomic writer) in the background pool; returns ``path`` for the
+    callback. An OSError becomes its reason alone ("No space left on device")."""
+    try:
+        write()
+    except OSError as exc:
+        raise LensError(exc.strerror or " ".join(str(exc).split())) from exc
+    return str(path)

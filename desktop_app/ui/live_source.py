@@ -76,6 +76,11 @@ class LiveSource(QObject):
     def stop(self, timeout: float = 1.0) -> bool:
         """Stop capturing; no signal is emitted afterwards. True when the thread ended."""
         self._stopped = True
+        if self._source.state == "failed":
+            # Ended by a fault: its thread is finishing, or stuck in a driver that stopped
+            # answering (the fault itself) and releases the device once that returns.
+            # Waiting for it would only freeze the window.
+            timeout = 0.0
         return self._source.stop(timeout)
 
     def take(self) -> Frame | None:

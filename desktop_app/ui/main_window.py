@@ -125,6 +125,10 @@ class MainWindow(QMainWindow):
         self._started = False
         self._closed = False
         self._painted = False
+        # Set by app.run for the command line, which ends the process right after closing:
+        # a worker still busy inside torch then (e.g. importing it) is left to that exit
+        # instead of waited for.
+        self.leave_busy_worker = False
 
         self._build_ui()
         self.actions_ = build_actions(self)
@@ -284,6 +288,7 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         started = time.perf_counter()
+        self.hide()  # gone from the screen at once, whatever the threads below still do
         self._save_settings()
         self._fps_timer.stop()
         self.exports.cancel_run("window closed")
@@ -291,7 +296,11 @@ class MainWindow(QMainWindow):
         if self._live is not None:
             self._live.stop(timeout=1.0)
             self._live = None
-        self.client.stop(timeout_ms=1500)
+        if self.leave_busy_worker:
+            # Only a cancelled download gains from waiting (it deletes its partial file).
+            self.client.stop(timeout_ms=300, wait_out=False)
+        else:
+            self.client.stop(timeout_ms=1500)
         self.background.shutdown(timeout=0.5)
         log.info("shut down in %.0f ms", (time.perf_counter() - started) * 1000)
 
@@ -592,8 +601,14 @@ class MainWindow(QMainWindow):
     # -- results ---------------------------------------------------------------------------
     @Slot(object)
     def _on_prediction_ready(self, result: PredictResult) -> None:
+        if self._closed:
+            return  # queued before the worker stopped
         request = result.request
         if request.kind == "batch":
+            # Engine notes (e.g. "CUDA ran out of memory; switched to the CPU") concern the
+            # rest of the run too: shown once, like those of the image on screen.
+            for note in result.prediction.notes:
+                self._log_once(note)
             self.exports.handle_result(result)
         elif request.kind == "live":
             if self._live is None or self._frozen or request.session != self._live_session:
@@ -609,6 +624,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_worker_failed(self, failure: WorkerFailure) -> None:
+        if self._closed:
+            return  # e.g. a load that the close itself cancelled: no dialog after closing
         if failure.kind == "model":
             self.models.handle_failure(failure)
         elif failure.kind == "batch":

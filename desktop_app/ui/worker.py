@@ -94,6 +94,7 @@ class Mailbox:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._slots: dict[str, ModelRequest | PredictRequest] = {}
+        self._taken = 0  # the largest id taken so far
 
     def put(self, slot: str, request: ModelRequest | PredictRequest) -> bool:
         """Store ``request``, replacing any pending one in ``slot``.
@@ -111,8 +112,15 @@ class Mailbox:
         with self._lock:
             for slot in SLOTS:
                 if slot in self._slots:
-                    return self._slots.pop(slot)
+                    request = self._slots.pop(slot)
+                    self._taken = max(self._taken, request.id)
+                    return request
             return None
+
+    def outstanding(self) -> int:
+        """The largest id taken or waiting: every request the worker will still report."""
+        with self._lock:
+            return max([self._taken, *(r.id for r in self._slots.values())])
 
     def has(self, slot: str) -> bool:
         with self._lock:
@@ -189,10 +197,16 @@ class InferenceWorker(QObject):
             if self._engine is None:
                 self._engine = self._engine_factory()
                 self._devices = tuple(self._engine.available_devices())
+                if self._stopping.is_set():
+                    # The factory imports torch, which cannot be interrupted: a close during
+                    # it waits for the import only, not for a model nobody will use.
+                    return
             classifier = self._engine.load(
                 request, self._progress_reporter(request), self._download_cancelled
             )
         except DownloadCancelled as error:
+            if self._stopping.is_set():
+                return  # cancelled because the window is closing: nothing to report
             superseded = self._mailbox.has("model")
             log.info("model load cancelled (%s)", "superseded" if superseded else "by the user")
             if not superseded:
@@ -287,6 +301,11 @@ class WorkerClient(QObject):
     def busy(self) -> bool:
         return self._last_sent > self._last_done
 
+    @property
+    def running(self) -> bool:
+        """True while the worker's thread runs (after ``stop``: still inside torch)."""
+        return self._thread.isRunning()
+
     def start(self) -> None:
         if not self._started:
             self._started = True
@@ -299,12 +318,20 @@ class WorkerClient(QObject):
 
     def discard(self, slot: str) -> None:
         self.mailbox.discard(slot)
+        # A discarded request is never handled, so ``idle`` never reports it: stop counting
+        # on it, or ``busy`` would stay True until some newer request is done.
+        self._last_sent = self.mailbox.outstanding()
 
     def cancel_download(self) -> None:
         self.worker.cancel_download()
 
-    def stop(self, timeout_ms: int = 1800) -> bool:
-        """Stop the thread; True when it ended within ``timeout_ms``."""
+    def stop(self, timeout_ms: int = 1800, *, wait_out: bool = True) -> bool:
+        """Stop the thread; True when it ended within ``timeout_ms``.
+
+        A thread still busy then (torch cannot be interrupted mid-call) is waited for, since
+        destroying a running QThread aborts the process. ``wait_out=False`` returns at once
+        instead: only for a caller that ends the process without destroying the QThread
+        (``app.main``'s fast exit)."""
         self.mailbox.clear()
         self.worker.request_stop()
         if not self._started:
@@ -312,9 +339,12 @@ class WorkerClient(QObject):
         self._thread.quit()
         if self._thread.wait(timeout_ms):
             return True
-        # Torch cannot be interrupted mid-call: the window is gone, so wait it out rather
-        # than destroy a running QThread (which would abort the process).
-        log.warning("inference worker still busy after %d ms; waiting for it", timeout_ms)
+        if not wait_out:
+            log.info("inference worker still busy after %d ms; leaving it to the exit",
+                     timeout_ms)
+            return False
+        # Expected when closing during the first model load (the torch import): not a fault.
+        log.info("inference worker still busy after %d ms; waiting for it", timeout_ms)
         self._thread.wait()
         return False
 
