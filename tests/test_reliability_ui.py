@@ -36,6 +36,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from ui_helpers import (
+    FakeCamera,
     FakeClassifier,
     FakeEngine,
     LagProbe,
@@ -198,43 +199,12 @@ def test_corpus_folder_run_with_the_real_engine_keeps_every_result(
 
 
 # -- 2. camera faults ------------------------------------------------------------------------
-class ScriptedCapture:
-    """Shaped like cv2.VideoCapture; ``frames(n)`` gives the n-th BGR frame or None (a
-    failed read), and may raise or block, as a driver does when a camera goes away."""
-
-    def __init__(self, frames: Callable[[int], np.ndarray | None], *,
-                 opened: bool = True, fps: float = 30.0) -> None:
-        self._frames = frames
-        self._opened = opened
-        self._interval = 1.0 / fps
-        self._count = 0
-        self.released = threading.Event()
-
-    def isOpened(self) -> bool:
-        return self._opened
-
-    def read(self) -> tuple[bool, np.ndarray | None]:
-        time.sleep(self._interval)
-        frame = self._frames(self._count)
-        self._count += 1
-        return frame is not None, frame
-
-    def set(self, _prop: int, _value: float) -> bool:
-        return False
-
-    def get(self, _prop: int) -> float:
-        return 0.0
-
-    def release(self) -> None:
-        self.released.set()
-
-
 class CameraRig:
     """The window's camera, replaced by openers the test queues: the UI's own Start button
     then opens them through the capture package (``open_camera`` returns a FrameSource)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.openers: list[Callable[[], ScriptedCapture]] = []
+        self.openers: list[Callable[[], FakeCamera]] = []
         self.hang = threading.Event()  # set at teardown: frees threads stuck in a "driver"
         self.sources: list[FrameSource] = []
 
@@ -263,33 +233,33 @@ def rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[CameraRig]:
         source.stop(timeout=5.0)
 
 
-Opener = Callable[[], ScriptedCapture]
+Opener = Callable[[], FakeCamera]
 NOT_CONNECTED = "Camera 0 could not be opened (not connected, or in use by another program)"
 DEVICE_LOST = ("OpenCV(4.10.0) /io/opencv/modules/videoio/src/cap_v4l.cpp:1048: error: "
                "(-215:Assertion failed) device lost in function 'read'")
 
 
 def _open_raises(_rig: CameraRig) -> Opener:
-    def opener() -> ScriptedCapture:
+    def opener() -> FakeCamera:
         raise CaptureError(NOT_CONNECTED)  # as open_camera's own opener does
 
     return opener
 
 
 def _open_reports_closed(_rig: CameraRig) -> Opener:
-    return lambda: ScriptedCapture(noise_frame, opened=False)
+    return lambda: FakeCamera(noise_frame, opened=False)
 
 
 def _open_hangs(rig: CameraRig) -> Opener:
-    def opener() -> ScriptedCapture:
+    def opener() -> FakeCamera:
         rig.stuck()
-        return ScriptedCapture(noise_frame)
+        return FakeCamera(noise_frame)
 
     return opener
 
 
 def _no_frame_ever(_rig: CameraRig) -> Opener:
-    return lambda: ScriptedCapture(lambda _n: None)
+    return lambda: FakeCamera(lambda _n: None)
 
 
 def _reads_block_after_10(rig: CameraRig) -> Opener:
@@ -299,7 +269,7 @@ def _reads_block_after_10(rig: CameraRig) -> Opener:
         rig.stuck()
         return None
 
-    return lambda: ScriptedCapture(frames)
+    return lambda: FakeCamera(frames)
 
 
 def _read_raises_after_10(_rig: CameraRig) -> Opener:
@@ -308,12 +278,12 @@ def _read_raises_after_10(_rig: CameraRig) -> Opener:
             return noise_frame(n)
         raise cv2.error(DEVICE_LOST)
 
-    return lambda: ScriptedCapture(frames)
+    return lambda: FakeCamera(frames)
 
 
 def _same_frame_after_10(_rig: CameraRig) -> Opener:
     last = noise_frame(10)
-    return lambda: ScriptedCapture(lambda n: noise_frame(n) if n < 10 else last)
+    return lambda: FakeCamera(lambda n: noise_frame(n) if n < 10 else last)
 
 
 CAMERA_FAULTS: dict[str, tuple[Callable[[CameraRig], Opener], str]] = {
@@ -340,7 +310,7 @@ def test_a_camera_fault_is_reported_once_and_the_camera_starts_again(
     window = make_window(qtbot, tmp_path, FakeEngine())
     start = window.camera_panel.start_button
     qtbot.waitUntil(start.isEnabled, timeout=10_000)
-    rig.openers += [make_opener(rig), lambda: ScriptedCapture(noise_frame)]
+    rig.openers += [make_opener(rig), lambda: FakeCamera(noise_frame)]
 
     probe = LagProbe()
     probe.start()

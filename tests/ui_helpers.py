@@ -230,15 +230,18 @@ def no_leaked_threads() -> Iterator[None]:
 
 class FakeCamera:
     """Shaped like cv2.VideoCapture: ``frames(n)`` gives the n-th BGR frame, or None for a
-    failed read (a camera that was unplugged)."""
+    failed read (a camera that was unplugged); it may also raise or block, as a driver does
+    when a camera goes away. ``opened=False`` is a camera that fails to open."""
 
-    def __init__(self, frames: Any, fps: float = 30.0) -> None:
+    def __init__(self, frames: Any, fps: float = 30.0, *, opened: bool = True) -> None:
         self._frames = frames
+        self._opened = opened
         self._interval = 1.0 / fps
         self._count = 0
+        self.released = threading.Event()
 
     def isOpened(self) -> bool:
-        return True
+        return self._opened
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         time.sleep(self._interval)
@@ -253,7 +256,7 @@ class FakeCamera:
         return 0.0
 
     def release(self) -> None:
-        pass
+        self.released.set()
 
 
 def noise_frame(n: int, size: tuple[int, int] = (320, 240)) -> np.ndarray:
