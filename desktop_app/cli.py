@@ -136,11 +136,10 @@ def _index_list(text: str) -> list[int]:
 
 def _run_predict(options: argparse.Namespace) -> int:
     from desktop_app.core.colormaps import lut
-    from desktop_app.core.image_io import iter_image_files
     from desktop_app.inference import load_classifier
 
     lut(options.colormap)  # reject a bad colormap before the slow model load
-    files, missing = _expand_inputs(options.inputs, iter_image_files)
+    files, missing = _expand_inputs(options.inputs)
     failures = len(missing)
     for message in missing:
         _err(message)
@@ -177,7 +176,10 @@ def _run_predict(options: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _expand_inputs(inputs: Sequence[str], iter_image_files) -> tuple[list[Path], list[str]]:
+def _expand_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
+    """Files as given, folders expanded to their images; plus a message per missing input."""
+    from desktop_app.core.image_io import iter_image_files
+
     files: list[Path] = []
     missing: list[str] = []
     for item in inputs:
