@@ -12,8 +12,6 @@ import pytest
 # Before anything imports Qt or torch: headless Qt, and a private torch cache so no test
 # reads or writes the user's real one.
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
-# As desktop_app/__init__.py does for the app, before any test module loads numpy.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="resnet-lens-tests-"))
 os.environ["TORCH_HOME"] = str(_SESSION_HOME / "torch")
 os.environ.pop("RESNET_LENS_WEIGHTS_DIR", None)

@@ -25,6 +25,7 @@ from desktop_app.inference.devices import is_out_of_memory, resolve_device
 from desktop_app.inference.gradcam import cams_by_autograd, cams_from_fc, split_forward
 from desktop_app.inference.network import cam_layer_names, canonical_layer
 from desktop_app.inference.preprocess import Preprocessor
+from desktop_app.inference.threads import engine_threads
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,15 @@ class LoadedModel:
 class Classifier:
     """Not thread-safe: the thread that calls ``predict`` owns it (the app's worker does)."""
 
-    def __init__(self, loaded: LoadedModel, device: torch.device, backend: str) -> None:
+    def __init__(
+        self, loaded: LoadedModel, device: torch.device, backend: str, num_threads: int
+    ) -> None:
         self._loaded = loaded
         self._backend_choice = backend
         self._device = device
-        self._compiled = self._compile()
+        self._threads = num_threads
+        with engine_threads(num_threads):
+            self._compiled = self._compile()
         # layer4 is the one layer whose Grad-CAM needs no backward pass (see gradcam.py).
         self._fast_layer = canonical_layer(loaded.network, DEFAULT_CAM_LAYER)
 
@@ -72,6 +77,11 @@ class Classifier:
     @property
     def backend(self) -> str:
         return self._compiled.name
+
+    @property
+    def num_threads(self) -> int:
+        """torch intra-op threads the engine runs with (BLAS runs single-threaded)."""
+        return self._threads
 
     @property
     def cam_layers(self) -> tuple[str, ...]:
@@ -122,15 +132,16 @@ class Classifier:
         )
         timings = {"decode": _ms(start)}
         notes: list[str] = []
-        try:
-            scores, grids = self._infer(decoded, topk, cam, layer, cam_classes, timings)
-        except Exception as exc:
-            if not (is_out_of_memory(exc) and self._device.type != "cpu"):
-                raise
-            notes.append(f"{self._device.type.upper()} ran out of memory; switched to the CPU")
-            log.warning("out of memory on %s; falling back to CPU", self._device)
-            self._move_to(torch.device("cpu"))
-            scores, grids = self._infer(decoded, topk, cam, layer, cam_classes, timings)
+        with engine_threads(self._threads):
+            try:
+                scores, grids = self._infer(decoded, topk, cam, layer, cam_classes, timings)
+            except Exception as exc:
+                if not (is_out_of_memory(exc) and self._device.type != "cpu"):
+                    raise
+                notes.append(f"{self._device.type.upper()} ran out of memory; switched to the CPU")
+                log.warning("out of memory on %s; falling back to CPU", self._device)
+                self._move_to(torch.device("cpu"))
+                scores, grids = self._infer(decoded, topk, cam, layer, cam_classes, timings)
         timings["total"] = _ms(start)
 
         width, height = decoded.image.size
@@ -233,10 +244,11 @@ def load_classifier(
     infer the architecture from the checkpoint. ``weights``: None for the official weights
     (local cache, else downloaded with ``progress``/``cancel``), or a file (.pth/.pt/
     .safetensors). ``labels``: a list, or a .txt/.json file; by default the weights' own
-    categories, a labels file beside the checkpoint, or ``class 0…N-1``.
+    categories, a labels file beside the checkpoint, or ``class 0…N-1``. ``num_threads``:
+    torch intra-op threads for this classifier (default: torch's setting in the loading
+    thread); the classifier applies it, and single-threaded BLAS, whenever it runs
+    (``desktop_app.inference.threads``).
     """
-    if num_threads:
-        torch.set_num_threads(num_threads)
     if model is not None and model not in MODEL_NAMES:
         raise WeightsError(f"unknown model {model!r}; choose one of {', '.join(MODEL_NAMES)}")
     target = resolve_device(device)
@@ -249,7 +261,7 @@ def load_classifier(
     for parameter in network.parameters():
         parameter.requires_grad_(False)  # inference only: autograd never tracks weights
     network.to(target)
-    return Classifier(loaded, target, backend)
+    return Classifier(loaded, target, backend, num_threads or torch.get_num_threads())
 
 
 def _load_official(

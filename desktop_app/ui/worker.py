@@ -63,14 +63,10 @@ class TorchEngine:
     """The real engine: ``desktop_app.inference`` imported on first use, in this thread."""
 
     def __init__(self, num_threads: int | None = None) -> None:
-        import torch
-
         from desktop_app.inference import load_classifier
         from desktop_app.inference.devices import available_devices
 
-        # Intra-op threads are configured per calling thread (pytorch #37259): set it here,
-        # in the thread that runs the model, not in the GUI thread.
-        torch.set_num_threads(num_threads or torch.get_num_threads())
+        self._num_threads = num_threads
         self._load_classifier = load_classifier
         self._available_devices = available_devices
 
@@ -82,6 +78,7 @@ class TorchEngine:
         return self._load_classifier(
             model=request.model, weights=request.weights, labels=request.labels,
             device=request.device, progress=progress, cancel=cancel,
+            num_threads=self._num_threads,
         )
 
 
