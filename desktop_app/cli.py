@@ -12,12 +12,12 @@ import logging
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from desktop_app import __version__
-from desktop_app.core.errors import LensError
+from desktop_app.core.errors import InvalidArgument, LensError, one_line
 from desktop_app.inference.catalog import DEFAULT_CAM_LAYER, DEFAULT_MODEL, MODEL_NAMES
 
 SUBCOMMANDS = ("predict", "weights", "bench")
@@ -41,8 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(options.run(options))
     except LensError as exc:
-        _err(str(exc))
+        _err(one_line(exc))
         return 2
+    except OSError as exc:  # e.g. the disk filled up while writing maps
+        _err(one_line(exc))
+        return 1
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
@@ -61,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="classify images or folders, optionally saving maps")
     predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
     _model_options(predict)
-    predict.add_argument("--topk", type=int, default=5, help="classes to report (default 5)")
+    predict.add_argument("--topk", type=_positive_int, default=5,
+                         help="classes to report (default 5)")
     predict.add_argument(
         "--cam-layer",
         default=DEFAULT_CAM_LAYER,
@@ -82,10 +86,14 @@ def _parser() -> argparse.ArgumentParser:
         help="png: overlay on the image; npy: raw float32 map, image-sized, "
         "NaN where the model saw nothing",
     )
-    predict.add_argument("--colormap", default="jet", help="overlay colormap (default jet)")
-    predict.add_argument("--alpha", type=float, default=0.5, help="overlay opacity (default 0.5)")
-    predict.add_argument("--json", action="store_true", help="one JSON object per image")
-    predict.set_defaults(run=_run_predict)
+    predict.add_argument("--colormap", default="jet",
+                         help="overlay colormap: jet (default), turbo, inferno, viridis, …")
+    predict.add_argument("--alpha", type=_fraction, default=0.5,
+                         help="overlay opacity from 0 to 1 (default 0.5)")
+    predict.add_argument("--json", action="store_true",
+                         help='one JSON object per image; a file that fails gets '
+                         '{"file": …, "error": …}')
+    predict.set_defaults(run=_run_predict, parser=predict)
 
     weights = sub.add_parser("weights", help="list models and cached weights; fetch them now")
     weights.add_argument(
@@ -105,10 +113,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODEL",
     )
     bench.add_argument("--devices", nargs="+", default=["auto"], metavar="DEVICE")
-    bench.add_argument("--runs", type=int, default=20)
-    bench.add_argument("--warmup", type=int, default=5)
+    bench.add_argument("--runs", type=_positive_int, default=20)
+    bench.add_argument("--warmup", type=_whole_number, default=5)
     bench.add_argument("--size", default="640x480", help="input image WxH (default 640x480)")
-    bench.add_argument("--topk", type=int, default=5)
+    bench.add_argument("--topk", type=_positive_int, default=5)
     bench.add_argument("--cam-layer", default=DEFAULT_CAM_LAYER)
     bench.add_argument("--backend", default="auto", help="auto, eager, onednn or torchscript")
     bench.set_defaults(run=_run_bench)
@@ -129,20 +137,68 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 
 def _index_list(text: str) -> list[int]:
     try:
-        return [int(part) for part in text.split(",") if part.strip()]
+        indices = [int(part) for part in text.split(",") if part.strip()]
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated class indices: {text}") from exc
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated class indices such as 0,3, got {text!r}") from exc
+    if not indices or min(indices) < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected class indices from 0 up, such as 0,3, got {text!r}")
+    return indices
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from {minimum} up, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_whole_number = _int_at_least(0)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
+def _bad_argument(options: argparse.Namespace, option: str, message: str) -> NoReturn:
+    """argparse's own one-line error and exit status 2, for what only the model can check."""
+    parser: argparse.ArgumentParser = options.parser
+    parser.exit(2, f"{parser.prog}: error: argument {option}: {message}\n")
 
 
 def _run_predict(options: argparse.Namespace) -> int:
-    from desktop_app.core.colormaps import lut
+    from desktop_app.core.colormaps import COLORMAPS
     from desktop_app.inference import load_classifier
 
-    lut(options.colormap)  # reject a bad colormap before the slow model load
+    if options.colormap not in COLORMAPS:  # before the slow model load
+        _bad_argument(options, "--colormap",
+                      f"unknown colormap {options.colormap!r}; choose from {', '.join(COLORMAPS)}")
+    if options.cam_dir:
+        if options.cam_dir.exists() and not options.cam_dir.is_dir():
+            _bad_argument(options, "--cam-dir", f"{options.cam_dir} is a file, not a folder")
+        try:
+            options.cam_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _bad_argument(options, "--cam-dir", one_line(exc))
     files, missing = _expand_inputs(options.inputs)
+    for item, reason in missing:
+        _report_failure(options, item, reason)
     failures = len(missing)
-    for message in missing:
-        _err(message)
     clf = load_classifier(
         options.model,
         options.weights,
@@ -150,8 +206,10 @@ def _run_predict(options: argparse.Namespace) -> int:
         options.device,
         progress=_download_progress(),
     )
-    if options.cam_dir:
-        options.cam_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        clf.check_arguments(options.topk, "gradcam", options.cam_layer, options.cam_classes)
+    except InvalidArgument as exc:
+        _bad_argument(options, f"--{exc.argument.replace('_', '-')}", str(exc))
     used_stems: set[str] = set()
     for path in _progress(files, "classifying"):
         try:
@@ -166,7 +224,7 @@ def _run_predict(options: argparse.Namespace) -> int:
                 _write_maps(options, path, pred, used_stems)
         except (LensError, OSError) as exc:
             failures += 1
-            _err(str(exc) if isinstance(exc, LensError) else f"{path}: {exc.strerror or exc}")
+            _report_failure(options, str(path), one_line(exc))
             continue
         if options.json:
             print(json.dumps({"file": str(path), **pred.to_dict()}), flush=True)
@@ -176,20 +234,29 @@ def _run_predict(options: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _expand_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[str]]:
-    """Files as given, folders expanded to their images; plus a message per missing input."""
+def _report_failure(options: argparse.Namespace, item: str, reason: str) -> None:
+    """One line on stderr naming the input; with --json also a JSON line on stdout, so that
+    a program reading the results knows what is missing."""
+    message = reason if reason.startswith(item) else f"{item}: {reason}"
+    _err(message)
+    if options.json:
+        print(json.dumps({"file": item, "error": message}), flush=True)
+
+
+def _expand_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files as given, folders expanded to their images; plus (input, reason) per missing one."""
     from desktop_app.core.image_io import iter_image_files
 
     files: list[Path] = []
-    missing: list[str] = []
+    missing: list[tuple[str, str]] = []
     for item in inputs:
         path = Path(item)
         if not path.exists():
-            missing.append(f"{item}: no such file or folder")
+            missing.append((item, "no such file or folder"))
         elif path.is_dir():
             found = list(iter_image_files([path]))
             if not found:
-                missing.append(f"{item}: folder holds no images")
+                missing.append((item, "folder holds no images"))
             files.extend(found)
         else:
             files.append(path)

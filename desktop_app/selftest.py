@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app import __version__
-from desktop_app.core.errors import LensError, WeightsUnavailableError
+from desktop_app.core.errors import LensError, WeightsUnavailableError, one_line
 from desktop_app.core.resources import ICON_FILE, resource_path, sample_images
 from desktop_app.inference.catalog import DEFAULT_MODEL, MODEL_NAMES
 
@@ -228,10 +228,10 @@ def _qt_version() -> str | None:
 
 def _failure(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, LensError):
-        return {"error": " ".join(str(exc).split())}
+        return {"error": one_line(exc)}
     # An unexpected error in a frozen build is a packaging bug: keep where it happened.
     return {
-        "error": " ".join(f"{type(exc).__name__}: {exc}".split()),
+        "error": one_line(exc),
         "traceback": traceback.format_exception(exc),
     }
 

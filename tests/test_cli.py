@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_runner import run_cli
+from cli_runner import REPO, run_cli
 from PIL import Image
 
 
@@ -25,12 +27,17 @@ def folder(tmp_path_factory) -> Path:
 def test_predict_folder_json_with_a_bad_file(folder, resnet18_weights) -> None:
     result = run_cli("predict", str(folder), "--model", "resnet18", "--json", "--topk", "3")
     assert result.returncode == 1
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    lines = [d for d in records if "topk" in d]
     assert [Path(d["file"]).name for d in lines] == ["a.png", "b.jpg"]
     assert all(len(d["topk"]) == 3 and d["model"] == "resnet18" for d in lines)
     assert lines[0]["image_size"] == [320, 240]
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 1 and "broken.jpg" in errors[0] and "Traceback" not in result.stderr
+    # A program reading stdout learns what is missing, and why, without parsing stderr.
+    failed = [d for d in records if "topk" not in d]
+    assert [(Path(d["file"]).name, d["error"]) for d in failed] == [("broken.jpg", errors[0][
+        len("resnet-lens: "):])]
 
 
 def test_predict_writes_npy_maps_at_image_size(folder, tmp_path, resnet18_weights) -> None:
@@ -106,17 +113,70 @@ def test_weights_fetch_offline_fails_clearly(tmp_path) -> None:
     assert not list((tmp_path / "h").rglob("*.part"))
 
 
-def test_bench_runs(resnet18_weights) -> None:
+@pytest.fixture(scope="module")
+def three_class_model(tmp_path_factory) -> Path:
+    """A custom ResNet-18 checkpoint with three classes (labels a, b, c beside it)."""
+    import torch
+    import torchvision
+
+    folder = tmp_path_factory.mktemp("three")
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18(num_classes=3).state_dict(), folder / "three.pth")
+    (folder / "three.txt").write_text("a\nb\nc\n")
+    return folder / "three.pth"
+
+
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("--cam-layer", "layer5", "layer1, layer2, layer3, layer4, or a block: layer1.0-layer1.1"),
+    ("--cam-layer", "layer3.9", "layer3.0-layer3.1"),
+    ("--topk", "0", "from 1 up"),
+    ("--topk", "many", "from 1 up"),
+    ("--cam-classes", "7", "this model has 3 classes, 0-2"),
+    ("--cam-classes", "-1", "from 0 up"),
+    ("--colormap", "rainbow", "choose from jet, turbo"),
+    ("--alpha", "1.5", "from 0 to 1"),
+    ("--cam-dir", "{image}", "is a file, not a folder"),
+])
+def test_a_bad_argument_is_one_line_naming_it_with_exit_status_2(
+        folder, tmp_path, three_class_model, option, value, says) -> None:
+    value = value.format(image=folder / "a.png")
+    result = run_cli("predict", str(folder / "a.png"), "--weights", str(three_class_model),
+                     "--cam-dir", str(tmp_path / "maps"), option, value)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    # argparse's own errors come after its usage lines; ours are the error line alone.
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith(f"resnet-lens predict: error: argument {option}: ")
+    assert says in errors[0]
+    assert result.stderr.strip().splitlines()[-1] == errors[0]
+
+
+def test_bench_reports_stage_medians_and_the_ratio_to_eager(resnet18_weights) -> None:
     result = run_cli(
-        "bench", "--models", "resnet18", "--runs", "2", "--warmup", "1", "--size", "320x240"
+        "bench", "--models", "resnet18", "--runs", "3", "--warmup", "1", "--size", "320x240"
     )
     assert result.returncode == 0, result.stderr
+    header = next(line for line in result.stdout.splitlines() if line.startswith("model"))
     row = next(line for line in result.stdout.splitlines() if line.startswith("resnet18"))
-    assert len(row.split()) == 11  # model, device, backend, 6 stages, eager, ratio
+    columns = dict(zip(header.split()[3:], row.split()[3:], strict=False))
+    name, device, backend, *numbers = row.split()
+    assert (name, device) == ("resnet18", "cpu") and backend in ("onednn", "torchscript", "eager")
+    decode, preprocess, forward, cam, maps, total, eager, ratio = map(float, numbers)
+    assert columns["decode"] == numbers[0] and columns["total"] == numbers[5]
+    assert min(preprocess, forward, cam, maps, eager) > 0 and decode >= 0
+    # Medians of each stage need not add up exactly, but none can exceed the total.
+    assert max(decode, preprocess, forward, cam, maps) <= total
+    assert ratio == pytest.approx(total / eager, abs=0.006)  # printed with two decimals
 
 
-def test_help_is_fast_and_lists_commands() -> None:
-    result = run_cli("--help")
-    assert result.returncode == 0
+def test_help_lists_commands_without_loading_torch_or_qt() -> None:
+    """--help is instant because it imports neither torch (~4 s) nor Qt."""
+    code = ("import sys\nfrom desktop_app.cli import main\ntry:\n    main(['--help'])\n"
+            "except SystemExit as exit:\n    assert exit.code == 0\n"
+            "print(sorted(m for m in ('torch', 'PySide6', 'cv2') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=REPO)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
     for command in ("predict", "weights", "bench"):
         assert command in result.stdout

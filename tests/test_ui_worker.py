@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from ui_helpers import FakeEngine, no_leaked_threads  # noqa: F401  (autouse fixture)
 
-from desktop_app.core.errors import WeightsUnavailableError
+from desktop_app.core.errors import WeightsUnavailableError, one_line
 from desktop_app.ui.requests import ModelRequest, PredictRequest, next_request_id
-from desktop_app.ui.worker import Mailbox, WorkerClient, user_message
+from desktop_app.ui.worker import Mailbox, WorkerClient
 
 
 def _image(value: int = 100) -> np.ndarray:
@@ -175,10 +175,10 @@ def test_stop_waits_for_the_prediction_in_progress(qtbot: Any) -> None:
     assert len(engine.classifier.calls) == 1
 
 
-def test_user_message_is_one_line() -> None:
-    assert user_message(WeightsUnavailableError("file x: offline")) == "file x: offline"
-    assert user_message(KeyError("a\n b")) == "KeyError: 'a\\n b'"
-    assert user_message(RuntimeError("")) == "RuntimeError: no details"
+def test_one_line_is_one_line() -> None:
+    assert one_line(WeightsUnavailableError("file x: offline")) == "file x: offline"
+    assert one_line(KeyError("a\n b")) == "KeyError: 'a\\n b'"
+    assert one_line(RuntimeError("")) == "RuntimeError: no details"
 
 
 def test_emit_keeps_the_refcount_of_true(qtbot: Any) -> None:

@@ -15,7 +15,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from desktop_app.core.errors import WeightsError
+from desktop_app.core.errors import InvalidArgument, WeightsError
 from desktop_app.core.image_io import DecodedImage, decode_image
 from desktop_app.core.results import CamMaps, ClassScore, Prediction
 from desktop_app.inference import checkpoints, weights
@@ -114,15 +114,7 @@ class Classifier:
         Maps are in the input image's own pixels (full size, after EXIF orientation); the
         part the model never saw is NaN. ``cam_classes`` defaults to the top-k classes.
         """
-        if cam is not None and cam not in CAM_METHODS:
-            raise ValueError(f"unknown CAM method {cam!r}; choose one of {', '.join(CAM_METHODS)}")
-        if not topk >= 1:
-            raise ValueError(f"topk must be at least 1, got {topk}")
-        layer = canonical_layer(self._loaded.network, cam_layer)
-        if cam_classes is not None:
-            bad = [c for c in cam_classes if not 0 <= int(c) < self.num_classes]
-            if bad:
-                raise ValueError(f"class indices {bad} out of range 0…{self.num_classes - 1}")
+        layer = self.check_arguments(topk, cam, cam_layer, cam_classes)
 
         start = time.perf_counter()
         decoded = (
@@ -159,6 +151,30 @@ class Classifier:
             source=decoded.name,
             notes=tuple(notes),
         )
+
+    def check_arguments(
+        self,
+        topk: int = 5,
+        cam: str | None = "gradcam",
+        cam_layer: str = DEFAULT_CAM_LAYER,
+        cam_classes: Sequence[int] | None = None,
+    ) -> str:
+        """Raise ``InvalidArgument`` (naming the parameter) for what this model cannot take;
+        return the block that ``cam_layer`` stands for. ``predict`` calls it first."""
+        if cam is not None and cam not in CAM_METHODS:
+            raise InvalidArgument(
+                "cam", f"unknown CAM method {cam!r}; choose one of {', '.join(CAM_METHODS)}")
+        if not topk >= 1:
+            raise InvalidArgument("topk", f"must be at least 1, got {topk}")
+        layer = canonical_layer(self._loaded.network, cam_layer)
+        if cam_classes is not None:
+            bad = [int(c) for c in cam_classes if not 0 <= int(c) < self.num_classes]
+            if bad:
+                raise InvalidArgument(
+                    "cam_classes",
+                    f"class {', '.join(map(str, bad))} out of range: this model has "
+                    f"{self.num_classes} classes, 0-{self.num_classes - 1}")
+        return layer
 
     def _infer(
         self,

@@ -10,6 +10,8 @@ import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import ResNet
 
+from desktop_app.core.errors import InvalidArgument
+
 STEM = "stem"
 
 
@@ -27,13 +29,20 @@ def cam_layer_names(model: ResNet) -> tuple[str, ...]:
     return ("layer1", "layer2", "layer3", "layer4", *block_names(model))
 
 
+def layer_choices(model: ResNet) -> str:
+    """The CAM layers of ``model`` in words: stages, then the range of blocks in each."""
+    stages = ("layer1", "layer2", "layer3", "layer4")
+    blocks = ", ".join(f"{s}.0-{s}.{len(getattr(model, s)) - 1}" for s in stages)
+    return f"{', '.join(stages)}, or a block: {blocks}"
+
+
 def canonical_layer(model: ResNet, layer: str) -> str:
     """The block whose output *is* ``layer``'s output (a stage ends with its last block)."""
     if layer in ("layer1", "layer2", "layer3", "layer4"):
         return f"{layer}.{len(getattr(model, layer)) - 1}"
     if layer not in block_names(model):
-        raise ValueError(
-            f"unknown CAM layer {layer!r}; choose one of {', '.join(cam_layer_names(model))}"
+        raise InvalidArgument(
+            "cam_layer", f"unknown CAM layer {layer!r}; choose {layer_choices(model)}"
         )
     return layer
 

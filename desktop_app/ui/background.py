@@ -16,8 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from desktop_app.core.errors import one_line
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.worker import user_message
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class Background(QObject):
             result, error = fn(*args), None
         except Exception as exc:  # becomes a message; a background job must not vanish
             log.debug("background job %d failed", job, exc_info=True)
-            result, error = None, user_message(exc)
+            result, error = None, one_line(exc)
         with self._lock:
             self._futures.pop(job, None)
         if not self._closed:

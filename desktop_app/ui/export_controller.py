@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from desktop_app.core.errors import LensError
+from desktop_app.core.errors import LensError, one_line
 from desktop_app.core.results import Prediction
 from desktop_app.ui import export
 from desktop_app.ui.background import Background
@@ -183,5 +183,5 @@ def _write_file(path: str | os.PathLike[str], write: Callable[[], object]) -> st
     try:
         write()
     except OSError as exc:
-        raise LensError(exc.strerror or " ".join(str(exc).split())) from exc
+        raise LensError(one_line(exc)) from exc
     return str(path)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from desktop_app.core.errors import DownloadCancelled, LensError
+from desktop_app.core.errors import DownloadCancelled, LensError, one_line
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.requests import (
     DownloadProgress,
@@ -134,14 +134,6 @@ class Mailbox:
 
 class NoModelError(LensError):
     """A prediction arrived before any model loaded successfully."""
-
-
-def user_message(error: BaseException) -> str:
-    """One line for the user: our errors are written for that, others get their type."""
-    if isinstance(error, LensError):
-        return str(error)
-    text = " ".join(str(error).split()) or "no details"
-    return f"{type(error).__name__}: {text}"
 
 
 class InferenceWorker(QObject):
@@ -272,7 +264,7 @@ class InferenceWorker(QObject):
         else:
             log.exception("%s request %d failed unexpectedly", kind, request.id)
         emit(self.failed, WorkerFailure(
-            request.id, kind, source, user_message(error), type(error).__name__, request
+            request.id, kind, source, one_line(error), type(error).__name__, request
         ))
 
 
