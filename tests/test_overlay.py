@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_app.core import overlay as overlay_module
+from desktop_app.core import atomic
+from desktop_app.core.atomic import PART_SUFFIX
 from desktop_app.core.colormaps import COLORMAPS, apply_colormap, colormap_indices, lut
 from desktop_app.core.geometry import CropGeometry
 from desktop_app.core.overlay import overlay, save_npy, save_png
@@ -171,7 +172,7 @@ def test_overlay_validates_arguments(kwargs: dict, error: type, match: str) -> N
 
 
 def _leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(PART_SUFFIX))
 
 
 def test_save_png_round_trips_rgb_and_grey(tmp_path: Path) -> None:
@@ -215,7 +216,7 @@ def test_failed_write_keeps_the_old_file_and_no_temporary(
     def disk_full(_fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(overlay_module.os, "fsync", disk_full)
+    monkeypatch.setattr(atomic.os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space left"):
         save_png(path, np.zeros((2, 2, 3), dtype=np.uint8))
     with pytest.raises(OSError, match="No space left"):
@@ -232,7 +233,7 @@ def test_interrupted_write_removes_the_temporary(
     def interrupted(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(overlay_module.os, "replace", interrupted)
+    monkeypatch.setattr(atomic.os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         save_npy(path, np.ones(4))
     assert list(tmp_path.iterdir()) == []

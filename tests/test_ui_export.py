@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from ui_helpers import (
     write_image,
 )
 
+from desktop_app.core import atomic
 from desktop_app.core.colormaps import lut
 from desktop_app.ui import export
 from desktop_app.ui.export import BatchEntry
@@ -60,7 +63,7 @@ def test_save_overlay_png_and_raw_map(qtbot: Any, tmp_path: Path) -> None:
     level = int(np.rint(cam[150, 300] * 255))
     np.testing.assert_allclose(pixels[150, 300], lut("turbo")[level], atol=1)
     assert tuple(pixels[150, 2]) == (50, 50, 50)
-    assert not list(tmp_path.glob(".*.tmp"))  # written via a temporary file
+    assert not list(tmp_path.glob(".*.part"))  # written via a temporary file, now gone
 
 
 def test_copy_predictions_to_the_clipboard(qtbot: Any, tmp_path: Path) -> None:
@@ -168,8 +171,29 @@ def test_atomic_write_leaves_the_old_file_on_failure(tmp_path: Path,
     def broken_replace(*_args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(export.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        export.atomic_write_text(target, "new")
+        export.write_results(target, [])
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_every_export_gets_the_permissions_of_any_new_file(tmp_path: Path, umask: int) -> None:
+    """Results, overlays and maps alike: mode 0o666 less the user's umask (a temporary file
+    from mkstemp would have left results at 0o600, unreadable to anyone else)."""
+    from desktop_app.core.overlay import save_npy, save_png
+
+    previous = os.umask(umask)
+    try:
+        (tmp_path / "plain.txt").write_text("a file made the usual way")
+        export.write_results(tmp_path / "r.csv", [])
+        export.write_results(tmp_path / "r.json", [])
+        save_png(tmp_path / "o.png", np.zeros((2, 2, 3), dtype=np.uint8))
+        save_npy(tmp_path / "m.npy", np.zeros((2, 2), dtype=np.float32))
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == dict.fromkeys(["plain.txt", "r.csv", "r.json", "o.png", "m.npy"],
+                                  0o666 & ~umask)

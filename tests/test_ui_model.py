@@ -93,7 +93,7 @@ def test_an_exception_in_the_worker_is_shown_and_the_next_request_works(
                     timeout=5000)
     assert window.predictions.header.text() == \
         "RuntimeError: fake engine exploded with a second line"
-    assert not window.client.busy or qtbot.waitUntil(lambda: not window.client.busy)
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=5000)
     second = write_image(tmp_path / "second.png", (200, 200, 200))
     window.open_paths([second])
     wait_for_prediction(qtbot, window, source=str(second))

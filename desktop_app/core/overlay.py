@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
-from collections.abc import Callable
 from numbers import Real
-from pathlib import Path
-from typing import BinaryIO
 
 import cv2
 import numpy as np
 
+from desktop_app.core.atomic import write_atomically
 from desktop_app.core.colormaps import colormap_indices, lut
 
 
@@ -70,7 +67,7 @@ def save_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", pixels)
     if not ok:
         raise ValueError(f"PNG encoding failed for an array of shape {rgb.shape}")
-    _write_atomically(path, lambda stream: stream.write(encoded.tobytes()))
+    write_atomically(path, lambda stream: stream.write(encoded.tobytes()))
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -82,29 +79,7 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
         raise TypeError(f"save_npy needs a numpy array, got {type(array).__name__}")
     if array.dtype.hasobject:
         raise ValueError("save_npy cannot write object arrays")
-    _write_atomically(path, lambda stream: np.save(stream, array, allow_pickle=False))
-
-
-def _write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
-    """Write via a temporary file in the same folder, then rename over ``path``.
-
-    The rename is atomic on one file system, so readers (and a crash) see either the old
-    file or the new one. The temporary file is removed whatever goes wrong. It is created
-    with mode 0o666 so the umask applies as for any new file (mkstemp would force 0o600).
-    """
-    target = Path(path)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(temp, flags, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda stream: np.save(stream, array, allow_pickle=False))
 
 
 def _check_image(image_rgb: np.ndarray) -> None:

@@ -11,14 +11,14 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
+from desktop_app.core.atomic import write_atomically
 from desktop_app.core.errors import DownloadCancelled, WeightsError, WeightsUnavailableError
 from desktop_app.inference.catalog import MODEL_NAMES
 
@@ -126,11 +126,10 @@ def download_file(
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     expected = _HASH_IN_NAME.search(target.name)
-    digest = hashlib.sha256()
-    fd, part_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
-    part = Path(part_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+
+    def receive(out: BinaryIO) -> None:
+        digest = hashlib.sha256()
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             done = 0
@@ -149,8 +148,7 @@ def download_file(
                 f"{target.name}: downloaded file is corrupt (SHA-256 {digest.hexdigest()[:12]}… "
                 f"does not start with {expected.group(1)}); try again"
             )
-        part.replace(target)
-        log.info("downloaded %s to %s", url, target)
-        return target
-    finally:
-        part.unlink(missing_ok=True)
+
+    write_atomically(target, receive)
+    log.info("downloaded %s to %s", url, target)
+    return target

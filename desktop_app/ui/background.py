@@ -49,7 +49,20 @@ class Background(QObject):
         future = self._pool.submit(self._call, job, fn, args)
         with self._lock:
             self._futures[job] = future
+        # Forgotten once done, which may already be the case: a done callback added to a
+        # finished future runs at once, so the entry can never outlive its job.
+        future.add_done_callback(lambda _: self._forget(job))
         return job
+
+    @property
+    def pending(self) -> int:
+        """Jobs submitted and neither finished nor cancelled."""
+        with self._lock:
+            return len(self._futures)
+
+    def _forget(self, job: int) -> None:
+        with self._lock:
+            self._futures.pop(job, None)
 
     def cancel(self, job: int) -> None:
         """Forget ``job``; if it has not started it never will."""
@@ -79,8 +92,6 @@ class Background(QObject):
         except Exception as exc:  # becomes a message; a background job must not vanish
             log.debug("background job %d failed", job, exc_info=True)
             result, error = None, one_line(exc)
-        with self._lock:
-            self._futures.pop(job, None)
         if not self._closed:
             emit(self._done, job, result, error)
 

@@ -7,11 +7,11 @@ import csv
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop_app.core.atomic import write_text_atomically
 from desktop_app.core.results import Prediction
 
 CSV_COLUMNS = ("source", "rank", "label", "class_index", "probability", "model", "device", "error")
@@ -68,19 +68,5 @@ def write_results(path: str | os.PathLike[str], entries: Sequence[BatchEntry]) -
     """CSV or JSON by the file's suffix (.json, else CSV)."""
     path = Path(path)
     text = results_json(entries) if path.suffix.lower() == ".json" else results_csv(entries)
-    atomic_write_text(path, text)
+    write_text_atomically(path, text)
     return path
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

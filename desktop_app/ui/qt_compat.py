@@ -25,19 +25,22 @@ class _Probe(QObject):
     ping = Signal()
 
 
-def _emit_loses_a_reference() -> bool:
+def emit_loses_a_reference(signal: SignalInstance | None = None) -> bool:
+    """Whether ``signal.emit()`` (by default a fresh probe's) drops a reference to True."""
     if sys.version_info >= (3, 12):
         return False  # True and False are immortal
-    probe = _Probe()
+    probe = _Probe()  # kept referenced: a signal of a deleted QObject cannot emit
+    if signal is None:
+        signal = probe.ping
     before = sys.getrefcount(True)
     for _ in range(_PROBES):
-        probe.ping.emit()
+        signal.emit()
     lost = before - sys.getrefcount(True)
     # Other threads may touch True meanwhile: decide by a clear majority, not equality.
     return lost > _PROBES // 2
 
 
-_LEAKS = _emit_loses_a_reference()
+_LEAKS = emit_loses_a_reference()
 if _LEAKS:
     log.info("working around PySide6's emit() reference bug (Python %s)", sys.version.split()[0])
 
