@@ -738,6 +738,39 @@ def test_the_real_app_quits_promptly_while_torch_is_still_loading(
     assert _unexpected_output(app) == []
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="POSIX signals")
+def test_a_signal_that_lands_inside_a_paint_closes_the_window_after_that_paint(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python runs a signal handler at its next bytecode, which can be inside a paint event
+    Qt called into Python for. Closing right there destroyed the native window while its
+    backing store was being painted: "QBackingStore::flush() called for QWidgetWindow ...
+    which does not have a handle", in about one SIGTERM out of six on a live video."""
+    from desktop_app.ui import app as app_module
+    from desktop_app.ui.image_view import ImageView
+
+    visible_after_signal: list[bool] = []
+    real_paint = ImageView.paintEvent
+
+    def paint_then_signal(view: ImageView, event: Any) -> None:
+        real_paint(view, event)
+        if not visible_after_signal:
+            signal.raise_signal(signal.SIGTERM)  # its handler runs before the next line
+            visible_after_signal.append(view.window().isVisible())
+
+    monkeypatch.setattr(ImageView, "paintEvent", paint_then_signal)
+    visible_after_signal.append(True)  # no signal while the window opens
+    window = make_window(qtbot, tmp_path)
+    previous = app_module._close_on_signals(window)
+    try:
+        visible_after_signal.clear()
+        window.view.viewport().repaint()
+        assert visible_after_signal == [True]  # not closed inside the paint ...
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=3000)  # ... but right after
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 # -- 6. soak -----------------------------------------------------------------------------------
 class ForgetfulEngine(FakeEngine):
     """FakeClassifier records every call with its image (0.9 MB a frame here): a soak

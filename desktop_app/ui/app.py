@@ -124,8 +124,14 @@ def run(paths: Sequence[str | os.PathLike[str]] = (), *, model: str | None = Non
 def _close_on_signals(window: MainWindow) -> dict[int, Any]:
     """Ctrl+C in the terminal, and SIGTERM (logout, ``kill``), close the window cleanly:
     settings saved, threads stopped. Returns the previous handlers. Python handles signals
-    only when it runs, so a timer wakes it while Qt waits."""
-    previous = {signum: signal.signal(signum, lambda *_: window.close())
+    only when it runs, so a timer wakes it while Qt waits.
+
+    Python runs a signal handler at its next bytecode, which may be inside Python code
+    that Qt called: a paint event, say. Closing there destroys the native window while its
+    backing store is still being painted ("QBackingStore::flush() called for QWidgetWindow
+    which does not have a handle"), so the handler only queues the close for the event
+    loop, which runs it once the current event is done."""
+    previous = {signum: signal.signal(signum, lambda *_: QTimer.singleShot(0, window.close))
                 for signum in (signal.SIGINT, signal.SIGTERM)}
     timer = QTimer(window, interval=100)
     timer.timeout.connect(lambda: None)
