@@ -55,6 +55,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 TRAIN_SEED = 0
 HELDOUT_SEED = 20240611
+EDGE_SEED = 20261130
 TRAIN_IMAGES = 1536
 EPOCHS = 3
 BATCH_SIZE = 16
@@ -171,20 +172,38 @@ def _pattern(label: int, u: np.ndarray, v: np.ndarray, period: float) -> np.ndar
     return np.floor(u / (period / 2)) % 2 == 1  # cross: vertical stripes
 
 
-def make_sample(rng: np.random.Generator, label: int) -> Sample:
-    width, height = _random_canvas_size(rng)
+def make_sample(
+    rng: np.random.Generator,
+    label: int,
+    canvas: tuple[int, int] | None = None,
+    shape_crop_px: tuple[float, float] = _SHAPE_CROP_PX,
+    edge_slack_crop_px: float | None = None,
+) -> Sample:
+    """One image of class ``label``: on a random canvas, the shape anywhere in the crop; or
+    on ``canvas`` (width, height), with the shape within ``edge_slack_crop_px`` of the
+    border gap at one end of the crop's long axis (a random end)."""
+    width, height = canvas or _random_canvas_size(rng)
     geometry = crop_geometry(width, height)
     scale = min(geometry.scale_x, geometry.scale_y)  # original -> crop pixels (about equal)
     sx0, sy0, sx1, sy1 = geometry.seen_box()
 
-    radius = rng.uniform(*_SHAPE_CROP_PX) / 2 / scale
+    radius = rng.uniform(*shape_crop_px) / 2 / scale
     tilt = math.radians(rng.uniform(-MAX_TILT_DEGREES, MAX_TILT_DEGREES))
     unit = _outline(label, tilt)
     lo, hi = (np.array([-1.0, -1.0]), np.array([1.0, 1.0])) if unit is None else (
         unit.min(axis=0), unit.max(axis=0))
     border = _BORDER_CROP_PX / scale
-    cx = rng.uniform(sx0 + border - lo[0] * radius, sx1 - border - hi[0] * radius)
-    cy = rng.uniform(sy0 + border - lo[1] * radius, sy1 - border - hi[1] * radius)
+    x_range = [sx0 + border - lo[0] * radius, sx1 - border - hi[0] * radius]
+    y_range = [sy0 + border - lo[1] * radius, sy1 - border - hi[1] * radius]
+    if edge_slack_crop_px is not None:
+        along = x_range if width >= height else y_range
+        slack = edge_slack_crop_px / scale
+        if rng.random() < 0.5:
+            along[1] = along[0] + slack
+        else:
+            along[0] = along[1] - slack
+    cx = rng.uniform(*x_range)
+    cy = rng.uniform(*y_range)
     box = (cx + lo[0] * radius, cy + lo[1] * radius, cx + hi[0] * radius, cy + hi[1] * radius)
 
     pixels = _background(rng, width, height)
@@ -231,6 +250,26 @@ def make_heldout_set(n: int, seed: int = HELDOUT_SEED) -> list[Sample]:
     if seed == TRAIN_SEED:
         raise ValueError("held-out images need a seed other than the training seed")
     return make_dataset(n, seed)
+
+
+def make_edge_set(n: int, seed: int = EDGE_SEED) -> list[Sample]:
+    """Held-out images where a wrong crop mapping shows: very wide or very tall canvases
+    (3.5-4.5 times as long as high) with a smallish shape near one end of the crop. There,
+    a map stretched over the whole image, ignoring resize and crop, puts the shape three or
+    more layer-4 cells away from where the crop had it; with the crop's offset forgotten,
+    nine or more."""
+    if seed == TRAIN_SEED:
+        raise ValueError("held-out images need a seed other than the training seed")
+    streams = np.random.SeedSequence(seed).spawn(n)
+    samples = []
+    for i, stream in enumerate(streams):
+        rng = np.random.default_rng(stream)
+        short = int(rng.integers(240, 321))
+        long = int(short * rng.uniform(3.5, 4.5))
+        canvas = (long, short) if i % 2 == 0 else (short, long)
+        samples.append(make_sample(rng, (i // 2) % len(CLASSES), canvas,
+                                   shape_crop_px=(80.0, 96.0), edge_slack_crop_px=8.0))
+    return samples
 
 
 def crop_uint8(image: Image.Image) -> torch.Tensor:
