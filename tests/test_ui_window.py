@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPalette
+from PySide6.QtWidgets import QApplication, QStyleFactory
 from ui_helpers import (
     FakeEngine,
     make_window,
@@ -361,3 +361,59 @@ def test_mime_with_an_html_data_url_image(tmp_path: Path) -> None:
     content = read_mime(mime, "dropped")
     assert content.images == [("dropped image (data URL)", png)]
     assert not content.messages
+
+
+def _relative_luminance(colour: QColor) -> float:
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    return (0.2126 * channel(colour.red()) + 0.7152 * channel(colour.green())
+            + 0.0722 * channel(colour.blue()))
+
+
+def _contrast(a: QColor, b: QColor) -> float:
+    light, dark = sorted((_relative_luminance(a), _relative_luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark", "system"])
+def test_messages_are_readable_in_every_theme(qtbot: Any, tmp_path: Path, theme: str) -> None:
+    app = QApplication.instance()
+    palette, style = app.palette(), app.style().name()
+    window = make_window(qtbot, tmp_path)
+    try:
+        # Messages written under the other kind of theme, then the theme switched, then more.
+        view = window.messages
+        Role = QPalette.ColorRole
+
+        def choose_theme(name: str) -> None:
+            window.actions_.themes[name].trigger()
+            # Qt hands the new palette to the widgets from the event loop.
+            qtbot.waitUntil(lambda: view.palette().color(Role.Base)
+                            == app.palette().color(Role.Base), timeout=3000)
+
+        choose_theme("light" if theme == "dark" else "dark")
+        QApplication.clipboard().clear()
+        qtbot.keyClick(window.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+        window.add_message("a.png opened")
+        choose_theme(theme)
+        qtbot.keyClick(window.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+        window.add_message("b.png opened")
+        assert view.count() == 4 and view.alternatingRowColors()
+        for row in range(view.count()):
+            item = view.item(row)
+            # What the view paints: the item's own brushes, else the palette's; every other
+            # row on AlternateBase.
+            foreground = (item.foreground().color() if item.data(Qt.ItemDataRole.ForegroundRole)
+                          is not None else view.palette().color(Role.Text))
+            base = Role.AlternateBase if row % 2 else Role.Base
+            background = (item.background().color() if item.data(Qt.ItemDataRole.BackgroundRole)
+                          is not None else view.palette().color(base))
+            ratio = _contrast(foreground, background)
+            assert ratio >= 4.5, (f"{theme}: {item.text()!r} is {foreground.name()} on "
+                                  f"{background.name()} (contrast {ratio:.1f})")
+    finally:
+        window.close()
+        app.setStyle(QStyleFactory.create(style))
+        app.setPalette(palette)
