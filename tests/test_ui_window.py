@@ -417,3 +417,51 @@ def test_messages_are_readable_in_every_theme(qtbot: Any, tmp_path: Path, theme:
         window.close()
         app.setStyle(QStyleFactory.create(style))
         app.setPalette(palette)
+
+
+NAVIGATION_KEYS = (Qt.Key.Key_PageDown, Qt.Key.Key_PageUp, Qt.Key.Key_End, Qt.Key.Key_Home)
+
+
+def test_navigation_keys_never_change_a_model_layer_or_setting(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (90, 40, 10))])
+    prediction = wait_for_prediction(qtbot, window)
+    assert not window.actions_.next_image.isEnabled()  # one image: nothing to step to
+    models, overlay, s = window.model_controls, window.overlay_controls, window.settings
+    controls = {
+        "model list": models.model_combo, "device list": models.device_combo,
+        "CAM-layer list": models.layer_combo, "colormap list": overlay.colormap_combo,
+        "opacity slider": overlay.opacity_slider, "top-k spinner": window.predictions.topk_spin,
+    }
+
+    def state() -> tuple[Any, ...]:
+        return (models.current_model(), models.current_device(), models.current_cam_layer(),
+                overlay.colormap, overlay.opacity, window.predictions.topk,
+                s.model, s.device, s.cam_layer, s.colormap, s.opacity, s.topk)
+
+    before, loads = state(), len(engine.loads)
+    for name, widget in controls.items():
+        widget.setFocus()
+        qtbot.waitUntil(lambda w=widget: QApplication.focusWidget() is w, timeout=3000)
+        for key in NAVIGATION_KEYS:
+            qtbot.keyClick(widget, key)
+            assert state() == before, f"{key!r} on the {name} changed something"
+    qtbot.wait(100)  # anything sent to the worker would have been answered by now
+    assert len(engine.loads) == loads, "a navigation key asked for another model"
+    assert window.prediction is prediction and window.model_info.model == "resnet50"
+    assert not [w for w in QApplication.topLevelWidgets()
+                if w.isVisible() and w is not window]  # no missing-weights dialog
+
+    # With several images the keys step through them, whichever control has the focus.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    paths = [write_image(folder / f"{i}.png", (70 * i, 20, 90)) for i in range(2)]
+    window.open_paths([folder])
+    wait_for_prediction(qtbot, window, source=str(paths[0]))
+    models.model_combo.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is models.model_combo, timeout=3000)
+    qtbot.keyClick(models.model_combo, Qt.Key.Key_PageDown)
+    wait_for_prediction(qtbot, window, source=str(paths[1]))
+    assert state() == before and len(engine.loads) == loads

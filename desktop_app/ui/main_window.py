@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core.image_io import IMAGE_EXTENSIONS, iter_image_files
 from desktop_app.core.results import Prediction
 from desktop_app.inference.catalog import DEFAULT_MODEL, MODEL_NAMES
-from desktop_app.ui.actions import build_actions
+from desktop_app.ui.actions import build_actions, install_navigation_key_guard
 from desktop_app.ui.background import Background
 from desktop_app.ui.camera_panel import CameraPanel
 from desktop_app.ui.controls_panel import ModelControls, OverlayControls
@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
 
         self._build_ui()
         self.actions_ = build_actions(self)
+        self._key_guard = install_navigation_key_guard(self)
         self.models = ModelController(self, self.client, settings, self.model_controls,
                                       self.status, self.statusBar(), initial)
         self.images = ImageList(self.filmstrip, self.background, self)
@@ -290,6 +291,9 @@ class MainWindow(QMainWindow):
         started = time.perf_counter()
         self.hide()  # gone from the screen at once, whatever the threads below still do
         self._save_settings()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self._key_guard)
         self._fps_timer.stop()
         self.exports.cancel_run("window closed")
         self.models.close_dialogs()
