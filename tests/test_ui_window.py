@@ -292,6 +292,8 @@ def test_settings_persist_between_sessions(qtbot: Any, tmp_path: Path) -> None:
     qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
     window.model_controls.model_combo.setCurrentText("resnet18")
     emit(window.model_controls.model_chosen, "resnet18")
+    # A model is remembered once it has loaded.
+    qtbot.waitUntil(lambda: window.model_info.model == "resnet18", timeout=5000)
     window.resize(720, 520)
     window.close()
 

@@ -47,6 +47,8 @@ class ModelController(QObject):
         self._status = status
         self._status_bar = status_bar
         self._request = initial
+        # Whether the user chose ``_request`` in this window: saved once it has loaded.
+        self._remember = False
         self._info: ModelInfo | None = None
         self._state = "idle"
         self._cam_layer = settings.cam_layer
@@ -77,11 +79,13 @@ class ModelController(QObject):
     def cam_layer(self) -> str | None:
         return self._cam_layer
 
-    def load(self, request: ModelRequest | None = None) -> None:
-        """Ask the worker for ``request`` (default: the current one again)."""
+    def load(self, request: ModelRequest | None = None, *, remember: bool = False) -> None:
+        """Ask the worker for ``request`` (default: the current one again); ``remember``:
+        once it has loaded, the next launch starts with it."""
         base = request or self._request
         self._request = ModelRequest(next_request_id(), base.model, base.device, base.weights,
                                      base.labels)
+        self._remember = remember
         self._state = "loading"
         self._client.submit("model", self._request)
         # The model slot is served first, so what was on screen is classified by it.
@@ -94,10 +98,8 @@ class ModelController(QObject):
             self._weights_dialog.close()
         current = self._request.model
         official = current in MODEL_NAMES and Path(weights).name.startswith(f"{current}-")
-        self._settings.weights = weights
-        self._settings.labels = labels
         self.load(ModelRequest(0, current if official else None, self._request.device,
-                               weights, labels))
+                               weights, labels), remember=True)
 
     @Slot()
     def choose_weights(self) -> None:
@@ -152,6 +154,8 @@ class ModelController(QObject):
         self._info = info
         if info.request_id == self._request.id:
             self._state = "ready"
+            if self._remember:
+                self._save_request()
         self._controls.set_devices(info.available_devices, self._request.device)
         if self._request.weights:
             self._controls.show_model(info.model)
@@ -180,18 +184,21 @@ class ModelController(QObject):
             self._download_dialog.deleteLater()
             self._download_dialog = None
 
+    def _save_request(self) -> None:
+        """Save the request that just loaded, exactly: a checkpoint's architecture is
+        inferred from the file (model None), and an official model clears a stale file,
+        so the next launch cannot pair one model with another's weights."""
+        r, s = self._request, self._settings
+        s.model, s.device, s.weights, s.labels = r.model, r.device, r.weights, r.labels
+
     @Slot(str)
     def _on_model_chosen(self, name: str) -> None:
-        self._settings.model = name
-        self._settings.weights = None
-        self._settings.labels = None
-        self.load(ModelRequest(0, name, self._request.device))
+        self.load(ModelRequest(0, name, self._request.device), remember=True)
 
     @Slot(str)
     def _on_device_chosen(self, device: str) -> None:
-        self._settings.device = device
         r = self._request
-        self.load(ModelRequest(0, r.model, device, r.weights, r.labels))
+        self.load(ModelRequest(0, r.model, device, r.weights, r.labels), remember=True)
 
     @Slot(str)
     def _on_cam_layer_chosen(self, layer: str) -> None:
