@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QFileDialog, QPushButton
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QPushButton
 from ui_helpers import (
     FakeEngine,
     make_window,
@@ -236,3 +236,36 @@ def test_the_next_launch_loads_exactly_the_model_that_worked_last(
     window, engine = launch()
     assert first_load(engine) == ("resnext50_32x4d", None, None)
     window.close()
+
+
+def test_a_failed_switch_keeps_the_model_that_was_loaded(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.failures["resnet101"] = WeightsUnavailableError(OFFLINE)
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (30, 150, 90))])
+    before = wait_for_prediction(qtbot, window)
+    assert before.model == "resnet50"
+    combo = window.model_controls.model_combo
+    combo.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is combo, timeout=3000)
+    qtbot.keyClick(combo, Qt.Key.Key_Down)  # resnet101, whose weights cannot be had
+    assert combo.currentText() == "resnet101"
+    qtbot.waitUntil(lambda: bool(_visible(WeightsProblemDialog)), timeout=5000)
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=5000)
+    dialog = _visible(WeightsProblemDialog)[0]
+    qtbot.mouseClick(dialog.button(QMessageBox.StandardButton.Close),
+                     Qt.MouseButton.LeftButton)
+    assert not _visible(WeightsProblemDialog)
+
+    # The model list, the status and the predictions all name the model that is loaded.
+    assert window.messages.texts()[-1] == f"{OFFLINE} (still using resnet50)"
+    assert combo.currentText() == "resnet50"
+    assert window.status.model_label.text() == "Model: resnet50"
+    assert window.prediction is not None and window.prediction.model == "resnet50"
+    assert window.predictions.header.text().endswith("— resnet50")
+    assert window.predictions.list.count() == window.predictions.topk
+    # And it goes on classifying.
+    second = write_image(tmp_path / "b.png", (200, 20, 20))
+    window.open_paths([second])
+    assert wait_for_prediction(qtbot, window, source=str(second)).model == "resnet50"
+    assert [r.model for r in engine.loads] == ["resnet50", "resnet101"]

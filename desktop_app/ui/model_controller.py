@@ -50,6 +50,9 @@ class ModelController(QObject):
         # Whether the user chose ``_request`` in this window: saved once it has loaded.
         self._remember = False
         self._info: ModelInfo | None = None
+        # The request the worker is loading, then the one whose model it holds.
+        self._loading: ModelRequest | None = None
+        self._loaded: ModelRequest | None = None
         self._state = "idle"
         self._cam_layer = settings.cam_layer
         self._download_dialog: DownloadDialog | None = None
@@ -119,10 +122,13 @@ class ModelController(QObject):
         self._close_download_dialog()
         if failure.request_id != self._request.id:
             return  # an older request, already superseded
-        self._state = "failed"
-        emit(self.message, failure.message, "error")
-        self._status.set_model("Model: not loaded", "")
-        emit(self.failed)
+        if self._info is not None and self._loaded is not None:
+            self._keep_loaded_model(failure.message)
+        else:
+            self._state = "failed"
+            emit(self.message, failure.message, "error")
+            self._status.set_model("Model: not loaded", "")
+            emit(self.failed)
         if failure.error == "DownloadCancelled":
             return  # the user's own choice: no dialog
         if self._weights_dialog is not None:
@@ -133,6 +139,22 @@ class ModelController(QObject):
         self._weights_dialog.choose_file.connect(self.choose_weights)
         self._weights_dialog.open()
 
+    def _keep_loaded_model(self, reason: str) -> None:
+        """A switch failed, and the worker still holds the model it had: carry on with that
+        one, shown as chosen, instead of leaving the user with none."""
+        assert self._info is not None and self._loaded is not None
+        info, self._request, self._remember = self._info, self._loaded, False
+        self._state = "ready"
+        self._show_loaded_model(info)
+        self._controls.set_devices(info.available_devices, self._request.device)
+        self._status.set_model(f"Model: {info.model}", f"Device: {info.device}")
+        emit(self.message, f"{reason} (still using {info.model})", "error")
+
+    def _show_loaded_model(self, info: ModelInfo) -> None:
+        # A checkpoint is listed under the name it loaded as; an official model by its own.
+        self._controls.show_model(info.model if self._request.weights
+                                  else self._request.model or info.model)
+
     def close_dialogs(self) -> None:
         self._close_download_dialog()
         if self._weights_dialog is not None:
@@ -140,6 +162,7 @@ class ModelController(QObject):
 
     @Slot(object)
     def _on_model_loading(self, request: ModelRequest) -> None:
+        self._loading = request
         name = request.model or Path(request.weights or "").name or DEFAULT_MODEL
         if self._info is None:
             text = f"Loading {name} (the first model also loads PyTorch)…"
@@ -152,13 +175,15 @@ class ModelController(QObject):
     def _on_model_ready(self, info: ModelInfo) -> None:
         self._close_download_dialog()
         self._info = info
+        # Signals from the worker keep their order: this is the request it just loaded.
+        self._loaded = self._loading
         if info.request_id == self._request.id:
             self._state = "ready"
             if self._remember:
                 self._save_request()
         self._controls.set_devices(info.available_devices, self._request.device)
         if self._request.weights:
-            self._controls.show_model(info.model)
+            self._show_loaded_model(info)
         self._controls.set_cam_layers(info.cam_layers, self._cam_layer)
         layer, self._cam_layer = self._cam_layer, self._controls.current_cam_layer()
         if layer != self._cam_layer:
