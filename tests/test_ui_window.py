@@ -12,6 +12,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
 from ui_helpers import (
+    FakeClassifier,
     FakeEngine,
     make_window,
     no_leaked_threads,  # noqa: F401  (autouse fixture)
@@ -21,6 +22,7 @@ from ui_helpers import (
 )
 
 from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.predictions_panel import CLASS_ROLE
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.qt_image import qimage_to_rgb
 from desktop_app.ui.shortcuts_dialog import ShortcutsDialog
@@ -467,3 +469,52 @@ def test_navigation_keys_never_change_a_model_layer_or_setting(
     qtbot.keyClick(models.model_combo, Qt.Key.Key_PageDown)
     wait_for_prediction(qtbot, window, source=str(paths[1]))
     assert state() == before and len(engine.loads) == loads
+
+
+def test_a_clicked_class_stays_pinned_from_image_to_image_until_released(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Decided: a pin holds for the next images too (to compare one class's map across a
+    # folder); unpinned, every image shows its top class; an image that does not list the
+    # pinned class shows its top class and says so.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    paths = [write_image(folder / f"{i}.png", (red, 60, 200))
+             for i, red in enumerate((0, 60, 15, 0))]
+    tops = [[s.index for s in FakeClassifier().predict(str(p), cam=None).topk] for p in paths]
+    pin = 4
+    assert pin in tops[0][1:] and pin in tops[1][1:] and pin not in tops[2]
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([folder])
+    wait_for_prediction(qtbot, window, source=str(paths[0]))
+    assert window.selected_class == tops[0][0]
+    view = window.predictions.list
+    item = next(view.item(r) for r in range(view.count()) if view.item(r).data(CLASS_ROLE) == pin)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=view.visualItemRect(item).center())
+    assert window.selected_class == pin
+    assert "Pinned: class 4 (click it again or press T" in window.predictions.header.text()
+
+    def next_image(index: int) -> None:
+        window.view.setFocus()
+        qtbot.keyClick(window.view, Qt.Key.Key_PageDown)
+        wait_for_prediction(qtbot, window, source=str(paths[index]))
+
+    next_image(1)
+    assert window.selected_class == pin
+    assert view.currentItem().data(CLASS_ROLE) == pin
+    assert view.currentItem().text() == "class 4"
+    next_image(2)  # class 4 is not listed for this one
+    assert window.selected_class == tops[2][0]
+    assert "Pinned: class 4, not in this top 5" in window.predictions.header.text()
+    qtbot.keyClick(window.view, Qt.Key.Key_T)  # released
+    assert "Pinned" not in window.predictions.header.text()
+    next_image(3)  # the same picture as the first: now at its top class
+    assert window.selected_class == tops[3][0] == tops[0][0]
+
+    # A click on the selected top class pins it; a second click releases it.
+    item = view.currentItem()
+    for pinned in (True, False):
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
+                         pos=view.visualItemRect(item).center())
+        assert ("Pinned: " in window.predictions.header.text()) is pinned
+        assert window.selected_class == tops[0][0]

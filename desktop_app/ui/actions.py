@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.ui.predictions_panel import FOLLOW_TOP_KEY
 from desktop_app.ui.settings import THEMES
 
 _Std = QKeySequence.StandardKey
@@ -46,6 +47,7 @@ class WindowActions:
     previous_image: QAction
     more_classes: QAction
     fewer_classes: QAction
+    follow_top: QAction
     camera: QAction
     freeze: QAction
     mirror: QAction
@@ -143,6 +145,10 @@ def build_actions(window: QMainWindow) -> WindowActions:
         previous_image=_action(window, "&Previous image", "PgUp"),
         more_classes=_action(window, "&More classes (top-k + 1)", "]"),
         fewer_classes=_action(window, "F&ewer classes (top-k − 1)", "["),
+        # Always enabled, so that T never reaches a focused list as a search letter.
+        follow_top=_action(window, "Follow the &top class", FOLLOW_TOP_KEY,
+                           tip="Release a pinned class: the map shows each prediction's "
+                               "top class"),
         camera=_action(window, "Start/stop &camera", "Ctrl+K", checkable=True),
         freeze=_action(window, "&Freeze frame", "Space", checkable=True),
         mirror=_action(window, "&Mirror camera", "M", checkable=True),
@@ -172,7 +178,8 @@ def build_actions(window: QMainWindow) -> WindowActions:
     for action in (a.toggle_overlay, a.zoom_in, a.zoom_out, a.fit, a.actual_size):
         view_menu.addAction(action)
     view_menu.addSeparator()
-    for action in (a.next_image, a.previous_image, a.more_classes, a.fewer_classes):
+    for action in (a.next_image, a.previous_image, a.more_classes, a.fewer_classes,
+                   a.follow_top):
         view_menu.addAction(action)
     view_menu.addSeparator()
     theme_menu = view_menu.addMenu("&Theme")
