@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from ui_helpers import (
+    FakeClassifier,
     FakeEngine,
     LagProbe,
     fake_camera_source,
@@ -21,6 +22,7 @@ from ui_helpers import (
 )
 from video_utils import decode_index, make_test_video
 
+from desktop_app.ui.predictions_panel import CLASS_ROLE
 from desktop_app.ui.requests import PredictResult
 
 
@@ -50,6 +52,9 @@ def test_video_frames_go_through_the_worker_and_the_gui_stays_responsive(
     qtbot.waitUntil(lambda: len(shown) >= 25, timeout=20_000)
     probe.stop()
     window.stop_live()
+    # The worker thread appends to ``results`` itself (a direct connection), and one frame
+    # may still be in flight: check a snapshot.
+    results = list(results)
 
     # Frames arrive in order, each once, and each result carries the pixels it was made from
     # (the video loops, so the picture shows the index modulo its length).
@@ -156,3 +161,83 @@ def test_closing_mid_inference_with_a_live_source_is_quick_and_clean(
     window.close()
     assert time.monotonic() - started < 2.0
     assert not window.client._thread.isRunning()
+
+
+# Flat frames whose fake top classes differ, each in the other's top 5.
+GREY_A, GREY_B = 40, 190
+
+
+def _alternating(n: int) -> np.ndarray:
+    """Six frames of one grey, six of the other, and so on."""
+    return np.full((120, 160, 3), GREY_A if n // 6 % 2 == 0 else GREY_B, np.uint8)
+
+
+def _click_class(qtbot: Any, window: Any, index: int) -> None:
+    view = window.predictions.list
+    item = next(view.item(r) for r in range(view.count())
+                if view.item(r).data(CLASS_ROLE) == index)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=view.visualItemRect(item).center())
+
+
+def test_the_map_follows_the_top_class_of_each_frame_unless_a_class_is_pinned(
+        qtbot: Any, tmp_path: Path) -> None:
+    tops: dict[int, list[int]] = {}
+    for grey in (GREY_A, GREY_B):
+        listed = FakeClassifier().predict(np.full((120, 160, 3), grey, np.uint8)).topk
+        tops[grey] = [s.index for s in listed]
+    top_a, top_b = tops[GREY_A][0], tops[GREY_B][0]
+    assert top_a != top_b and top_a in tops[GREY_B] and top_b in tops[GREY_A]
+
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    seen: list[tuple[int, int | None, int | None, str]] = []
+
+    def record(prediction: Any) -> None:
+        current = window.predictions.list.currentItem()
+        seen.append((prediction.topk[0].index, window.selected_class,
+                     None if current is None else current.data(CLASS_ROLE),
+                     window.predictions.header.text()))
+
+    window.prediction_shown.connect(record)
+
+    def shown_tops(start: int) -> set[int]:
+        return {top for top, *_ in seen[start:]}
+
+    window.start_live_source(fake_camera_source(_alternating))
+    qtbot.waitUntil(lambda: shown_tops(0) == {top_a, top_b}, timeout=10_000)
+    # Unpinned: the highlighted row and the map are each frame's top class.
+    assert all(selected == top == row for top, selected, row, _ in seen), seen
+    assert all("Pinned" not in header for *_, header in seen)
+
+    # A click pins a class: it stays while the top class changes under it.
+    _click_class(qtbot, window, top_a)
+    start = len(seen)
+    qtbot.waitUntil(lambda: shown_tops(start) == {top_a, top_b}, timeout=10_000)
+    assert all(selected == row == top_a for _, selected, row, _ in seen[start:]), seen
+    assert all(f"Pinned: class {top_a}" in header for *_, header in seen[start:])
+    assert window.predictions.list.currentItem().text().startswith(f"class {top_a}")
+
+    # Clicking the pinned class again releases it.
+    _click_class(qtbot, window, top_a)
+    start = len(seen)
+    qtbot.waitUntil(lambda: shown_tops(start) == {top_a, top_b}, timeout=10_000)
+    assert all(selected == top == row for top, selected, row, _ in seen[start:]), seen
+
+    # So does T, wherever the focus is.
+    _click_class(qtbot, window, top_b if window.selected_class == top_a else top_a)
+    assert "Pinned" in window.predictions.header.text()
+    qtbot.keyClick(window.view, Qt.Key.Key_T)
+    assert "Pinned" not in window.predictions.header.text()
+    start = len(seen)
+    qtbot.waitUntil(lambda: shown_tops(start) == {top_a, top_b}, timeout=10_000)
+    assert all(selected == top == row for top, selected, row, _ in seen[start:]), seen
+
+    # Freeze + save: the saved map is the frozen frame's top class.
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)
+    frozen = window.prediction
+    assert window.selected_class == frozen.topk[0].index
+    path = tmp_path / "frozen.npy"
+    window.save_map(path)
+    qtbot.waitUntil(path.exists, timeout=5000)
+    np.testing.assert_array_equal(np.load(path), np.asarray(frozen.cams[frozen.topk[0].index]))
+    window.stop_live()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QPushButton
 from ui_helpers import (
     FakeEngine,
     make_window,
@@ -179,3 +179,93 @@ def test_closing_while_the_model_loads(qtbot: Any, tmp_path: Path) -> None:
     started = time.monotonic()
     window.close()
     assert time.monotonic() - started < 2.0
+
+
+def test_the_next_launch_loads_exactly_the_model_that_worked_last(
+        qtbot: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    # Every window here shares tmp_path's settings file: each one is a relaunch.
+    weights = tmp_path / "my_resnet18.pth"
+    weights.write_bytes(b"fake")
+    labels = tmp_path / "shapes.txt"
+    labels.write_text("circle\nsquare\ntriangle\n")
+    answers = [str(weights), str(labels)]  # what the two file dialogs return
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *_args, **_kwargs: (answers.pop(0), "")))
+
+    def launch() -> tuple[Any, FakeEngine]:
+        engine = FakeEngine()
+        window = make_window(qtbot, tmp_path, engine)
+        qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+        return window, engine
+
+    def choose(window: Any, key: Qt.Key, name: str) -> None:
+        combo = window.model_controls.model_combo
+        combo.setFocus()
+        qtbot.waitUntil(lambda: QApplication.focusWidget() is combo, timeout=3000)
+        qtbot.keyClick(combo, key)
+        assert combo.currentText() == name
+
+    def first_load(engine: FakeEngine) -> tuple[str | None, str | None, str | None]:
+        request = engine.loads[0]
+        return request.model, request.weights, request.labels
+
+    window, engine = launch()
+    choose(window, Qt.Key.Key_Down, "resnet101")
+    qtbot.waitUntil(lambda: window.model_info.model == "resnet101", timeout=5000)
+    qtbot.keyClick(window.view, Qt.Key.Key_W,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: window.model_info.model == "my_resnet18", timeout=5000)
+    window.close()
+
+    # The architecture is the checkpoint's, not resnet101's.
+    window, engine = launch()
+    assert first_load(engine) == (None, str(weights), str(labels))
+    assert window.model_controls.current_model() == "my_resnet18"
+    choose(window, Qt.Key.Key_Up, "resnext50_32x4d")  # an official model again
+    qtbot.waitUntil(lambda: window.model_info.model == "resnext50_32x4d", timeout=5000)
+    window.close()
+
+    window, engine = launch()
+    assert first_load(engine) == ("resnext50_32x4d", None, None)  # the file is forgotten
+    # A model that fails to load is not remembered.
+    engine.failures["wide_resnet50_2"] = WeightsUnavailableError(OFFLINE)
+    choose(window, Qt.Key.Key_Up, "wide_resnet50_2")
+    qtbot.waitUntil(lambda: any(OFFLINE in m for m in window.messages.texts()), timeout=5000)
+    window.close()
+
+    window, engine = launch()
+    assert first_load(engine) == ("resnext50_32x4d", None, None)
+    window.close()
+
+
+def test_a_failed_switch_keeps_the_model_that_was_loaded(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.failures["resnet101"] = WeightsUnavailableError(OFFLINE)
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (30, 150, 90))])
+    before = wait_for_prediction(qtbot, window)
+    assert before.model == "resnet50"
+    combo = window.model_controls.model_combo
+    combo.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is combo, timeout=3000)
+    qtbot.keyClick(combo, Qt.Key.Key_Down)  # resnet101, whose weights cannot be had
+    assert combo.currentText() == "resnet101"
+    qtbot.waitUntil(lambda: bool(_visible(WeightsProblemDialog)), timeout=5000)
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=5000)
+    dialog = _visible(WeightsProblemDialog)[0]
+    qtbot.mouseClick(dialog.button(QMessageBox.StandardButton.Close),
+                     Qt.MouseButton.LeftButton)
+    assert not _visible(WeightsProblemDialog)
+
+    # The model list, the status and the predictions all name the model that is loaded.
+    assert window.messages.texts()[-1] == f"{OFFLINE} (still using resnet50)"
+    assert combo.currentText() == "resnet50"
+    assert window.status.model_label.text() == "Model: resnet50"
+    assert window.prediction is not None and window.prediction.model == "resnet50"
+    assert window.predictions.header.text().endswith("— resnet50")
+    assert window.predictions.list.count() == window.predictions.topk
+    # And it goes on classifying.
+    second = write_image(tmp_path / "b.png", (200, 20, 20))
+    window.open_paths([second])
+    assert wait_for_prediction(qtbot, window, source=str(second)).model == "resnet50"
+    assert [r.model for r in engine.loads] == ["resnet50", "resnet101"]

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPalette
+from PySide6.QtWidgets import QApplication, QStyleFactory
 from ui_helpers import (
+    FakeClassifier,
     FakeEngine,
     make_window,
     no_leaked_threads,  # noqa: F401  (autouse fixture)
@@ -21,6 +22,7 @@ from ui_helpers import (
 )
 
 from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.predictions_panel import CLASS_ROLE
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.qt_image import qimage_to_rgb
 from desktop_app.ui.shortcuts_dialog import ShortcutsDialog
@@ -292,6 +294,8 @@ def test_settings_persist_between_sessions(qtbot: Any, tmp_path: Path) -> None:
     qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
     window.model_controls.model_combo.setCurrentText("resnet18")
     emit(window.model_controls.model_chosen, "resnet18")
+    # A model is remembered once it has loaded.
+    qtbot.waitUntil(lambda: window.model_info.model == "resnet18", timeout=5000)
     window.resize(720, 520)
     window.close()
 
@@ -361,3 +365,156 @@ def test_mime_with_an_html_data_url_image(tmp_path: Path) -> None:
     content = read_mime(mime, "dropped")
     assert content.images == [("dropped image (data URL)", png)]
     assert not content.messages
+
+
+def _relative_luminance(colour: QColor) -> float:
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    return (0.2126 * channel(colour.red()) + 0.7152 * channel(colour.green())
+            + 0.0722 * channel(colour.blue()))
+
+
+def _contrast(a: QColor, b: QColor) -> float:
+    light, dark = sorted((_relative_luminance(a), _relative_luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark", "system"])
+def test_messages_are_readable_in_every_theme(qtbot: Any, tmp_path: Path, theme: str) -> None:
+    app = QApplication.instance()
+    palette, style = app.palette(), app.style().name()
+    window = make_window(qtbot, tmp_path)
+    try:
+        # Messages written under the other kind of theme, then the theme switched, then more.
+        view = window.messages
+        Role = QPalette.ColorRole
+
+        def choose_theme(name: str) -> None:
+            window.actions_.themes[name].trigger()
+            # Qt hands the new palette to the widgets from the event loop.
+            qtbot.waitUntil(lambda: view.palette().color(Role.Base)
+                            == app.palette().color(Role.Base), timeout=3000)
+
+        choose_theme("light" if theme == "dark" else "dark")
+        QApplication.clipboard().clear()
+        qtbot.keyClick(window.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+        window.add_message("a.png opened")
+        choose_theme(theme)
+        qtbot.keyClick(window.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+        window.add_message("b.png opened")
+        assert view.count() == 4 and view.alternatingRowColors()
+        for row in range(view.count()):
+            item = view.item(row)
+            # What the view paints: the item's own brushes, else the palette's; every other
+            # row on AlternateBase.
+            foreground = (item.foreground().color() if item.data(Qt.ItemDataRole.ForegroundRole)
+                          is not None else view.palette().color(Role.Text))
+            base = Role.AlternateBase if row % 2 else Role.Base
+            background = (item.background().color() if item.data(Qt.ItemDataRole.BackgroundRole)
+                          is not None else view.palette().color(base))
+            ratio = _contrast(foreground, background)
+            assert ratio >= 4.5, (f"{theme}: {item.text()!r} is {foreground.name()} on "
+                                  f"{background.name()} (contrast {ratio:.1f})")
+    finally:
+        window.close()
+        app.setStyle(QStyleFactory.create(style))
+        app.setPalette(palette)
+
+
+NAVIGATION_KEYS = (Qt.Key.Key_PageDown, Qt.Key.Key_PageUp, Qt.Key.Key_End, Qt.Key.Key_Home)
+
+
+def test_navigation_keys_never_change_a_model_layer_or_setting(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (90, 40, 10))])
+    prediction = wait_for_prediction(qtbot, window)
+    assert not window.actions_.next_image.isEnabled()  # one image: nothing to step to
+    models, overlay, s = window.model_controls, window.overlay_controls, window.settings
+    controls = {
+        "model list": models.model_combo, "device list": models.device_combo,
+        "CAM-layer list": models.layer_combo, "colormap list": overlay.colormap_combo,
+        "opacity slider": overlay.opacity_slider, "top-k spinner": window.predictions.topk_spin,
+    }
+
+    def state() -> tuple[Any, ...]:
+        return (models.current_model(), models.current_device(), models.current_cam_layer(),
+                overlay.colormap, overlay.opacity, window.predictions.topk,
+                s.model, s.device, s.cam_layer, s.colormap, s.opacity, s.topk)
+
+    before, loads = state(), len(engine.loads)
+    for name, widget in controls.items():
+        widget.setFocus()
+        qtbot.waitUntil(lambda w=widget: QApplication.focusWidget() is w, timeout=3000)
+        for key in NAVIGATION_KEYS:
+            qtbot.keyClick(widget, key)
+            assert state() == before, f"{key!r} on the {name} changed something"
+    qtbot.wait(100)  # anything sent to the worker would have been answered by now
+    assert len(engine.loads) == loads, "a navigation key asked for another model"
+    assert window.prediction is prediction and window.model_info.model == "resnet50"
+    assert not [w for w in QApplication.topLevelWidgets()
+                if w.isVisible() and w is not window]  # no missing-weights dialog
+
+    # With several images the keys step through them, whichever control has the focus.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    paths = [write_image(folder / f"{i}.png", (70 * i, 20, 90)) for i in range(2)]
+    window.open_paths([folder])
+    wait_for_prediction(qtbot, window, source=str(paths[0]))
+    models.model_combo.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is models.model_combo, timeout=3000)
+    qtbot.keyClick(models.model_combo, Qt.Key.Key_PageDown)
+    wait_for_prediction(qtbot, window, source=str(paths[1]))
+    assert state() == before and len(engine.loads) == loads
+
+
+def test_a_clicked_class_stays_pinned_from_image_to_image_until_released(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Decided: a pin holds for the next images too (to compare one class's map across a
+    # folder); unpinned, every image shows its top class; an image that does not list the
+    # pinned class shows its top class and says so.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    paths = [write_image(folder / f"{i}.png", (red, 60, 200))
+             for i, red in enumerate((0, 60, 15, 0))]
+    tops = [[s.index for s in FakeClassifier().predict(str(p), cam=None).topk] for p in paths]
+    pin = 4
+    assert pin in tops[0][1:] and pin in tops[1][1:] and pin not in tops[2]
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([folder])
+    wait_for_prediction(qtbot, window, source=str(paths[0]))
+    assert window.selected_class == tops[0][0]
+    view = window.predictions.list
+    item = next(view.item(r) for r in range(view.count()) if view.item(r).data(CLASS_ROLE) == pin)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=view.visualItemRect(item).center())
+    assert window.selected_class == pin
+    assert "Pinned: class 4 (click it again or press T" in window.predictions.header.text()
+
+    def next_image(index: int) -> None:
+        window.view.setFocus()
+        qtbot.keyClick(window.view, Qt.Key.Key_PageDown)
+        wait_for_prediction(qtbot, window, source=str(paths[index]))
+
+    next_image(1)
+    assert window.selected_class == pin
+    assert view.currentItem().data(CLASS_ROLE) == pin
+    assert view.currentItem().text() == "class 4"
+    next_image(2)  # class 4 is not listed for this one
+    assert window.selected_class == tops[2][0]
+    assert "Pinned: class 4, not in this top 5" in window.predictions.header.text()
+    qtbot.keyClick(window.view, Qt.Key.Key_T)  # released
+    assert "Pinned" not in window.predictions.header.text()
+    next_image(3)  # the same picture as the first: now at its top class
+    assert window.selected_class == tops[3][0] == tops[0][0]
+
+    # A click on the selected top class pins it; a second click releases it.
+    item = view.currentItem()
+    for pinned in (True, False):
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
+                         pos=view.visualItemRect(item).center())
+        assert ("Pinned: " in window.predictions.header.text()) is pinned
+        assert window.selected_class == tops[0][0]

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QMainWindow,
+    QWidget,
+)
 
+from desktop_app.ui.predictions_panel import FOLLOW_TOP_KEY
 from desktop_app.ui.settings import THEMES
 
 _Std = QKeySequence.StandardKey
@@ -39,6 +47,7 @@ class WindowActions:
     previous_image: QAction
     more_classes: QAction
     fewer_classes: QAction
+    follow_top: QAction
     camera: QAction
     freeze: QAction
     mirror: QAction
@@ -50,6 +59,49 @@ class WindowActions:
 
     def all(self) -> list[QAction]:
         return [getattr(self, f.name) for f in fields(self) if f.name != "themes"]
+
+
+# Keys that mean "another image" here, but "another value" to a combo box, slider or spin
+# box; Home/End (first/last value) only to combo boxes and sliders: in a spin box they move
+# the text cursor.
+_PAGE_KEYS = frozenset({Qt.Key.Key_PageUp, Qt.Key.Key_PageDown})
+_END_KEYS = frozenset({Qt.Key.Key_Home, Qt.Key.Key_End})
+
+
+class NavigationKeyGuard(QObject):
+    """Keeps navigation keys from changing the window's controls.
+
+    With several images PgUp/PgDn are shortcuts and never reach the focused control; with
+    one image (or a video) their actions are disabled, Qt then hands the key to the control,
+    and a model list would switch models. Installed on the application, so that every
+    control of ``window``, present or future, is covered."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.KeyPress or not isinstance(watched, QWidget):
+            return False
+        assert isinstance(event, QKeyEvent)
+        key = event.key()
+        if isinstance(watched, (QComboBox, QAbstractSlider)):
+            guarded = key in _PAGE_KEYS or key in _END_KEYS
+        elif isinstance(watched, QAbstractSpinBox):
+            guarded = key in _PAGE_KEYS
+        else:
+            return False
+        # Swallowed, not ignored: an ignored key would go on to the control's parents.
+        return guarded and watched.window() is self._window
+
+
+def install_navigation_key_guard(window: QMainWindow) -> NavigationKeyGuard:
+    guard = NavigationKeyGuard(window)
+    app = QApplication.instance()
+    if app is not None:
+        # A child of the window: Qt drops the filter when the window is destroyed.
+        app.installEventFilter(guard)
+    return guard
 
 
 def _action(window: QMainWindow, text: str, *keys: QKeySequence | str | _Std,
@@ -93,6 +145,10 @@ def build_actions(window: QMainWindow) -> WindowActions:
         previous_image=_action(window, "&Previous image", "PgUp"),
         more_classes=_action(window, "&More classes (top-k + 1)", "]"),
         fewer_classes=_action(window, "F&ewer classes (top-k − 1)", "["),
+        # Always enabled, so that T never reaches a focused list as a search letter.
+        follow_top=_action(window, "Follow the &top class", FOLLOW_TOP_KEY,
+                           tip="Release a pinned class: the map shows each prediction's "
+                               "top class"),
         camera=_action(window, "Start/stop &camera", "Ctrl+K", checkable=True),
         freeze=_action(window, "&Freeze frame", "Space", checkable=True),
         mirror=_action(window, "&Mirror camera", "M", checkable=True),
@@ -122,7 +178,8 @@ def build_actions(window: QMainWindow) -> WindowActions:
     for action in (a.toggle_overlay, a.zoom_in, a.zoom_out, a.fit, a.actual_size):
         view_menu.addAction(action)
     view_menu.addSeparator()
-    for action in (a.next_image, a.previous_image, a.more_classes, a.fewer_classes):
+    for action in (a.next_image, a.previous_image, a.more_classes, a.fewer_classes,
+                   a.follow_top):
         view_menu.addAction(action)
     view_menu.addSeparator()
     theme_menu = view_menu.addMenu("&Theme")

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core.image_io import IMAGE_EXTENSIONS, iter_image_files
 from desktop_app.core.results import Prediction
 from desktop_app.inference.catalog import DEFAULT_MODEL, MODEL_NAMES
-from desktop_app.ui.actions import build_actions
+from desktop_app.ui.actions import build_actions, install_navigation_key_guard
 from desktop_app.ui.background import Background
 from desktop_app.ui.camera_panel import CameraPanel
 from desktop_app.ui.controls_panel import ModelControls, OverlayControls
@@ -115,6 +115,9 @@ class MainWindow(QMainWindow):
         self._still_request = 0
         self._prediction: Prediction | None = None
         self._selected_class: int | None = None
+        # The class the user clicked: (index, label, model). It holds from image to image
+        # and frame to frame until released; unpinned, the map follows the top class.
+        self._pinned: tuple[int, str, str] | None = None
         self._overlay_key: tuple[Any, ...] | None = None
         self._live: LiveSource | None = None
         self._live_session = 0
@@ -132,6 +135,7 @@ class MainWindow(QMainWindow):
 
         self._build_ui()
         self.actions_ = build_actions(self)
+        self._key_guard = install_navigation_key_guard(self)
         self.models = ModelController(self, self.client, settings, self.model_controls,
                                       self.status, self.statusBar(), initial)
         self.images = ImageList(self.filmstrip, self.background, self)
@@ -245,6 +249,8 @@ class MainWindow(QMainWindow):
         self.view.step_requested.connect(self.step)
         self.filmstrip.current_changed.connect(self.show_entry)
         self.predictions.class_selected.connect(self.select_class)
+        self.predictions.class_reclicked.connect(self._on_class_reclicked)
+        a.follow_top.triggered.connect(self.follow_top_class)
         self.predictions.topk_changed.connect(self._on_topk_changed)
         self.overlay_controls.colormap_changed.connect(self._on_colormap_changed)
         self.overlay_controls.opacity_changed.connect(self._on_opacity_changed)
@@ -290,6 +296,9 @@ class MainWindow(QMainWindow):
         started = time.perf_counter()
         self.hide()  # gone from the screen at once, whatever the threads below still do
         self._save_settings()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self._key_guard)
         self._fps_timer.stop()
         self.exports.cancel_run("window closed")
         self.models.close_dialogs()
@@ -647,7 +656,6 @@ class MainWindow(QMainWindow):
             self.add_message(message, "error")
 
     def _set_prediction(self, prediction: Prediction | None) -> None:
-        previous = self._prediction
         self._prediction = prediction
         self._overlay_key = None
         if prediction is None:
@@ -658,15 +666,14 @@ class MainWindow(QMainWindow):
             self._update_actions()
             return
         listed = [s.index for s in prediction.topk]
-        # The clicked class stays selected while it is listed: for the same image at
-        # another k or layer, and from frame to frame of a live source.
-        same_view = self._live is not None or (
-            previous is not None and previous.source == prediction.source)
-        if not same_view or self._selected_class not in listed:
-            self._selected_class = listed[0] if listed else None
+        if self._pinned is not None and self._pinned[2] != prediction.model:
+            self._pinned = None  # a class index of another model names another class
+        pinned = self._pinned[0] if self._pinned is not None else None
+        self._selected_class = pinned if pinned in listed else (listed[0] if listed else None)
         title = self._still.name if self._still is not None else (
             self._live.name if self._live is not None else prediction.source or "image")
-        self.predictions.set_prediction(prediction, self._selected_class, title)
+        self.predictions.set_prediction(prediction, self._selected_class, title,
+                                        self._pin_shown())
         self._render_overlay()
         self.status.set_latency(prediction.timings)
         self.status.device_label.setText(f"Device: {prediction.device}")
@@ -677,11 +684,37 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def select_class(self, index: int) -> None:
-        """Show the Grad-CAM map of class ``index`` (one of the listed classes)."""
-        if self._prediction is None or index == self._selected_class:
+        """Pin class ``index`` (one of the listed classes): its Grad-CAM map is shown for
+        this and the following predictions while it is listed."""
+        prediction = self._prediction
+        if prediction is None:
             return
+        label = next((s.label for s in prediction.topk if s.index == index), str(index))
+        self._pinned = (index, label, prediction.model)
+        self._show_class(index)
+
+    @Slot()
+    def follow_top_class(self) -> None:
+        """Release the pin: the map shows each prediction's top class again."""
+        self._pinned = None
+        if self._prediction is not None and self._prediction.topk:
+            self._show_class(self._prediction.topk[0].index)
+
+    @Slot(int)
+    def _on_class_reclicked(self, index: int) -> None:
+        if self._pinned is not None and self._pinned[0] == index:
+            self.follow_top_class()
+        else:
+            self.select_class(index)  # a click on the top class, selected unpinned: pin it
+
+    def _pin_shown(self) -> tuple[int, str] | None:
+        return self._pinned[:2] if self._pinned is not None else None
+
+    def _show_class(self, index: int) -> None:
         self._selected_class = index
+        self.predictions.show_choice(index, self._pin_shown())
         self._render_overlay()
+        self._update_actions()
 
     # -- overlay ---------------------------------------------------------------------------
     def _render_overlay(self) -> None:

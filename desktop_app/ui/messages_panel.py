@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+
+from desktop_app.ui.theme import error_text_colour
 
 MAX_MESSAGES = 500
 
@@ -24,13 +26,22 @@ class MessagesPanel(QListWidget):
         item = QListWidgetItem(f"{time.strftime('%H:%M:%S')}  {line}")
         item.setData(Qt.ItemDataRole.UserRole, level)
         item.setToolTip(line)
-        if level == "error":
-            # A palette colour, so it stays readable on dark themes.
-            item.setForeground(self.palette().brightText())
         self.addItem(item)
+        self._colour(item)
         while self.count() > MAX_MESSAGES:
             self.takeItem(0)
         self.scrollToBottom()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            # A theme switch: error colours chosen for the old background may not read now.
+            for row in range(self.count()):
+                self._colour(self.item(row))
+
+    def _colour(self, item: QListWidgetItem) -> None:
+        if item.data(Qt.ItemDataRole.UserRole) == "error":
+            item.setForeground(error_text_colour(self.palette()))
 
     def texts(self) -> list[str]:
         return [self.item(i).text().split("  ", 1)[1] for i in range(self.count())]

@@ -47,7 +47,12 @@ class ModelController(QObject):
         self._status = status
         self._status_bar = status_bar
         self._request = initial
+        # Whether the user chose ``_request`` in this window: saved once it has loaded.
+        self._remember = False
         self._info: ModelInfo | None = None
+        # The request the worker is loading, then the one whose model it holds.
+        self._loading: ModelRequest | None = None
+        self._loaded: ModelRequest | None = None
         self._state = "idle"
         self._cam_layer = settings.cam_layer
         self._download_dialog: DownloadDialog | None = None
@@ -77,11 +82,13 @@ class ModelController(QObject):
     def cam_layer(self) -> str | None:
         return self._cam_layer
 
-    def load(self, request: ModelRequest | None = None) -> None:
-        """Ask the worker for ``request`` (default: the current one again)."""
+    def load(self, request: ModelRequest | None = None, *, remember: bool = False) -> None:
+        """Ask the worker for ``request`` (default: the current one again); ``remember``:
+        once it has loaded, the next launch starts with it."""
         base = request or self._request
         self._request = ModelRequest(next_request_id(), base.model, base.device, base.weights,
                                      base.labels)
+        self._remember = remember
         self._state = "loading"
         self._client.submit("model", self._request)
         # The model slot is served first, so what was on screen is classified by it.
@@ -94,10 +101,8 @@ class ModelController(QObject):
             self._weights_dialog.close()
         current = self._request.model
         official = current in MODEL_NAMES and Path(weights).name.startswith(f"{current}-")
-        self._settings.weights = weights
-        self._settings.labels = labels
         self.load(ModelRequest(0, current if official else None, self._request.device,
-                               weights, labels))
+                               weights, labels), remember=True)
 
     @Slot()
     def choose_weights(self) -> None:
@@ -117,10 +122,13 @@ class ModelController(QObject):
         self._close_download_dialog()
         if failure.request_id != self._request.id:
             return  # an older request, already superseded
-        self._state = "failed"
-        emit(self.message, failure.message, "error")
-        self._status.set_model("Model: not loaded", "")
-        emit(self.failed)
+        if self._info is not None and self._loaded is not None:
+            self._keep_loaded_model(failure.message)
+        else:
+            self._state = "failed"
+            emit(self.message, failure.message, "error")
+            self._status.set_model("Model: not loaded", "")
+            emit(self.failed)
         if failure.error == "DownloadCancelled":
             return  # the user's own choice: no dialog
         if self._weights_dialog is not None:
@@ -131,6 +139,22 @@ class ModelController(QObject):
         self._weights_dialog.choose_file.connect(self.choose_weights)
         self._weights_dialog.open()
 
+    def _keep_loaded_model(self, reason: str) -> None:
+        """A switch failed, and the worker still holds the model it had: carry on with that
+        one, shown as chosen, instead of leaving the user with none."""
+        assert self._info is not None and self._loaded is not None
+        info, self._request, self._remember = self._info, self._loaded, False
+        self._state = "ready"
+        self._show_loaded_model(info)
+        self._controls.set_devices(info.available_devices, self._request.device)
+        self._status.set_model(f"Model: {info.model}", f"Device: {info.device}")
+        emit(self.message, f"{reason} (still using {info.model})", "error")
+
+    def _show_loaded_model(self, info: ModelInfo) -> None:
+        # A checkpoint is listed under the name it loaded as; an official model by its own.
+        self._controls.show_model(info.model if self._request.weights
+                                  else self._request.model or info.model)
+
     def close_dialogs(self) -> None:
         self._close_download_dialog()
         if self._weights_dialog is not None:
@@ -138,6 +162,7 @@ class ModelController(QObject):
 
     @Slot(object)
     def _on_model_loading(self, request: ModelRequest) -> None:
+        self._loading = request
         name = request.model or Path(request.weights or "").name or DEFAULT_MODEL
         if self._info is None:
             text = f"Loading {name} (the first model also loads PyTorch)…"
@@ -150,11 +175,15 @@ class ModelController(QObject):
     def _on_model_ready(self, info: ModelInfo) -> None:
         self._close_download_dialog()
         self._info = info
+        # Signals from the worker keep their order: this is the request it just loaded.
+        self._loaded = self._loading
         if info.request_id == self._request.id:
             self._state = "ready"
+            if self._remember:
+                self._save_request()
         self._controls.set_devices(info.available_devices, self._request.device)
         if self._request.weights:
-            self._controls.show_model(info.model)
+            self._show_loaded_model(info)
         self._controls.set_cam_layers(info.cam_layers, self._cam_layer)
         layer, self._cam_layer = self._cam_layer, self._controls.current_cam_layer()
         if layer != self._cam_layer:
@@ -180,18 +209,21 @@ class ModelController(QObject):
             self._download_dialog.deleteLater()
             self._download_dialog = None
 
+    def _save_request(self) -> None:
+        """Save the request that just loaded, exactly: a checkpoint's architecture is
+        inferred from the file (model None), and an official model clears a stale file,
+        so the next launch cannot pair one model with another's weights."""
+        r, s = self._request, self._settings
+        s.model, s.device, s.weights, s.labels = r.model, r.device, r.weights, r.labels
+
     @Slot(str)
     def _on_model_chosen(self, name: str) -> None:
-        self._settings.model = name
-        self._settings.weights = None
-        self._settings.labels = None
-        self.load(ModelRequest(0, name, self._request.device))
+        self.load(ModelRequest(0, name, self._request.device), remember=True)
 
     @Slot(str)
     def _on_device_chosen(self, device: str) -> None:
-        self._settings.device = device
         r = self._request
-        self.load(ModelRequest(0, r.model, device, r.weights, r.labels))
+        self.load(ModelRequest(0, r.model, device, r.weights, r.labels), remember=True)
 
     @Slot(str)
     def _on_cam_layer_chosen(self, layer: str) -> None:

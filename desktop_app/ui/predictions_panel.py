@@ -1,10 +1,10 @@
-"""The top-k list: label, percentage and a bar per class; a click picks the class whose
-Grad-CAM map is shown."""
+"""The top-k list: label, percentage and a bar per class; a click pins the class whose
+Grad-CAM map is shown, a second click on it releases the pin."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -23,6 +23,8 @@ from desktop_app.ui.qt_compat import emit
 
 PROBABILITY_ROLE = Qt.ItemDataRole.UserRole + 1
 CLASS_ROLE = Qt.ItemDataRole.UserRole + 2
+PINNED_ROLE = Qt.ItemDataRole.UserRole + 3
+FOLLOW_TOP_KEY = "T"
 MAX_TOPK = 10
 
 
@@ -50,7 +52,10 @@ class _BarDelegate(QStyledItemDelegate):
         text_rect = rect.adjusted(6, 0, -6, 0)
         percent = f"{probability * 100:.1f} %"
         metrics = option.fontMetrics
-        label = metrics.elidedText(str(index.data(Qt.ItemDataRole.DisplayRole)),
+        text = str(index.data(Qt.ItemDataRole.DisplayRole))
+        if index.data(PINNED_ROLE):
+            text = f"{text}  (pinned)"
+        label = metrics.elidedText(text,
                                    Qt.TextElideMode.ElideRight,
                                    text_rect.width() - metrics.horizontalAdvance(percent) - 8)
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
@@ -64,7 +69,8 @@ class _BarDelegate(QStyledItemDelegate):
 
 
 class PredictionsPanel(QWidget):
-    class_selected = Signal(int)  # class index
+    class_selected = Signal(int)  # class index: the user moved to another row
+    class_reclicked = Signal(int)  # class index: the user clicked the row already selected
     topk_changed = Signal(int)
 
     def __init__(self, topk: int = 5, parent: QWidget | None = None) -> None:
@@ -77,7 +83,8 @@ class PredictionsPanel(QWidget):
         self.list.setItemDelegate(_BarDelegate(self.list))
         self.list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
         self.list.setUniformItemSizes(True)
-        self.list.setToolTip("Click a class to see its Grad-CAM map")
+        self.list.setToolTip("Click a class to pin its Grad-CAM map; click it again to "
+                             "follow the top class")
         self.header = QLabel("No prediction yet")
         self.header.setWordWrap(True)
 
@@ -93,22 +100,28 @@ class PredictionsPanel(QWidget):
 
         self.topk_spin.valueChanged.connect(self.topk_changed)
         self.list.currentItemChanged.connect(self._on_current_item_changed)
+        self.list.itemClicked.connect(self._on_item_clicked)
+        self.list.viewport().installEventFilter(self)
         self._updating = False
+        self._title = ""
+        self._prediction: Prediction | None = None
+        self._pressed_selected = False  # the last press landed on the row already selected
 
     @property
     def topk(self) -> int:
         return self.topk_spin.value()
 
     def set_prediction(self, prediction: Prediction | None, selected_class: int | None,
-                       title: str) -> None:
-        """Show ``prediction`` of ``title``, highlighting ``selected_class`` if listed."""
+                       title: str, pinned: tuple[int, str] | None = None) -> None:
+        """Show ``prediction`` of ``title``, highlighting ``selected_class`` if listed;
+        ``pinned``: the (index, label) of the class the user pinned."""
         self._updating = True
         try:
             self.list.clear()
+            self._prediction, self._title = prediction, title
             if prediction is None:
                 self.header.setText("No prediction yet")
                 return
-            self.header.setText(f"{title} — {prediction.model}")
             for score in prediction.topk:
                 item = QListWidgetItem(score.label)
                 item.setData(PROBABILITY_ROLE, score.probability)
@@ -116,14 +129,51 @@ class PredictionsPanel(QWidget):
                 item.setToolTip(f"{score.label} (class {score.index}): "
                                 f"{score.probability * 100:.2f} %")
                 self.list.addItem(item)
-                if score.index == selected_class:
+        finally:
+            self._updating = False
+        self.show_choice(selected_class, pinned)
+
+    def show_choice(self, selected_class: int | None, pinned: tuple[int, str] | None) -> None:
+        """Highlight ``selected_class`` and mark the pin, in place: safe from the list's own
+        signals, unlike rebuilding it."""
+        prediction = self._prediction
+        if prediction is None:
+            return
+        header = f"{self._title} — {prediction.model}"
+        if pinned is not None:
+            listed = any(s.index == pinned[0] for s in prediction.topk)
+            where = "" if listed else f", not in this top {len(prediction.topk)}"
+            header += (f"\nPinned: {pinned[1]}{where} (click it again or press "
+                       f"{FOLLOW_TOP_KEY} to follow the top class)")
+        self.header.setText(header)
+        self._updating = True
+        try:
+            for row in range(self.list.count()):
+                item = self.list.item(row)
+                index = int(item.data(CLASS_ROLE))
+                item.setData(PINNED_ROLE, pinned is not None and index == pinned[0])
+                if index == selected_class:
                     self.list.setCurrentItem(item)
         finally:
             self._updating = False
 
     def set_message(self, text: str) -> None:
+        self._prediction = None
         self.list.clear()
         self.header.setText(text)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.MouseButtonPress and isinstance(event, QMouseEvent):
+            # Seen before the list moves its selection to the pressed row.
+            item = self.list.itemAt(event.position().toPoint())
+            self._pressed_selected = item is not None and item is self.list.currentItem()
+        return super().eventFilter(watched, event)
+
+    @Slot(QListWidgetItem)
+    def _on_item_clicked(self, item: QListWidgetItem) -> None:
+        if self._pressed_selected:
+            self._pressed_selected = False
+            emit(self.class_reclicked, int(item.data(CLASS_ROLE)))
 
     @Slot(QListWidgetItem, QListWidgetItem)
     def _on_current_item_changed(self, current: QListWidgetItem | None,

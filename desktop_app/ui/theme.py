@@ -50,6 +50,13 @@ def dark_palette() -> QPalette:
     return palette
 
 
+def error_text_colour(palette: QPalette) -> QColor:
+    """A red that reads on the palette's Base and AlternateBase (contrast above 4.5:1):
+    BrightText is meant for dark buttons and is white in the light palettes."""
+    dark = palette.color(_Role.Base).lightness() < 128
+    return QColor("#ff8a80" if dark else "#b3261e")
+
+
 def apply_theme(app: QApplication, theme: str = "system") -> bool:
     """Set Fusion and the palette for ``theme``; returns True when the result is dark."""
     style = QStyleFactory.create("Fusion")

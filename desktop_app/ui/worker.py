@@ -202,6 +202,7 @@ class InferenceWorker(QObject):
                 self._fail(request, "model", request.model or "model", error)
             return
         except Exception as error:  # any failure must reach the user, never kill the thread
+            # The previous classifier stays: the window carries on with it.
             self._fail(request, "model", request.model or "model", error)
             return
         self._classifier = classifier
