@@ -203,6 +203,7 @@ def frozen_app(tmp_path_factory, resnet18_weights) -> Iterator[Path]:
 
 @pytest.mark.slow
 @pytest.mark.packaging
+@pytest.mark.timeout(1800)  # whichever runs first builds the app: 2-5 min idle, more if busy
 def test_frozen_self_test_with_bundled_weights(frozen_app, tmp_path) -> None:
     out = tmp_path / "self-test.json"
     done = _run_app(frozen_app, tmp_path, "--self-test", "--self-test-output", str(out))
@@ -230,6 +231,7 @@ def test_frozen_self_test_with_bundled_weights(frozen_app, tmp_path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.packaging
+@pytest.mark.timeout(1800)  # whichever runs first builds the app: 2-5 min idle, more if busy
 def test_frozen_self_test_with_weights_by_path(frozen_app, resnet18_weights, tmp_path) -> None:
     custom = tmp_path / "my-finetune.pth"
     shutil.copy(resnet18_weights, custom)
@@ -243,6 +245,7 @@ def test_frozen_self_test_with_weights_by_path(frozen_app, resnet18_weights, tmp
 
 @pytest.mark.slow
 @pytest.mark.packaging
+@pytest.mark.timeout(1800)  # whichever runs first builds the app: 2-5 min idle, more if busy
 def test_frozen_torchscript_compiles_from_bundled_sources(frozen_app, tmp_path) -> None:
     # torch.jit.script reads Python source: it fails if the bundle holds only bytecode.
     done = _run_app(frozen_app, tmp_path, "--self-test", "--no-window", "--backend", "torchscript")
@@ -254,6 +257,7 @@ def test_frozen_torchscript_compiles_from_bundled_sources(frozen_app, tmp_path) 
 
 @pytest.mark.slow
 @pytest.mark.packaging
+@pytest.mark.timeout(1800)  # whichever runs first builds the app: 2-5 min idle, more if busy
 def test_frozen_cli_predicts_offline(frozen_app, tmp_path) -> None:
     sample = frozen_app.parent / "_internal" / "resources" / "samples" / "goldfish.png"
     done = _run_app(frozen_app, tmp_path, "predict", str(sample), "--model", "resnet18", "--json")
@@ -265,6 +269,7 @@ def test_frozen_cli_predicts_offline(frozen_app, tmp_path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.packaging
+@pytest.mark.timeout(1800)  # whichever runs first builds the app: 2-5 min idle, more if busy
 def test_frozen_bundle_is_lean(frozen_app) -> None:
     internal = frozen_app.parent / "_internal"
     assert (internal / "torchvision" / "_C_stable.so").is_file()  # torchvision's operators

@@ -49,11 +49,16 @@ def test_corpus_through_the_cli(corpus, resnet18_weights) -> None:
     paths = [str(e.path) for e in entries]
     result = run_cli("predict", "--model", "resnet18", "--json", *paths, timeout=600)
     assert result.returncode == 1
-    done = {json.loads(line)["file"] for line in result.stdout.splitlines()}
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    done = {r["file"] for r in records if "topk" in r}
     assert done == {str(e.path) for e in entries if e.readable}
     errors = result.stderr.strip().splitlines()
     refused = [e for e in entries if not e.readable]
     assert len(errors) == len(refused)
+    # Each refused file also has its JSON line, with the same message as on stderr.
+    failed = {r["file"]: r["error"] for r in records if "topk" not in r}
+    assert set(failed) == {str(e.path) for e in refused}
+    assert sorted(f"resnet-lens: {m}" for m in failed.values()) == sorted(errors)
     for entry in refused:
         assert sum(str(entry.path) in line or entry.path.name in line for line in errors) >= 1
     assert "Traceback" not in result.stderr
