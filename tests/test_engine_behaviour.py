@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -157,3 +159,40 @@ def test_compiled_backends_build_and_agree(resnet50_weights, backend) -> None:
         assert sa.probability == pytest.approx(sb.probability, abs=1e-4)
     for index in a.cams:
         assert np.abs(a.cams.grid(index) - b.cams.grid(index)).max() < 1e-3
+
+
+def test_a_background_compile_serves_eager_at_once_then_swaps_in_a_verified_forward(
+        resnet18_weights, monkeypatch) -> None:
+    from desktop_app.inference import classifier as classifier_module
+
+    release = threading.Event()
+    real_build = classifier_module.build_forward
+
+    def build_when_released(*args, **kwargs):
+        assert release.wait(60)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(classifier_module, "build_forward", build_when_released)
+    clf = load_classifier("resnet18", device="cpu", compile_in_background=True)
+    image = np.random.default_rng(5).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    first = clf.predict(image, topk=5)  # served while the compile is still held back
+    assert first.backend == clf.backend == "eager"
+    release.set()
+    assert clf.wait_for_backend(timeout=120) in ("onednn", "torchscript")
+    later = clf.predict(image, topk=5)
+    assert later.backend == clf.backend
+    assert [s.index for s in later.topk] == [s.index for s in first.topk]
+    scale = max(abs(s.logit) for s in first.topk)
+    for a, b in zip(later.topk, first.topk, strict=True):
+        assert a.logit == pytest.approx(b.logit, abs=1e-5 * scale)
+
+
+def test_a_background_compile_that_disagrees_with_eager_is_never_used(
+        resnet18_weights, monkeypatch) -> None:
+    from desktop_app.inference import backends
+
+    monkeypatch.setattr(backends, "_matches", lambda got, reference: False)
+    clf = load_classifier("resnet18", device="cpu", compile_in_background=True)
+    assert clf.wait_for_backend(timeout=120) == "eager"
+    image = np.zeros((64, 64, 3), dtype=np.uint8)
+    assert clf.predict(image, topk=1).backend == "eager"

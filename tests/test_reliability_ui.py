@@ -388,7 +388,7 @@ def test_the_engines_out_of_memory_note_is_shown_once(
     wait_for_prediction(qtbot, window, source=str(images[1]))
     notes = [m for m in window.messages.texts() if m == NotingClassifier.NOTE]
     assert notes == [NotingClassifier.NOTE]
-    assert window.status.device_label.text() == "Device: cpu"
+    assert window.status.device_label.text() == "Device: cpu, eager"
 
 
 def test_cuda_out_of_memory_becomes_one_line_and_the_next_request_works(

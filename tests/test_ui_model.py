@@ -39,7 +39,7 @@ def test_status_says_the_model_is_loading_then_ready(qtbot: Any, tmp_path: Path)
     prediction = wait_for_prediction(qtbot, window)
     assert prediction.model == "resnet101"
     assert window.status.model_label.text() == "Model: resnet101"
-    assert window.status.device_label.text() == "Device: cpu"
+    assert window.status.device_label.text() == "Device: cpu, eager"
     devices = [window.model_controls.device_combo.itemData(i)
                for i in range(window.model_controls.device_combo.count())]
     assert devices == ["auto", "cpu", "cuda:0"]  # as the worker reported

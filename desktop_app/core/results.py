@@ -90,6 +90,7 @@ class Prediction:
     cam_layer: str | None = None
     source: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    backend: str = "eager"  # the forward that ran: eager, onednn or torchscript
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (maps excluded: they are arrays)."""
@@ -97,6 +98,7 @@ class Prediction:
             "source": self.source,
             "model": self.model,
             "device": self.device,
+            "backend": self.backend,
             "image_size": list(self.image_size),
             "topk": [
                 {"label": s.label, "index": s.index, "probability": s.probability}

@@ -8,6 +8,7 @@ frozen TorchScript + ``optimize_for_inference`` 0.78 / 0.80.
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +65,11 @@ def build_forward(
     return eager
 
 
+def eager_forward(model: torch.nn.Module) -> CompiledForward:
+    """Plain PyTorch, ``(logits, layer-4 features)`` per call: ready at once, no compile."""
+    return CompiledForward("eager", LogitsAndFeatures(model).eval())
+
+
 def _matches(got: tuple[Tensor, Tensor], reference: tuple[Tensor, Tensor]) -> bool:
     # Fused kernels reorder float sums: errors ~1e-6 of the tensor's scale are expected; a
     # broken backend (wrong layout, bad fusion) is off by the order of the scale itself.
@@ -73,21 +79,27 @@ def _matches(got: tuple[Tensor, Tensor], reference: tuple[Tensor, Tensor]) -> bo
     )
 
 
+# oneDNN fusion is a process-wide switch, and a graph optimised for one setting fails under
+# the other. A classifier may compile on one thread while another runs a TorchScript graph
+# (a background compile, a model switch), so setting the switch and using it go together.
+_FUSION_SWITCH = threading.Lock()
+
+
 def _runner(forward: Forward, *, onednn: bool) -> Forward:
     def run(x: Tensor) -> tuple[Tensor, Tensor]:
-        # oneDNN fusion is a process-wide switch, and a graph optimised for one setting
-        # fails under the other, so each graph runs with the setting it was built for.
-        torch.jit.enable_onednn_fusion(onednn)
         # Traced graphs are specialised to the strides they saw; other strides give wrong
         # numbers, and image tensors arrive HWC-strided from PIL.
-        return forward(x.contiguous())
+        x = x.contiguous()
+        with _FUSION_SWITCH:  # each graph runs with the setting it was built for
+            torch.jit.enable_onednn_fusion(onednn)
+            return forward(x)
 
     return run
 
 
 def _onednn(wrapper: torch.nn.Module, example: Tensor) -> Forward:
-    torch.jit.enable_onednn_fusion(True)
-    with torch.no_grad(), warnings.catch_warnings():
+    with _FUSION_SWITCH, torch.no_grad(), warnings.catch_warnings():
+        torch.jit.enable_onednn_fusion(True)
         warnings.simplefilter("ignore")  # TorchScript deprecation notices
         # build_forward compares the result with eager PyTorch itself; trace's own check
         # re-runs the model and triples the tracing time.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from desktop_app.core.errors import InvalidArgument, WeightsError
 from desktop_app.core.image_io import DecodedImage, decode_image
 from desktop_app.core.results import CamMaps, ClassScore, Prediction
 from desktop_app.inference import checkpoints, weights
-from desktop_app.inference.backends import CompiledForward, build_forward
+from desktop_app.inference.backends import CompiledForward, build_forward, eager_forward
 from desktop_app.inference.catalog import DEFAULT_CAM_LAYER, DEFAULT_MODEL, MODEL_NAMES
 from desktop_app.inference.devices import is_out_of_memory, resolve_device
 from desktop_app.inference.gradcam import cams_by_autograd, cams_from_fc, split_forward
@@ -46,14 +47,28 @@ class Classifier:
     """Not thread-safe: the thread that calls ``predict`` owns it (the app's worker does)."""
 
     def __init__(
-        self, loaded: LoadedModel, device: torch.device, backend: str, num_threads: int
+        self,
+        loaded: LoadedModel,
+        device: torch.device,
+        backend: str,
+        num_threads: int,
+        compile_in_background: bool = False,
     ) -> None:
         self._loaded = loaded
         self._backend_choice = backend
         self._device = device
         self._threads = num_threads
-        with engine_threads(num_threads):
-            self._compiled = self._compile()
+        self._compiler: threading.Thread | None = None
+        if compile_in_background and backend != "eager":
+            # Serve at once with eager PyTorch; the fused forward replaces it once built and
+            # checked against eager (build_forward does that), with no stall for anyone.
+            self._compiled = eager_forward(loaded.network)
+            self._compiler = threading.Thread(
+                target=self._compile_in_background, name="lens-compile", daemon=True)
+            self._compiler.start()
+        else:
+            with engine_threads(num_threads):
+                self._compiled = self._compile()
         # layer4 is the one layer whose Grad-CAM needs no backward pass (see gradcam.py).
         self._fast_layer = canonical_layer(loaded.network, DEFAULT_CAM_LAYER)
 
@@ -126,14 +141,16 @@ class Classifier:
         notes: list[str] = []
         with engine_threads(self._threads):
             try:
-                scores, grids = self._infer(decoded, topk, cam, layer, cam_classes, timings)
+                scores, grids, forward = self._infer(
+                    decoded, topk, cam, layer, cam_classes, timings)
             except Exception as exc:
                 if not (is_out_of_memory(exc) and self._device.type != "cpu"):
                     raise
                 notes.append(f"{self._device.type.upper()} ran out of memory; switched to the CPU")
                 log.warning("out of memory on %s; falling back to CPU", self._device)
                 self._move_to(torch.device("cpu"))
-                scores, grids = self._infer(decoded, topk, cam, layer, cam_classes, timings)
+                scores, grids, forward = self._infer(
+                    decoded, topk, cam, layer, cam_classes, timings)
         timings["total"] = _ms(start)
 
         width, height = decoded.image.size
@@ -150,6 +167,7 @@ class Classifier:
             cam_layer=cam_layer if cam else None,
             source=decoded.name,
             notes=tuple(notes),
+            backend=forward,
         )
 
     def check_arguments(
@@ -184,22 +202,25 @@ class Classifier:
         layer: str,
         cam_classes: Sequence[int] | None,
         timings: dict[str, float],
-    ) -> tuple[tuple[ClassScore, ...], dict[int, np.ndarray] | None]:
+    ) -> tuple[tuple[ClassScore, ...], dict[int, np.ndarray] | None, str]:
+        """Scores, CAM grids and the forward that ran ("eager" off the layer-4 fast path)."""
         t = time.perf_counter()
         x = self.preprocessor(decoded.image).to(self._device)
         timings["preprocess"] = _ms(t)
 
         t = time.perf_counter()
         fast_path = cam is None or layer == self._fast_layer
+        compiled = self._compiled  # read once: a background compile may swap it meanwhile
         if fast_path:
             with torch.inference_mode():
-                logits, features = self._compiled.forward(x)
+                logits, features = compiled.forward(x)
         else:
             logits, features = split_forward(self._loaded.network, x, layer)
+        forward = compiled.name if fast_path else "eager"
         scores = self._top_scores(logits[0], topk)
         timings["forward"] = _ms(t)
         if cam is None:
-            return scores, None
+            return scores, None, forward
 
         t = time.perf_counter()
         classes = (
@@ -214,7 +235,7 @@ class Classifier:
         else:
             maps = cams_by_autograd(self._loaded.network, features, layer, classes)
         timings["cam"] = _ms(t)
-        return scores, dict(zip(classes, maps, strict=True))
+        return scores, dict(zip(classes, maps, strict=True)), forward
 
     def _top_scores(self, logits: torch.Tensor, topk: int) -> tuple[ClassScore, ...]:
         logits = logits.float().cpu()
@@ -231,6 +252,20 @@ class Classifier:
         return build_forward(
             self._loaded.network, self._device, self._backend_choice, self.preprocessor.crop_size
         )
+
+    def _compile_in_background(self) -> None:
+        # Half the threads: the other half keep serving eager predictions meanwhile.
+        with engine_threads(max(1, self._threads // 2)):
+            compiled = self._compile()
+        if compiled.name != "eager" and self._device.type == "cpu":  # not moved meanwhile
+            self._compiled = compiled  # one reference swap: a running predict keeps its own
+            log.info("switched to the %s forward", compiled.name)
+
+    def wait_for_backend(self, timeout: float | None = None) -> str:
+        """Wait for a background compile (if any) to finish; returns the backend now used."""
+        if self._compiler is not None:
+            self._compiler.join(timeout)
+        return self.backend
 
     def _move_to(self, device: torch.device) -> None:
         self._loaded.network.to(device)
@@ -253,6 +288,7 @@ def load_classifier(
     cancel: weights.CancelCheck | None = None,
     backend: str = "auto",
     num_threads: int | None = None,
+    compile_in_background: bool = False,
 ) -> Classifier:
     """Load an official torchvision ResNet or a custom checkpoint, ready to ``predict``.
 
@@ -263,7 +299,9 @@ def load_classifier(
     categories, a labels file beside the checkpoint, or ``class 0…N-1``. ``num_threads``:
     torch intra-op threads for this classifier (default: torch's setting in the loading
     thread); the classifier applies it, and single-threaded BLAS, whenever it runs
-    (``desktop_app.inference.threads``).
+    (``desktop_app.inference.threads``). ``compile_in_background``: return at once and
+    predict with eager PyTorch while the fused forward is built and verified on another
+    thread (``Classifier.wait_for_backend`` waits for it); otherwise it is built here.
     """
     if model is not None and model not in MODEL_NAMES:
         raise WeightsError(f"unknown model {model!r}; choose one of {', '.join(MODEL_NAMES)}")
@@ -277,7 +315,8 @@ def load_classifier(
     for parameter in network.parameters():
         parameter.requires_grad_(False)  # inference only: autograd never tracks weights
     network.to(target)
-    return Classifier(loaded, target, backend, num_threads or torch.get_num_threads())
+    return Classifier(loaded, target, backend, num_threads or torch.get_num_threads(),
+                      compile_in_background)
 
 
 def _load_official(

@@ -676,7 +676,8 @@ class MainWindow(QMainWindow):
                                         self._pin_shown())
         self._render_overlay()
         self.status.set_latency(prediction.timings)
-        self.status.device_label.setText(f"Device: {prediction.device}")
+        # Which forward ran: eager at first, the fused one once a background compile is done.
+        self.status.device_label.setText(f"Device: {prediction.device}, {prediction.backend}")
         for note in prediction.notes:
             self._log_once(note)
         self._update_actions()

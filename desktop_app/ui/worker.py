@@ -79,6 +79,9 @@ class TorchEngine:
             model=request.model, weights=request.weights, labels=request.labels,
             device=request.device, progress=progress, cancel=cancel,
             num_threads=self._num_threads,
+            # The first frames are served by eager PyTorch at once; the fused forward takes
+            # over when it is built and verified (several seconds on a small CPU).
+            compile_in_background=True,
         )
 
 
