@@ -26,8 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-# As desktop_app/ui/app.py does before numpy loads (see the comment there).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "tools"))
 sys.path.insert(0, str(REPO / "tests"))

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# As desktop_app/__init__.py does, before numpy loads (see the comment there).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[2]
 for folder in (REPO / "tests" / "tools", REPO / "tests", REPO):
