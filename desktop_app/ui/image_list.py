@@ -83,6 +83,7 @@ class ImageList(QObject):
     still_ready = Signal(object)  # Still
     still_failed = Signal(int, str)  # row, message
     message = Signal(str, str)  # text, level
+    entries_changed = Signal()
 
     def __init__(self, filmstrip: Filmstrip, background: Background,
                  parent: QObject | None = None) -> None:
@@ -117,6 +118,7 @@ class ImageList(QObject):
                 self._background.run(thumbnail, entry, callback=self._thumbnail_done(row))
                 for row, entry in enumerate(entries)
             ]
+        emit(self.entries_changed)
         self.show(0)
 
     @Slot(int)

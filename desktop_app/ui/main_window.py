@@ -210,6 +210,7 @@ class MainWindow(QMainWindow):
         self.images.still_ready.connect(self.show_still)
         self.images.still_failed.connect(self._on_still_failed)
         self.images.message.connect(self.add_message)
+        self.images.entries_changed.connect(self.exports.forget_results)
         self.exports.message.connect(self.add_message)
         self.exports.run_state_changed.connect(self._update_actions)
 
