@@ -104,26 +104,47 @@ class ImageList(QObject):
         return [e.path for e in self._entries if e.path is not None]
 
     def set_entries(self, entries: list[Entry]) -> None:
-        """Replace the list and show its first image."""
+        """Replace the list and show its first readable image."""
         for job in self._thumb_jobs:
             self._background.cancel(job)
-        self._entries = entries
+        self._entries = list(entries)
         self._failed = set()
-        self._filmstrip.set_entries(
+        self._thumb_jobs = []
+        self._filmstrip.set_entries([], [])
+        self._add(self._entries)
+        self._show(0, skip_broken=True)
+
+    def append(self, entries: list[Entry]) -> None:
+        """Add to the list (e.g. a pasted image next to an opened folder) and show the first
+        one added."""
+        first = len(self._entries)
+        self._entries.extend(entries)  # in place: pending thumbnails stay valid
+        if first == 1:
+            self._thumb_jobs.append(self._background.run(
+                thumbnail, self._entries[0], callback=self._thumbnail_done(0)))
+        self._add(entries, first)
+        self._show(first, skip_broken=False)
+
+    def _add(self, entries: list[Entry], first: int = 0) -> None:
+        self._filmstrip.add_entries(
             [e.name for e in entries],
             [str(e.path) if e.path is not None else e.name for e in entries])
-        self._thumb_jobs = []
-        if len(entries) > 1:
-            self._thumb_jobs = [
+        if len(self._entries) > 1:
+            self._thumb_jobs += [
                 self._background.run(thumbnail, entry, callback=self._thumbnail_done(row))
-                for row, entry in enumerate(entries)
+                for row, entry in enumerate(entries, start=first)
             ]
         emit(self.entries_changed)
-        self.show(0)
 
     @Slot(int)
     def show(self, row: int) -> None:
         """Decode entry ``row`` in the background; ``still_ready`` follows."""
+        self._show(row, skip_broken=False)
+
+    def _show(self, row: int, *, skip_broken: bool) -> None:
+        """``skip_broken``: the list was just opened, the user chose no file yet, so an
+        unreadable one is passed over for the next (it is marked and reported all the
+        same) rather than greeting the user with an empty view."""
         if not 0 <= row < len(self._entries):
             return
         self._row = row
@@ -140,6 +161,9 @@ class ImageList(QObject):
             message = error or "unreadable image"
             self._filmstrip.mark_failed(row, message)
             self._report(row, message)
+            if skip_broken and row + 1 < len(self._entries):
+                self._show(row + 1, skip_broken=True)
+                return
             emit(self.still_failed, row, message)
 
         self._background.run(decode_entry, self._entries[row], callback=done)

@@ -379,16 +379,26 @@ class MainWindow(QMainWindow):
         for folder in (p for p in others if p.is_dir()):
             if not any(e.path is not None and folder in e.path.parents for e in entries):
                 self.add_message(f"{folder}: no images found in this folder", "error")
-        entries += [Entry(name, data=data) for name, data in content.images]
-        if entries:
+        pasted = [Entry(name, data=data) for name, data in content.images]
+        if entries or pasted:
             self.stop_live()
-            self.images.set_entries(entries)
+            if not entries and self.images.entries:
+                # Image data alone (a paste, an image dragged from a browser) joins the
+                # opened files instead of closing a whole folder.
+                self.images.append(pasted)
+                self.add_message(f"Added the {pasted[0].name} to the opened images")
+            else:
+                self.images.set_entries(entries + pasted)
             self._update_actions()
-        if videos:
+        if videos and (entries or pasted):
+            # A video plays in place of the images: both cannot be shown at once.
+            names = ", ".join(v.name for v in videos)
+            self.add_message(f"{names} not opened: a video plays on its own, without images "
+                             "(File > Open video…)", "error")
+        elif videos:
             if len(videos) > 1:
                 self.add_message(f"Only one video plays at a time: opening {videos[0].name}")
-            if not entries:
-                self.start_video(videos[0])
+            self.start_video(videos[0])
 
     @Slot(int)
     def show_entry(self, row: int) -> None:
