@@ -177,8 +177,7 @@ class ExportController(QObject):
 
     # -- helpers -------------------------------------------------------------------------
     def _suggested(self, prediction: Prediction, index: int, suffix: str) -> str:
-        stem = Path(prediction.source or "image").stem
-        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60] or "image"
+        stem = export.file_stem(prediction.source)
         return str(Path(self._settings.last_dir or Path.home()) / f"{stem}-class{index}{suffix}")
 
     def _saved(self, what: str, target: str | os.PathLike[str]) -> Any:

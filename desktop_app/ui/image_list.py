@@ -53,8 +53,10 @@ def decode_entry(entry: Entry) -> Still:
     return Still(decoded, rgb_to_qimage(decoded.array), entry.name)
 
 
-def still_from_pixels(pixels: np.ndarray, name: str) -> Still:
-    return Still(decode_image(pixels, name=name), rgb_to_qimage(pixels), name)
+def still_from_pixels(pixels: np.ndarray, name: str, title: str | None = None) -> Still:
+    """``name`` names the image in predictions and exports; ``title`` (default: the name)
+    heads the predictions."""
+    return Still(decode_image(pixels, name=name), rgb_to_qimage(pixels), title or name)
 
 
 def thumbnail(entry: Entry) -> QImage:

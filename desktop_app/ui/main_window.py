@@ -8,6 +8,7 @@ Model choice, the opened images and exports each have their own controller modul
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import os
 import time
@@ -42,7 +43,7 @@ from desktop_app.ui.actions import build_actions, install_navigation_key_guard
 from desktop_app.ui.background import Background
 from desktop_app.ui.camera_panel import CameraPanel
 from desktop_app.ui.controls_panel import ModelControls, OverlayControls
-from desktop_app.ui.export import BatchEntry
+from desktop_app.ui.export import BatchEntry, frame_name
 from desktop_app.ui.export_controller import ExportController
 from desktop_app.ui.filmstrip import Filmstrip
 from desktop_app.ui.image_list import Entry, ImageList, Still, still_from_pixels
@@ -550,7 +551,7 @@ class MainWindow(QMainWindow):
             # Into the latest-only mailbox: a busy worker finds only the newest frame.
             self.client.submit("predict", PredictRequest(
                 id=next_request_id(), image=frame.pixels,
-                source=f"{frame.source} frame {frame.index}", kind="live",
+                source=frame_name(live.media_name, frame.index), kind="live",
                 topk=self.predictions.topk, cam_layer=self.models.cam_layer,
                 session=self._live_session,
             ))
@@ -581,7 +582,8 @@ class MainWindow(QMainWindow):
             # The frozen frame becomes a still: k, layer and exports work on it.
             if self._live_last is not None:
                 pixels, result = self._live_last
-                self._still = still_from_pixels(pixels, f"{self._live.name} (frozen)")
+                name = result.request.source
+                self._still = still_from_pixels(pixels, name, title=f"{name} (frozen)")
                 self._still_request = result.request.id
             self.statusBar().showMessage("Frozen (Space to resume)")
         else:
@@ -633,6 +635,10 @@ class MainWindow(QMainWindow):
         elif request.kind == "live":
             if self._live is None or self._frozen or request.session != self._live_session:
                 return  # from a source that has stopped, or frozen meanwhile
+            # Named after its frame ("clip.avi#frame-123"), not the array it was made from:
+            # the name goes into the clipboard text and the save names.
+            result = dataclasses.replace(result, prediction=dataclasses.replace(
+                result.prediction, source=request.source))
             self._live_last = (request.image, result)
             self._live_shown.append(time.monotonic())
             if self.view.overlay_visible:
