@@ -600,3 +600,27 @@ def test_filmstrip_labels_of_names_alike_stay_apart(qtbot: Any, tmp_path: Path) 
     assert not np.array_equal(labels[0], labels[1])
     assert not np.array_equal(labels[1], labels[2])
     assert [strip.item(r).toolTip() for r in range(3)] == [str(folder / n) for n in names]
+
+
+def test_ctrl_c_in_messages_copies_the_selected_lines(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / "a.png", (120, 60, 200))])
+    wait_for_prediction(qtbot, window)
+    for text in ("first note", "second note", "third note"):
+        window.add_message(text)
+    view = window.messages
+    rows = [view.count() - 3, view.count() - 1]
+    # Click the first line, Ctrl+click the third: two lines selected, focus in Messages.
+    for row, modifier in zip(rows, (Qt.KeyboardModifier.NoModifier,
+                                    Qt.KeyboardModifier.ControlModifier), strict=True):
+        rect = view.visualItemRect(view.item(row))
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
+    assert view.hasFocus()
+    QApplication.clipboard().clear()
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    lines = QApplication.clipboard().text().splitlines()
+    assert [line.split("  ", 1)[1] for line in lines] == ["first note", "third note"]
+    # Elsewhere Ctrl+C still copies the predictions.
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.clipboard().text().startswith(str(tmp_path / "a.png"))
