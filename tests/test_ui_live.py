@@ -275,3 +275,33 @@ def test_a_frozen_video_frame_is_named_after_the_video_and_the_frame(
     index = window.selected_class
     assert names == [f"clip_frame-{frame}-class{index}.png", f"clip_frame-{frame}-class{index}.npy"]
     window.stop_live()
+
+
+def test_mirror_is_for_cameras_and_a_video_plays_as_recorded(qtbot: Any,
+                                                              tmp_path: Path) -> None:
+    """Mirror is on (the default) yet a video plays unmirrored: the checkbox and M are
+    greyed out for it, and pressing M changes neither the setting nor the picture."""
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    panel = window.camera_panel
+    assert panel.mirror_box.isChecked() and panel.mirror_box.isEnabled()
+    results = _live_results(window)
+    window.start_video(make_test_video(tmp_path / "clip.avi", 30, size=(160, 120)))
+    qtbot.waitUntil(lambda: len(results) >= 2, timeout=10_000)
+    assert not panel.mirror_box.isEnabled() and not window.actions_.mirror.isEnabled()
+    for _ in range(2):
+        qtbot.keyClick(window.view, Qt.Key.Key_M)
+    assert panel.mirror_box.isChecked()  # the camera's setting is kept for cameras
+    count = len(results)
+    qtbot.waitUntil(lambda: len(results) >= count + 3, timeout=10_000)
+    band = list(results)[-1].request.image[-5]  # the colour band: red left, blue right
+    assert band[5][0] > 200 and band[5][2] < 60, band[5]
+    window.stop_live()
+    assert panel.mirror_box.isEnabled() and window.actions_.mirror.isEnabled()
+    # A camera can be mirrored.
+    window.start_live_source(fake_camera_source())
+    qtbot.waitUntil(lambda: window.live_source is not None and window.prediction is not None,
+                    timeout=10_000)
+    assert panel.mirror_box.isEnabled()
+    qtbot.keyClick(window.view, Qt.Key.Key_M)
+    assert not panel.mirror_box.isChecked() and not window.live_source._source.mirror
+    window.stop_live()

@@ -84,6 +84,11 @@ class CameraPanel(QGroupBox):
         self.start_button.blockSignals(False)
         self.start_button.setEnabled(camera or self.current_camera() is not None)
         self.freeze_box.setEnabled(kind is not None)
+        # A video plays as recorded: mirroring is for the selfie view of a camera.
+        video = kind == "video"
+        self.mirror_box.setEnabled(not video)
+        self.mirror_box.setToolTip("Videos play as recorded; mirroring applies to cameras"
+                                   if video else "Show the camera like a mirror")
         if kind is None:
             self.set_frozen(False)
 

@@ -595,7 +595,7 @@ class MainWindow(QMainWindow):
     def _on_mirror_toggled(self, mirror: bool) -> None:
         self.settings.mirror = mirror
         self.actions_.mirror.setChecked(mirror)
-        if self._live is not None:
+        if self._live is not None and self._live.kind == "camera":
             self._live.set_mirror(mirror)
 
     @Slot()
@@ -896,6 +896,7 @@ class MainWindow(QMainWindow):
         a.freeze.setEnabled(live)
         a.stop_live.setEnabled(live)
         a.camera.setChecked(self._live is not None and self._live.kind == "camera")
+        a.mirror.setEnabled(self._live is None or self._live.kind == "camera")
         several = len(self.images.entries) > 1
         a.next_image.setEnabled(several)
         a.previous_image.setEnabled(several)
