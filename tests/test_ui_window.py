@@ -624,3 +624,24 @@ def test_ctrl_c_in_messages_copies_the_selected_lines(qtbot: Any, tmp_path: Path
     window.view.setFocus()
     qtbot.keyClick(window.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QApplication.clipboard().text().startswith(str(tmp_path / "a.png"))
+
+
+@pytest.mark.parametrize("size", [(640, 480), (800, 600), (1600, 1000)])
+def test_the_picture_stays_the_main_thing_at_any_window_size(
+        qtbot: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / "a.png", (120, 60, 200))])
+    wait_for_prediction(qtbot, window)
+    window.resize(*size)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == size, timeout=3000)
+    qtbot.wait(50)
+    assert window.view.width() >= 0.55 * window.width(), (window.view.width(), size)
+    assert window.view.height() >= 0.5 * window.height()
+    # Every control of the side panel has at least the width it needs: nothing is cut off
+    # (a scroll area carries what does not fit in height).
+    for panel in (window.model_controls, window.overlay_controls, window.predictions,
+                  window.camera_panel):
+        assert panel.width() >= panel.minimumSizeHint().width(), type(panel).__name__
+        controls = panel.parentWidget()  # inside a scroll area: it may be cut off at its edge
+        assert controls.width() <= controls.parentWidget().width()
+    assert window.view.width() >= window.width() - 450  # and the side panel does not sprawl

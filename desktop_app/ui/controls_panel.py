@@ -44,6 +44,11 @@ class ModelControls(QGroupBox):
         self.layer_combo = QComboBox()
         self.layer_combo.setToolTip("The layer whose activations the Grad-CAM map explains")
         self.set_devices(("auto", "cpu"), "auto")
+        for combo in (self.model_combo, self.device_combo, self.layer_combo):
+            # Sized by a fixed length, not the longest entry: the side panel stays narrow.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
         layout = QFormLayout(self)
         layout.addRow("Model:", self.model_combo)
         layout.addRow("Device:", self.device_combo)

@@ -28,9 +28,11 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -77,6 +79,7 @@ FPS_WINDOW = 30
 # A CAM is a smooth upsampled grid: computed for at most this many pixels a side and
 # stretched by Qt, it looks the same and costs a few ms even for a live source.
 OVERLAY_MAX_SIDE = 400
+SIDE_MAX_WIDTH = 440
 
 
 def _list_cameras() -> list[tuple[int, str]]:
@@ -178,23 +181,36 @@ class MainWindow(QMainWindow):
         controls_layout.addWidget(self.overlay_controls)
         controls_layout.addWidget(self.predictions, 1)
         controls_layout.addWidget(self.camera_panel)
+        # In a small window the controls scroll instead of setting the window's height.
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         log_pane = QWidget()
         log_layout = QVBoxLayout(log_pane)
         log_layout.setContentsMargins(6, 0, 6, 6)
         log_layout.addWidget(QLabel("Messages"))
         log_layout.addWidget(self.messages)
         side = QSplitter(Qt.Orientation.Vertical)
-        side.addWidget(controls)
+        side.addWidget(scroll)
         side.addWidget(log_pane)
         side.setStretchFactor(0, 4)
         side.setStretchFactor(1, 1)
-        side.setMinimumWidth(290)
+        # Wide enough for every control (plus a vertical scroll bar), never so wide that
+        # the picture loses its place: at 640 px the image keeps well over half.
+        side.setMinimumWidth(controls.minimumSizeHint().width()
+                             + scroll.verticalScrollBar().sizeHint().width())
+        side.setMaximumWidth(SIDE_MAX_WIDTH)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(side)
+        # Both give and take as the window is resized, in proportion to their widths (the
+        # side panel within its bounds).
         self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setCollapsible(0, False)
         self.splitter.setSizes([860, 330])
         self.setCentralWidget(self.splitter)
         self.resize(1200, 780)
