@@ -269,3 +269,22 @@ def test_a_failed_switch_keeps_the_model_that_was_loaded(qtbot: Any, tmp_path: P
     window.open_paths([second])
     assert wait_for_prediction(qtbot, window, source=str(second)).model == "resnet50"
     assert [r.model for r in engine.loads] == ["resnet50", "resnet101"]
+
+
+def test_top_k_stops_at_the_number_of_classes_the_model_has(qtbot: Any,
+                                                            tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path, FakeEngine(num_classes=3))
+    window.open_paths([write_image(tmp_path / "a.png", (10, 20, 30))])
+    wait_for_prediction(qtbot, window)
+    spin = window.predictions.topk_spin
+    assert window.predictions.list.count() == 3
+    assert spin.value() == 3  # not 5 offered while 3 are listed
+    for _ in range(3):
+        qtbot.keyClick(window.view, Qt.Key.Key_BracketRight)
+    assert spin.value() == 3
+    spin.setFocus()
+    qtbot.keyClick(spin, Qt.Key.Key_Up)
+    assert spin.value() == 3
+    qtbot.keyClick(window.view, Qt.Key.Key_BracketLeft)
+    qtbot.waitUntil(lambda: window.predictions.list.count() == 2, timeout=5000)
+    assert spin.value() == 2

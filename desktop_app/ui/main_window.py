@@ -345,7 +345,8 @@ class MainWindow(QMainWindow):
 
     # -- model -----------------------------------------------------------------------------
     @Slot(object)
-    def _on_model_ready(self, _info: ModelInfo) -> None:
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        self.predictions.set_class_count(info.num_classes)
         self._update_actions()
 
     @Slot()

@@ -111,6 +111,13 @@ class PredictionsPanel(QWidget):
     def topk(self) -> int:
         return self.topk_spin.value()
 
+    def set_class_count(self, count: int) -> None:
+        """A model with fewer classes than MAX_TOPK cannot list more: the spin box (and
+        with it the "]" key) stops there."""
+        most = max(1, min(MAX_TOPK, count))
+        self.topk_spin.setMaximum(most)
+        self.topk_spin.setToolTip(f"How many classes to list (1–{most})")
+
     def set_prediction(self, prediction: Prediction | None, selected_class: int | None,
                        title: str, pinned: tuple[int, str] | None = None) -> None:
         """Show ``prediction`` of ``title``, highlighting ``selected_class`` if listed;
