@@ -101,6 +101,7 @@ class FakeEngine:
     download_steps: int = 0
     download_step_delay: float = 0.01
     num_classes: int = 20
+    downloaded: frozenset[str] | None = None  # None: no marks in the model list
 
     def __post_init__(self) -> None:
         self.failures: dict[str, Exception] = {}
@@ -115,6 +116,9 @@ class FakeEngine:
 
     def available_devices(self) -> tuple[str, ...]:
         return self.devices
+
+    def downloaded_models(self) -> frozenset[str] | None:
+        return self.downloaded
 
     def load(self, request: ModelRequest, progress: Any, cancel: Any) -> FakeClassifier:
         self.loads.append(request)

@@ -895,9 +895,11 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_about(self) -> None:
+        from desktop_app import __version__
+
         QMessageBox.about(self, f"About {APP_NAME}",
-                          f"{APP_NAME}: what a ResNet sees, as top-k ImageNet classes and "
-                          "Grad-CAM maps.")
+                          f"{APP_NAME} version {__version__}\n\nWhat a ResNet sees, as top-k "
+                          "ImageNet classes and Grad-CAM maps.")
 
     @Slot()
     def _update_actions(self) -> None:

@@ -65,6 +65,8 @@ class ModelInfo:
     weights_path: str | None
     available_devices: tuple[str, ...]
     load_ms: float
+    # The official models whose weights are on disk (None: the engine cannot tell).
+    downloaded: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, eq=False)
