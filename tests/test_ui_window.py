@@ -23,7 +23,7 @@ from ui_helpers import (
 
 from desktop_app.ui.filmstrip import THUMB_SIZE
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.predictions_panel import CLASS_ROLE
+from desktop_app.ui.predictions_panel import CLASS_ROLE, PROBABILITY_ROLE
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.qt_image import qimage_to_rgb
 from desktop_app.ui.shortcuts_dialog import ShortcutsDialog
@@ -645,3 +645,62 @@ def test_the_picture_stays_the_main_thing_at_any_window_size(
         controls = panel.parentWidget()  # inside a scroll area: it may be cut off at its edge
         assert controls.width() <= controls.parentWidget().width()
     assert window.view.width() >= window.width() - 450  # and the side panel does not sprawl
+
+
+def _painted_bar_contrast(qtbot: Any, window: MainWindow, row: int) -> float:
+    """Contrast between row ``row``'s probability bar and the list behind it, measured on
+    the pixels the list paints (its label blanked, so only the bar and the percentage
+    differ from the background)."""
+    view = window.predictions.list
+    item = view.item(row)
+    item.setText("")
+    qtbot.wait(20)
+    image = view.viewport().grab().toImage()
+    pixels = qimage_to_rgb(image)
+    ratio = image.devicePixelRatio()
+    rect = view.visualItemRect(item)
+    top, bottom = int(rect.top() * ratio), int(rect.bottom() * ratio)
+    background = pixels[top + 1, int((rect.right() - 1) * ratio)]
+    # The bar's half of the row (the percentage sits at the right).
+    span = pixels[top:bottom, int((rect.left() + 3) * ratio):int((rect.left() + 3
+                                                                 + rect.width() * 0.3) * ratio)]
+    others = span[(span != background).any(axis=-1)]
+    assert len(others), "no bar painted"
+    colours, counts = np.unique(others, axis=0, return_counts=True)
+    bar = colours[counts.argmax()]
+    return _contrast(QColor(*map(int, bar)), QColor(*map(int, background)))
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_probability_bars_and_broken_file_labels_stand_out_in_every_theme(
+        qtbot: Any, tmp_path: Path, theme: str) -> None:
+    app = QApplication.instance()
+    palette, style = app.palette(), app.style().name()
+    window = make_window(qtbot, tmp_path, FakeEngine(num_classes=2))
+    try:
+        # Marked under the other theme, then the theme switched.
+        window.actions_.themes["light" if theme == "dark" else "dark"].trigger()
+        folder = tmp_path / "photos"
+        folder.mkdir()
+        (folder / "a_broken.jpg").write_bytes(b"\xff\xd8 not really")
+        write_image(folder / "b.png", (230, 230, 230))  # 55 % and 45 %
+        window.open_paths([folder])
+        wait_for_prediction(qtbot, window)
+        window.actions_.themes[theme].trigger()
+        Role = QPalette.ColorRole
+        strip = window.filmstrip
+        qtbot.waitUntil(lambda: strip.palette().color(Role.Base)
+                        == app.palette().color(Role.Base), timeout=3000)
+        broken = strip.item(0)
+        assert broken.data(Qt.ItemDataRole.ForegroundRole) is not None
+        ratio = _contrast(broken.foreground().color(), strip.palette().color(Role.Base))
+        assert ratio >= 4.5, f"{theme}: broken-file label contrast {ratio:.1f}"
+        # Two classes: the top one is selected, the other is drawn on the list's background.
+        probability = window.predictions.list.item(1).data(PROBABILITY_ROLE)
+        assert probability > 0.35
+        assert _painted_bar_contrast(qtbot, window, 1) >= 3
+        assert _painted_bar_contrast(qtbot, window, 0) >= 3  # on the selection colour
+    finally:
+        window.close()
+        app.setStyle(QStyleFactory.create(style))
+        app.setPalette(palette)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QFontMetrics, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -16,11 +16,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.theme import error_text_colour
 
 THUMB_SIZE = 88
 _CELL_WIDTH = THUMB_SIZE + 24
 _TEXT_MARGIN = 8  # the item view's own padding around an icon-mode label
 _ELLIPSIS = "…"
+_FAILED_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -120,12 +122,22 @@ class Filmstrip(QListWidget):
 
     def mark_failed(self, row: int, message: str) -> None:
         """A file that cannot be read: a warning sign for its thumbnail, the reason in the
-        tooltip, and a dimmed label."""
+        tooltip, and its label in the error colour."""
         item = self.item(row)
         if item is not None:
             item.setToolTip(message)
             item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
-            item.setForeground(self.palette().placeholderText())
+            item.setData(_FAILED_ROLE, True)
+            item.setForeground(error_text_colour(self.palette()))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            # A theme switch: a colour chosen for the old background may not read now.
+            for row in range(self.count()):
+                item = self.item(row)
+                if item.data(_FAILED_ROLE):
+                    item.setForeground(error_text_colour(self.palette()))
 
     def select_row(self, row: int) -> None:
         """Select without re-announcing the change (the caller already knows)."""
