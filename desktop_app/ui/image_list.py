@@ -35,28 +35,39 @@ class Entry:
 
 @dataclass(frozen=True, eq=False)
 class Still:
-    """An image being looked at: a file, pasted data, or a frozen camera frame."""
+    """An image being looked at: a file, pasted data, or a frozen camera frame.
+
+    ``decoded`` is the full-size picture, for the screen, overlays and exports; the model
+    is handed ``model_source`` (the file, the encoded bytes or the pixels) and decodes it
+    under the same policy as the command line and the API (``decode_for_model``), so a
+    large JPEG gets the same numbers here as there."""
 
     decoded: DecodedImage
     qimage: QImage
     name: str
+    model_source: Path | bytes | np.ndarray
 
 
 def decode_entry(entry: Entry) -> Still:
     """Runs in the background pool."""
+    source: Path | bytes | np.ndarray
     if isinstance(entry.data, QImage):
         decoded = decode_image(qimage_to_rgb(entry.data), name=entry.name)
+        source = decoded.array
     elif entry.data is not None:
         decoded = decode_image(entry.data, name=entry.name)
+        source = entry.data
     else:
+        assert entry.path is not None
         decoded = decode_image(entry.path)  # messages and exports name the whole path
-    return Still(decoded, rgb_to_qimage(decoded.array), entry.name)
+        source = entry.path
+    return Still(decoded, rgb_to_qimage(decoded.array), entry.name, source)
 
 
 def still_from_pixels(pixels: np.ndarray, name: str, title: str | None = None) -> Still:
     """``name`` names the image in predictions and exports; ``title`` (default: the name)
     heads the predictions."""
-    return Still(decode_image(pixels, name=name), rgb_to_qimage(pixels), title or name)
+    return Still(decode_image(pixels, name=name), rgb_to_qimage(pixels), title or name, pixels)
 
 
 def thumbnail(entry: Entry) -> QImage:

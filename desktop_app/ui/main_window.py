@@ -452,7 +452,7 @@ class MainWindow(QMainWindow):
             self.predictions.set_message(NO_MODEL)
             return
         request = PredictRequest(
-            id=next_request_id(), image=self._still.decoded, source=self._still.name,
+            id=next_request_id(), image=self._still.model_source, source=self._still.name,
             kind="still", topk=self.predictions.topk, cam_layer=self.models.cam_layer,
         )
         self._still_request = request.id
@@ -662,7 +662,9 @@ class MainWindow(QMainWindow):
                 self.view.set_image(rgb_to_qimage(request.image))
             self._set_prediction(result.prediction)
         elif request.id == self._still_request and self._still is not None:
-            self._set_prediction(result.prediction)
+            # Named as the still is ("pasted image"), not as the bytes the model decoded.
+            self._set_prediction(dataclasses.replace(result.prediction,
+                                                     source=self._still.decoded.name))
         # else: stale, the user has moved on
 
     @Slot(object)
