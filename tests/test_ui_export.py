@@ -197,3 +197,60 @@ def test_every_export_gets_the_permissions_of_any_new_file(tmp_path: Path, umask
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
     assert modes == dict.fromkeys(["plain.txt", "r.csv", "r.json", "o.png", "m.npy"],
                                   0o666 & ~umask)
+
+
+def test_ctrl_e_exports_only_the_results_of_the_images_shown(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finished run of 7, then a second folder being classified: Ctrl+E must not save the
+    first folder's rows as if they were the second's, neither during the run nor after the
+    list changed again (a paste)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QFileDialog
+
+    asked: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *args, **kwargs: (asked.append("asked"), ("", ""))[1])
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    first = tmp_path / "first"
+    first.mkdir()
+    for i in range(7):
+        write_image(first / f"old{i}.png", (30 * i, 10, 10))
+    window.open_paths([first])
+    wait_for_prediction(qtbot, window)
+    qtbot.keyClick(window.view, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: len(window.folder_results) == 7, timeout=10_000)
+
+    engine.classifier.delay = 0.05
+    window.open_paths([_folder(tmp_path, good=60)])
+    wait_for_prediction(qtbot, window)
+    qtbot.keyClick(window.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert asked == []  # the 7 rows are not this folder's
+    assert window.folder_results == []
+    qtbot.keyClick(window.view, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    for _ in range(2):  # at once, and a few images into the run
+        qtbot.keyClick(window.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+        assert not window.actions_.export_results.isEnabled()
+        assert asked == []
+        qtbot.waitUntil(lambda: window.status.progress.value() >= 3, timeout=10_000)
+    window.status.cancel_button.click()
+    qtbot.waitUntil(lambda: window.actions_.export_results.isEnabled(), timeout=5000)
+    assert all("/photos/" in entry.source for entry in window.folder_results)
+    # Classified again: the partial rows are not what the new run is making either.
+    qtbot.keyClick(window.view, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert window.exports.running
+    qtbot.keyClick(window.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert asked == []
+    qtbot.waitUntil(lambda: window.status.progress.value() >= 1, timeout=10_000)
+    window.status.cancel_button.click()
+    qtbot.waitUntil(lambda: window.actions_.export_results.isEnabled(), timeout=5000)
+
+    image = QImage(64, 48, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.darkCyan)
+    QApplication.clipboard().setImage(image)
+    qtbot.keyClick(window.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.actions_.export_results.isEnabled(), timeout=5000)
+    qtbot.keyClick(window.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert asked == []
+    assert window.folder_results == []

@@ -3,6 +3,7 @@ freeze or get unplugged, freezing a frame, and closing while everything runs."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def test_video_frames_go_through_the_worker_and_the_gui_stays_responsive(
 
     # Frames arrive in order, each once, and each result carries the pixels it was made from
     # (the video loops, so the picture shows the index modulo its length).
-    numbers = [int(r.request.source.rsplit(" ", 1)[1]) for r in results]
+    numbers = [int(r.request.source.rsplit("#frame-", 1)[1]) for r in results]
     assert numbers == sorted(set(numbers))
     assert [decode_index(r.request.image) for r in results] == [n % 90 for n in numbers]
     # Newest frame wins: no backlog, so the worker saw no more frames than it had time for.
@@ -95,7 +96,8 @@ def test_freeze_keeps_the_frame_and_space_resumes(qtbot: Any, tmp_path: Path) ->
     # The frozen frame is a still now: a new k re-classifies it.
     window.predictions.topk_spin.setValue(2)
     qtbot.waitUntil(lambda: window.predictions.list.count() == 2, timeout=5000)
-    assert window.predictions.header.text().startswith("Camera 0 (frozen)")
+    assert window.predictions.header.text().startswith(f"{frozen.source} (frozen)")
+    assert frozen.source.startswith("Camera 0#frame-")
     qtbot.keyClick(window.view, Qt.Key.Key_Space)
     assert not window.actions_.freeze.isChecked()
     count = len(results)
@@ -240,4 +242,66 @@ def test_the_map_follows_the_top_class_of_each_frame_unless_a_class_is_pinned(
     window.save_map(path)
     qtbot.waitUntil(path.exists, timeout=5000)
     np.testing.assert_array_equal(np.load(path), np.asarray(frozen.cams[frozen.topk[0].index]))
+    window.stop_live()
+
+
+def test_a_frozen_video_frame_is_named_after_the_video_and_the_frame(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the clipboard and in the names offered for saving: "clip.avi#frame-12" and
+    "clip_frame-12-class3.png", not "<array>" and "_array_-class3.png"."""
+    from PySide6.QtWidgets import QApplication, QFileDialog
+
+    offered: list[str] = []
+    def ask(_parent: Any, _title: str, start: str, _filter: str) -> tuple[str, str]:
+        offered.append(start)
+        return "", ""  # the user cancels
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", ask)
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    window.start_video(make_test_video(tmp_path / "clip.avi", 30, size=(160, 120)))
+    wait_for_prediction(qtbot, window)
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)
+    assert window.actions_.freeze.isChecked()
+    qtbot.keyClick(window.view, Qt.Key.Key_BracketLeft)  # re-classified as a still: same name
+    qtbot.waitUntil(lambda: window.predictions.list.count() == 4, timeout=5000)
+    qtbot.keyClick(window.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    source = QApplication.clipboard().text().splitlines()[0].split("\t")[0]
+    assert re.fullmatch(r"clip\.avi#frame-\d+", source), source
+    frame = source.rsplit("-", 1)[1]
+    qtbot.keyClick(window.view, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.view, Qt.Key.Key_S,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    names = [Path(p).name for p in offered]
+    index = window.selected_class
+    assert names == [f"clip_frame-{frame}-class{index}.png", f"clip_frame-{frame}-class{index}.npy"]
+    window.stop_live()
+
+
+def test_mirror_is_for_cameras_and_a_video_plays_as_recorded(qtbot: Any,
+                                                              tmp_path: Path) -> None:
+    """Mirror is on (the default) yet a video plays unmirrored: the checkbox and M are
+    greyed out for it, and pressing M changes neither the setting nor the picture."""
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    panel = window.camera_panel
+    assert panel.mirror_box.isChecked() and panel.mirror_box.isEnabled()
+    results = _live_results(window)
+    window.start_video(make_test_video(tmp_path / "clip.avi", 30, size=(160, 120)))
+    qtbot.waitUntil(lambda: len(results) >= 2, timeout=10_000)
+    assert not panel.mirror_box.isEnabled() and not window.actions_.mirror.isEnabled()
+    for _ in range(2):
+        qtbot.keyClick(window.view, Qt.Key.Key_M)
+    assert panel.mirror_box.isChecked()  # the camera's setting is kept for cameras
+    count = len(results)
+    qtbot.waitUntil(lambda: len(results) >= count + 3, timeout=10_000)
+    band = list(results)[-1].request.image[-5]  # the colour band: red left, blue right
+    assert band[5][0] > 200 and band[5][2] < 60, band[5]
+    window.stop_live()
+    assert panel.mirror_box.isEnabled() and window.actions_.mirror.isEnabled()
+    # A camera can be mirrored.
+    window.start_live_source(fake_camera_source())
+    qtbot.waitUntil(lambda: window.live_source is not None and window.prediction is not None,
+                    timeout=10_000)
+    assert panel.mirror_box.isEnabled()
+    qtbot.keyClick(window.view, Qt.Key.Key_M)
+    assert not panel.mirror_box.isChecked() and not window.live_source._source.mirror
     window.stop_live()

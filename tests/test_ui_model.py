@@ -269,3 +269,62 @@ def test_a_failed_switch_keeps_the_model_that_was_loaded(qtbot: Any, tmp_path: P
     window.open_paths([second])
     assert wait_for_prediction(qtbot, window, source=str(second)).model == "resnet50"
     assert [r.model for r in engine.loads] == ["resnet50", "resnet101"]
+
+
+def test_top_k_stops_at_the_number_of_classes_the_model_has(qtbot: Any,
+                                                            tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path, FakeEngine(num_classes=3))
+    window.open_paths([write_image(tmp_path / "a.png", (10, 20, 30))])
+    wait_for_prediction(qtbot, window)
+    spin = window.predictions.topk_spin
+    assert window.predictions.list.count() == 3
+    assert spin.value() == 3  # not 5 offered while 3 are listed
+    for _ in range(3):
+        qtbot.keyClick(window.view, Qt.Key.Key_BracketRight)
+    assert spin.value() == 3
+    spin.setFocus()
+    qtbot.keyClick(spin, Qt.Key.Key_Up)
+    assert spin.value() == 3
+    qtbot.keyClick(window.view, Qt.Key.Key_BracketLeft)
+    qtbot.waitUntil(lambda: window.predictions.list.count() == 2, timeout=5000)
+    assert spin.value() == 2
+
+
+def test_the_model_list_marks_which_models_have_weights_on_disk(qtbot: Any,
+                                                               tmp_path: Path) -> None:
+    engine = FakeEngine(downloaded=frozenset({"resnet50", "resnet18"}))
+    window = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    combo = window.model_controls.model_combo
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert "resnet50 ✓" in texts and "resnet18 ✓" in texts
+    assert "resnet101 (not downloaded)" in texts
+    assert combo.currentText() == "resnet50 ✓"
+    # Choosing a marked entry still loads the model of that name; once its weights are
+    # fetched it is marked as on disk.
+    engine.downloaded = frozenset({"resnet50", "resnet18", "resnet101"})
+    combo.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is combo, timeout=3000)
+    qtbot.keyClick(combo, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: window.model_info.model == "resnet101", timeout=5000)
+    assert engine.loads[-1].model == "resnet101"
+    assert combo.currentText() == "resnet101 ✓"
+
+
+def test_about_names_the_version(qtbot: Any, tmp_path: Path) -> None:
+    from PySide6.QtCore import QTimer
+
+    import desktop_app
+
+    window = make_window(qtbot, tmp_path)
+    seen: list[str] = []
+
+    def read_and_close() -> None:
+        box = next(w for w in QApplication.topLevelWidgets()
+                   if isinstance(w, QMessageBox) and w.isVisible())
+        seen.append(box.text())
+        box.accept()
+
+    QTimer.singleShot(200, read_and_close)
+    window.actions_.about.trigger()
+    assert seen and f"version {desktop_app.__version__}" in seen[0]

@@ -21,8 +21,9 @@ from ui_helpers import (
     write_image,
 )
 
+from desktop_app.ui.filmstrip import THUMB_SIZE
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.predictions_panel import CLASS_ROLE
+from desktop_app.ui.predictions_panel import CLASS_ROLE, PROBABILITY_ROLE
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.qt_image import qimage_to_rgb
 from desktop_app.ui.shortcuts_dialog import ShortcutsDialog
@@ -81,13 +82,13 @@ def test_dropping_file_urls_opens_them_and_reports_each_bad_one(
     assert _drag_enter(window, mime)
     assert _drop(window, mime)
     qtbot.waitUntil(lambda: window.filmstrip.count() == 4, timeout=3000)
-    # The first entry is the bad file: its message, then the others still open.
+    # The first entry is the bad file: its message, and the first good one is shown.
     qtbot.waitUntil(lambda: len([m for m in _messages(window) if "notes.jpg" in m
                                  or "gone.png" in m]) == 2, timeout=5000)
     assert any("notes.jpg: a text file, not an image" in m for m in _messages(window))
     assert any("gone.png: file not found" in m for m in _messages(window))
-    window.step(1)
     wait_for_prediction(qtbot, window, source=str(good[0]))
+    assert window.filmstrip.currentRow() == 1
     window.step(1)
     qtbot.waitUntil(lambda: "gone.png: file not found" in window.predictions.header.text(),
                     timeout=3000)
@@ -518,3 +519,188 @@ def test_a_clicked_class_stays_pinned_from_image_to_image_until_released(
                          pos=view.visualItemRect(item).center())
         assert ("Pinned: " in window.predictions.header.text()) is pinned
         assert window.selected_class == tops[0][0]
+
+
+def test_opening_a_folder_shows_its_first_readable_image_and_marks_the_broken_one(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a_broken.jpg").write_bytes(b"\xff\xd8 not really")
+    good = [write_image(folder / f"b{i}.png", (60 * i, 90, 200)) for i in range(2)]
+    window.open_paths([folder])
+    wait_for_prediction(qtbot, window, source=str(good[0]), timeout=5000)
+    assert window.filmstrip.currentRow() == 1
+    assert not window.view.image_size.isEmpty()  # a picture, not the empty placeholder
+    broken = window.filmstrip.item(0)
+    assert broken.toolTip().startswith(str(folder / "a_broken.jpg"))
+    assert not broken.icon().isNull()  # a warning sign where the thumbnail would be
+    assert sum("a_broken.jpg" in m for m in _messages(window)) == 1
+
+
+def test_ctrl_v_of_an_image_adds_it_to_the_opened_folder(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    files = [write_image(folder / f"img{i}.png", (60 * i, 90, 200)) for i in range(3)]
+    window.open_paths([folder])
+    wait_for_prediction(qtbot, window, source=str(files[0]))
+    image = QImage(200, 100, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.darkCyan)
+    QApplication.clipboard().setImage(image)
+    qtbot.keyClick(window.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.prediction is not None
+                    and window.prediction.source.startswith("pasted image"), timeout=5000)
+    assert window.filmstrip.count() == 4 and window.filmstrip.currentRow() == 3
+    assert window.images.paths() == files  # the folder is still open
+    assert any("pasted image" in m for m in _messages(window))
+    qtbot.keyClick(window.view, Qt.Key.Key_Left)
+    wait_for_prediction(qtbot, window, source=str(files[2]))
+
+
+def test_choosing_a_video_and_an_image_together_says_what_became_of_the_video(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window(qtbot, tmp_path)
+    image = write_image(tmp_path / "still.png", (10, 120, 30))
+    video = tmp_path / "clip.avi"
+    video.write_bytes(b"a video the window will not play alongside images")
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames",
+                        lambda *args, **kwargs: ([str(video), str(image)], ""))
+    qtbot.keyClick(window.view, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    wait_for_prediction(qtbot, window, source=str(image))
+    assert window.live_source is None
+    assert any("clip.avi" in m for m in _messages(window))
+
+
+def test_filmstrip_labels_of_names_alike_stay_apart(qtbot: Any, tmp_path: Path) -> None:
+    """What the strip paints under each thumbnail: long names that differ only in the
+    middle must not read the same."""
+    window = make_window(qtbot, tmp_path)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    names = [f"summer_holiday_IMG_{i:04d}_at_the_seaside_with_family.png" for i in range(3)]
+    for name in names:
+        write_image(folder / name, (90, 90, 90))  # the same picture: only labels differ
+    window.open_paths([folder])
+    wait_for_prediction(qtbot, window)
+    strip = window.filmstrip
+    strip.setCurrentItem(None)  # a selected label is painted on another background
+    qtbot.wait(50)
+    grab = strip.viewport().grab()
+    ratio = grab.devicePixelRatio()
+    shot = qimage_to_rgb(grab.toImage())
+    labels = []
+    for row in range(3):
+        rect = strip.visualItemRect(strip.item(row))
+        labels.append(shot[int((rect.top() + THUMB_SIZE + 2) * ratio):int(rect.bottom() * ratio),
+                           int(rect.left() * ratio):int(rect.right() * ratio)])
+    assert labels[0].std() > 0  # text was painted there
+    assert not np.array_equal(labels[0], labels[1])
+    assert not np.array_equal(labels[1], labels[2])
+    assert [strip.item(r).toolTip() for r in range(3)] == [str(folder / n) for n in names]
+
+
+def test_ctrl_c_in_messages_copies_the_selected_lines(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / "a.png", (120, 60, 200))])
+    wait_for_prediction(qtbot, window)
+    for text in ("first note", "second note", "third note"):
+        window.add_message(text)
+    view = window.messages
+    rows = [view.count() - 3, view.count() - 1]
+    # Click the first line, Ctrl+click the third: two lines selected, focus in Messages.
+    for row, modifier in zip(rows, (Qt.KeyboardModifier.NoModifier,
+                                    Qt.KeyboardModifier.ControlModifier), strict=True):
+        rect = view.visualItemRect(view.item(row))
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
+    assert view.hasFocus()
+    QApplication.clipboard().clear()
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    lines = QApplication.clipboard().text().splitlines()
+    assert [line.split("  ", 1)[1] for line in lines] == ["first note", "third note"]
+    # Elsewhere Ctrl+C still copies the predictions.
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.clipboard().text().startswith(str(tmp_path / "a.png"))
+
+
+@pytest.mark.parametrize("size", [(640, 480), (800, 600), (1600, 1000)])
+def test_the_picture_stays_the_main_thing_at_any_window_size(
+        qtbot: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / "a.png", (120, 60, 200))])
+    wait_for_prediction(qtbot, window)
+    window.resize(*size)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == size, timeout=3000)
+    qtbot.wait(50)
+    assert window.view.width() >= 0.55 * window.width(), (window.view.width(), size)
+    assert window.view.height() >= 0.5 * window.height()
+    # Every control of the side panel has at least the width it needs: nothing is cut off
+    # (a scroll area carries what does not fit in height).
+    for panel in (window.model_controls, window.overlay_controls, window.predictions,
+                  window.camera_panel):
+        assert panel.width() >= panel.minimumSizeHint().width(), type(panel).__name__
+        controls = panel.parentWidget()  # inside a scroll area: it may be cut off at its edge
+        assert controls.width() <= controls.parentWidget().width()
+    assert window.view.width() >= window.width() - 450  # and the side panel does not sprawl
+
+
+def _painted_bar_contrast(qtbot: Any, window: MainWindow, row: int) -> float:
+    """Contrast between row ``row``'s probability bar and the list behind it, measured on
+    the pixels the list paints (its label blanked, so only the bar and the percentage
+    differ from the background)."""
+    view = window.predictions.list
+    item = view.item(row)
+    item.setText("")
+    qtbot.wait(20)
+    image = view.viewport().grab().toImage()
+    pixels = qimage_to_rgb(image)
+    ratio = image.devicePixelRatio()
+    rect = view.visualItemRect(item)
+    top, bottom = int(rect.top() * ratio), int(rect.bottom() * ratio)
+    background = pixels[top + 1, int((rect.right() - 1) * ratio)]
+    # The bar's half of the row (the percentage sits at the right).
+    span = pixels[top:bottom, int((rect.left() + 3) * ratio):int((rect.left() + 3
+                                                                 + rect.width() * 0.3) * ratio)]
+    others = span[(span != background).any(axis=-1)]
+    assert len(others), "no bar painted"
+    colours, counts = np.unique(others, axis=0, return_counts=True)
+    bar = colours[counts.argmax()]
+    return _contrast(QColor(*map(int, bar)), QColor(*map(int, background)))
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_probability_bars_and_broken_file_labels_stand_out_in_every_theme(
+        qtbot: Any, tmp_path: Path, theme: str) -> None:
+    app = QApplication.instance()
+    palette, style = app.palette(), app.style().name()
+    window = make_window(qtbot, tmp_path, FakeEngine(num_classes=2))
+    try:
+        # Marked under the other theme, then the theme switched.
+        window.actions_.themes["light" if theme == "dark" else "dark"].trigger()
+        folder = tmp_path / "photos"
+        folder.mkdir()
+        (folder / "a_broken.jpg").write_bytes(b"\xff\xd8 not really")
+        write_image(folder / "b.png", (230, 230, 230))  # 55 % and 45 %
+        window.open_paths([folder])
+        wait_for_prediction(qtbot, window)
+        window.actions_.themes[theme].trigger()
+        Role = QPalette.ColorRole
+        strip = window.filmstrip
+        qtbot.waitUntil(lambda: strip.palette().color(Role.Base)
+                        == app.palette().color(Role.Base), timeout=3000)
+        broken = strip.item(0)
+        assert broken.data(Qt.ItemDataRole.ForegroundRole) is not None
+        ratio = _contrast(broken.foreground().color(), strip.palette().color(Role.Base))
+        assert ratio >= 4.5, f"{theme}: broken-file label contrast {ratio:.1f}"
+        # Two classes: the top one is selected, the other is drawn on the list's background.
+        probability = window.predictions.list.item(1).data(PROBABILITY_ROLE)
+        assert probability > 0.35
+        assert _painted_bar_contrast(qtbot, window, 1) >= 3
+        assert _painted_bar_contrast(qtbot, window, 0) >= 3  # on the selection colour
+    finally:
+        window.close()
+        app.setStyle(QStyleFactory.create(style))
+        app.setPalette(palette)

@@ -100,6 +100,8 @@ class FakeEngine:
     fail_predictions: int = 0
     download_steps: int = 0
     download_step_delay: float = 0.01
+    num_classes: int = 20
+    downloaded: frozenset[str] | None = None  # None: no marks in the model list
 
     def __post_init__(self) -> None:
         self.failures: dict[str, Exception] = {}
@@ -114,6 +116,9 @@ class FakeEngine:
 
     def available_devices(self) -> tuple[str, ...]:
         return self.devices
+
+    def downloaded_models(self) -> frozenset[str] | None:
+        return self.downloaded
 
     def load(self, request: ModelRequest, progress: Any, cancel: Any) -> FakeClassifier:
         self.loads.append(request)
@@ -130,8 +135,8 @@ class FakeEngine:
             raise error
         name = request.model or Path(request.weights or "custom").stem
         device = "cpu" if request.device == "auto" else request.device
-        classifier = FakeClassifier(name, device, delay=self.predict_delay,
-                                    fail_times=self.fail_predictions)
+        classifier = FakeClassifier(name, device, num_classes=self.num_classes,
+                                    delay=self.predict_delay, fail_times=self.fail_predictions)
         self.fail_predictions = 0
         self.classifiers.append(classifier)
         return classifier

@@ -92,6 +92,19 @@ class DecodedImage:
         return pixels
 
 
+def decode_for_model(source: ImageSource, resize_size: int, *,
+                     name: str | None = None) -> DecodedImage:
+    """The image a model whose preprocessing resizes to ``resize_size`` classifies: the one
+    decode policy for every way an image comes in (the window, folder runs, CLI, API), so
+    that the same file gets the same numbers everywhere.
+
+    Files and encoded bytes of JPEGs decode at the smallest scale whose shorter side is
+    still at least ``resize_size`` (the resize would shrink it that far anyway; a large
+    photo decodes several times faster); other formats, arrays and PIL images are taken as
+    they are. A :class:`DecodedImage` is used as given."""
+    return decode_image(source, min_side=resize_size, name=name)
+
+
 def decode_image(
     source: ImageSource, *, min_side: int | None = None, name: str | None = None
 ) -> DecodedImage:

@@ -17,7 +17,7 @@ import torchvision
 from PIL import Image
 
 from desktop_app.core.errors import InvalidArgument, WeightsError
-from desktop_app.core.image_io import DecodedImage, decode_image
+from desktop_app.core.image_io import DecodedImage, decode_for_model
 from desktop_app.core.results import CamMaps, ClassScore, Prediction
 from desktop_app.inference import checkpoints, weights
 from desktop_app.inference.backends import CompiledForward, build_forward, eager_forward
@@ -132,11 +132,7 @@ class Classifier:
         layer = self.check_arguments(topk, cam, cam_layer, cam_classes)
 
         start = time.perf_counter()
-        decoded = (
-            image
-            if isinstance(image, DecodedImage)
-            else decode_image(image, min_side=self.preprocessor.resize_size)
-        )
+        decoded = decode_for_model(image, self.preprocessor.resize_size)
         timings = {"decode": _ms(start)}
         notes: list[str] = []
         with engine_threads(self._threads):

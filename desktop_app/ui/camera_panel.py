@@ -39,12 +39,13 @@ class CameraPanel(QGroupBox):
         self.mirror_box = QCheckBox("Mirror")
         self.mirror_box.setChecked(mirror)
 
+        # Three narrow rows rather than two wide ones: the side panel stays narrow.
         layout = QGridLayout(self)
         layout.addWidget(self.combo, 0, 0, 1, 2)
         layout.addWidget(self.refresh_button, 0, 2)
-        layout.addWidget(self.start_button, 1, 0)
-        layout.addWidget(self.freeze_box, 1, 1)
-        layout.addWidget(self.mirror_box, 1, 2)
+        layout.addWidget(self.start_button, 1, 0, 1, 3)
+        layout.addWidget(self.freeze_box, 2, 0)
+        layout.addWidget(self.mirror_box, 2, 1, 1, 2)
         layout.setColumnStretch(0, 1)
 
         self.refresh_button.clicked.connect(self.refresh_requested)
@@ -84,6 +85,11 @@ class CameraPanel(QGroupBox):
         self.start_button.blockSignals(False)
         self.start_button.setEnabled(camera or self.current_camera() is not None)
         self.freeze_box.setEnabled(kind is not None)
+        # A video plays as recorded: mirroring is for the selfie view of a camera.
+        video = kind == "video"
+        self.mirror_box.setEnabled(not video)
+        self.mirror_box.setToolTip("Videos play as recorded; mirroring applies to cameras"
+                                   if video else "Show the camera like a mirror")
         if kind is None:
             self.set_frozen(False)
 

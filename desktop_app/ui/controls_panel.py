@@ -37,13 +37,21 @@ class ModelControls(QGroupBox):
     def __init__(self, models: Sequence[str], parent: QWidget | None = None) -> None:
         super().__init__("Model", parent)
         self.model_combo = QComboBox()
-        self.model_combo.addItems(list(models))
+        for model in models:
+            # The name is the item's data: its text may carry a mark (see mark_downloaded).
+            self.model_combo.addItem(model, model)
+        self._official = tuple(models)
         self.model_combo.insertSeparator(self.model_combo.count())
         self.model_combo.addItem(CUSTOM_MODEL)
         self.device_combo = QComboBox()
         self.layer_combo = QComboBox()
         self.layer_combo.setToolTip("The layer whose activations the Grad-CAM map explains")
         self.set_devices(("auto", "cpu"), "auto")
+        for combo in (self.model_combo, self.device_combo, self.layer_combo):
+            # Sized by a fixed length, not the longest entry: the side panel stays narrow.
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
         layout = QFormLayout(self)
         layout.addRow("Model:", self.model_combo)
         layout.addRow("Device:", self.device_combo)
@@ -54,14 +62,29 @@ class ModelControls(QGroupBox):
 
     def show_model(self, name: str) -> None:
         """Select ``name``; a custom checkpoint's name is listed as an extra entry."""
-        index = self.model_combo.findText(name)
+        index = self.model_combo.findData(name)
         if index < 0:
-            self.model_combo.insertItem(self.model_combo.count() - 1, name)
-            index = self.model_combo.findText(name)
+            self.model_combo.insertItem(self.model_combo.count() - 1, name, name)
+            index = self.model_combo.findData(name)
         self.model_combo.setCurrentIndex(index)
 
     def current_model(self) -> str:
-        return self.model_combo.currentText()
+        return str(self.model_combo.currentData() or self.model_combo.currentText())
+
+    def mark_downloaded(self, downloaded: frozenset[str] | None) -> None:
+        """Tell apart the official models whose weights are on disk ("resnet50 ✓") from
+        those that choosing would download first; ``None`` (not known) leaves no marks."""
+        for model in self._official:
+            index = self.model_combo.findData(model)
+            if downloaded is None:
+                text, tip = model, ""
+            elif model in downloaded:
+                text, tip = f"{model} ✓", "Weights on this computer"
+            else:
+                text, tip = (f"{model} (not downloaded)",
+                             "Choosing it downloads its weights first")
+            self.model_combo.setItemText(index, text)
+            self.model_combo.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
 
     def set_devices(self, devices: Sequence[str], current: str) -> None:
         self.device_combo.clear()
@@ -89,11 +112,11 @@ class ModelControls(QGroupBox):
 
     @Slot(int)
     def _on_model_activated(self, index: int) -> None:
-        text = self.model_combo.itemText(index)
-        if text == CUSTOM_MODEL:
+        model = self.model_combo.itemData(index)
+        if self.model_combo.itemText(index) == CUSTOM_MODEL:
             emit(self.custom_requested)
-        elif text:
-            emit(self.model_chosen, text)
+        elif model:
+            emit(self.model_chosen, str(model))
 
     @Slot(int)
     def _on_device_activated(self, index: int) -> None:

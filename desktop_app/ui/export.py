@@ -26,6 +26,23 @@ class BatchEntry:
     error: str | None = None
 
 
+_FRAME_MARK = "#frame-"
+
+
+def frame_name(source: str, index: int) -> str:
+    """How a frame of a video or camera is named: "clip.avi#frame-123"."""
+    return f"{source}{_FRAME_MARK}{index}"
+
+
+def file_stem(source: str | None) -> str:
+    """A file-name stem for what ``source`` names: "photo" for "/x/photo.jpg",
+    "clip_frame-123" for "clip.avi#frame-123"; characters a file name may not hold
+    become "_"."""
+    base, mark, frame = (source or "image").rpartition(_FRAME_MARK)
+    stem = f"{Path(base).stem}_frame-{frame}" if mark else Path(frame).stem
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60] or "image"
+
+
 def predictions_text(prediction: Prediction) -> str:
     """Tab-separated lines that paste into a spreadsheet and read well in a chat."""
     lines = [f"{prediction.source or 'image'}\t{prediction.model}\t{prediction.device}"]

@@ -108,14 +108,30 @@ class ExportController(QObject):
         run.progress.connect(self._on_run_progress)
         run.finished.connect(self._on_run_finished)
         self._run = run
-        emit(self.run_state_changed)
         run.start()
+        # After start: until then the run is not active, and Export would stay enabled.
+        emit(self.run_state_changed)
 
     @Slot()
     def cancel_run(self, reason: str = "cancelled") -> None:
         if self._run is not None and self._run.active:
             self._client.discard("batch")
             self._run.cancel(reason)
+
+    def forget_results(self) -> None:
+        """The list of images changed: a run over the old list stops, and the results, no
+        longer those of the images shown, cannot be exported as if they were."""
+        run = self._run
+        if run is not None and run.active:
+            self._client.discard("batch")
+            run.finished.disconnect(self._on_run_finished)
+            run.cancel("other images were opened")
+            self._status.show_progress(None)
+            emit(self.message, f"Classification stopped after {len(run.entries)} of "
+                               f"{len(run.paths)} images: other images were opened", "info")
+        self._run = None
+        self._results = []
+        emit(self.run_state_changed)
 
     def handle_result(self, result: PredictResult) -> None:
         if self._run is not None:
@@ -161,8 +177,7 @@ class ExportController(QObject):
 
     # -- helpers -------------------------------------------------------------------------
     def _suggested(self, prediction: Prediction, index: int, suffix: str) -> str:
-        stem = Path(prediction.source or "image").stem
-        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60] or "image"
+        stem = export.file_stem(prediction.source)
         return str(Path(self._settings.last_dir or Path.home()) / f"{stem}-class{index}{suffix}")
 
     def _saved(self, what: str, target: str | os.PathLike[str]) -> Any:

@@ -2,13 +2,67 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QFontMetrics, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QStyle,
+    QWidget,
+)
 
 from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.theme import error_text_colour
 
 THUMB_SIZE = 88
+_CELL_WIDTH = THUMB_SIZE + 24
+_TEXT_MARGIN = 8  # the item view's own padding around an icon-mode label
+_ELLIPSIS = "…"
+_FAILED_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _distinctive_starts(names: Sequence[str]) -> list[int]:
+    """For each name, where it starts to differ from the most similar other name (the
+    longest common prefix is always with a neighbour in sorted order)."""
+    order = sorted(range(len(names)), key=lambda i: names[i])
+    starts = [0] * len(names)
+    for pos, i in enumerate(order):
+        for other in (pos - 1, pos + 1):
+            if 0 <= other < len(order):
+                starts[i] = max(starts[i], _common_prefix(names[i], names[order[other]]))
+    return starts
+
+
+def distinct_labels(names: Sequence[str], metrics: QFontMetrics, width: int) -> list[str]:
+    """Labels that fit ``width`` pixels and keep different names apart.
+
+    Qt elides every long label in the middle, so "IMG_0001_holiday.jpg" and
+    "IMG_0002_holiday.jpg" both become "IMG_…oliday.jpg". A name that does not fit is cut
+    where it starts to differ from its most similar neighbour instead ("…0001_holi…")."""
+    labels = []
+    for name, start in zip(names, _distinctive_starts(names), strict=True):
+        plain = metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, width)
+        if plain == name or start <= 3 or start >= len(name):  # fits, or differs early
+            labels.append(plain)
+            continue
+        # A few characters of context before the difference, then as much as fits (the
+        # middle of the rest goes, the extension stays).
+        labels.append(metrics.elidedText(_ELLIPSIS + name[start - 3:],
+                                         Qt.TextElideMode.ElideMiddle, width))
+    return labels
 
 
 class Filmstrip(QListWidget):
@@ -28,22 +82,38 @@ class Filmstrip(QListWidget):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFixedHeight(THUMB_SIZE + 48)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.setGridSize(QSize(THUMB_SIZE + 24, THUMB_SIZE + 30))
+        self.setGridSize(QSize(_CELL_WIDTH, THUMB_SIZE + 30))
         self.setAcceptDrops(False)
         self.currentRowChanged.connect(self._on_current_row_changed)
         self._placeholder = _placeholder_icon()
+        self._names: list[str] = []
 
     def set_entries(self, names: list[str], tooltips: list[str]) -> None:
         self.blockSignals(True)
         try:
             self.clear()
+            self._names = []
+        finally:
+            self.blockSignals(False)
+        self.add_entries(names, tooltips)
+
+    def add_entries(self, names: list[str], tooltips: list[str]) -> None:
+        """Append items; every label is recomputed, since a new name may share a start
+        with an old one."""
+        self.blockSignals(True)
+        try:
             for name, tip in zip(names, tooltips, strict=True):
                 item = QListWidgetItem(self._placeholder, name)
                 item.setToolTip(tip)
                 self.addItem(item)
+            self._names += names
+            labels = distinct_labels(self._names, QFontMetrics(self.font()),
+                                     _CELL_WIDTH - _TEXT_MARGIN)
+            for row, label in enumerate(labels):
+                self.item(row).setText(label)
         finally:
             self.blockSignals(False)
-        self.setVisible(len(names) > 1)
+        self.setVisible(self.count() > 1)
 
     def set_thumbnail(self, row: int, image: QImage) -> None:
         item = self.item(row)
@@ -51,10 +121,23 @@ class Filmstrip(QListWidget):
             item.setIcon(QIcon(QPixmap.fromImage(image)))
 
     def mark_failed(self, row: int, message: str) -> None:
+        """A file that cannot be read: a warning sign for its thumbnail, the reason in the
+        tooltip, and its label in the error colour."""
         item = self.item(row)
         if item is not None:
             item.setToolTip(message)
-            item.setForeground(self.palette().placeholderText())
+            item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
+            item.setData(_FAILED_ROLE, True)
+            item.setForeground(error_text_colour(self.palette()))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            # A theme switch: a colour chosen for the old background may not read now.
+            for row in range(self.count()):
+                item = self.item(row)
+                if item.data(_FAILED_ROLE):
+                    item.setForeground(error_text_colour(self.palette()))
 
     def select_row(self, row: int) -> None:
         """Select without re-announcing the change (the caller already knows)."""

@@ -35,26 +35,39 @@ class Entry:
 
 @dataclass(frozen=True, eq=False)
 class Still:
-    """An image being looked at: a file, pasted data, or a frozen camera frame."""
+    """An image being looked at: a file, pasted data, or a frozen camera frame.
+
+    ``decoded`` is the full-size picture, for the screen, overlays and exports; the model
+    is handed ``model_source`` (the file, the encoded bytes or the pixels) and decodes it
+    under the same policy as the command line and the API (``decode_for_model``), so a
+    large JPEG gets the same numbers here as there."""
 
     decoded: DecodedImage
     qimage: QImage
     name: str
+    model_source: Path | bytes | np.ndarray
 
 
 def decode_entry(entry: Entry) -> Still:
     """Runs in the background pool."""
+    source: Path | bytes | np.ndarray
     if isinstance(entry.data, QImage):
         decoded = decode_image(qimage_to_rgb(entry.data), name=entry.name)
+        source = decoded.array
     elif entry.data is not None:
         decoded = decode_image(entry.data, name=entry.name)
+        source = entry.data
     else:
+        assert entry.path is not None
         decoded = decode_image(entry.path)  # messages and exports name the whole path
-    return Still(decoded, rgb_to_qimage(decoded.array), entry.name)
+        source = entry.path
+    return Still(decoded, rgb_to_qimage(decoded.array), entry.name, source)
 
 
-def still_from_pixels(pixels: np.ndarray, name: str) -> Still:
-    return Still(decode_image(pixels, name=name), rgb_to_qimage(pixels), name)
+def still_from_pixels(pixels: np.ndarray, name: str, title: str | None = None) -> Still:
+    """``name`` names the image in predictions and exports; ``title`` (default: the name)
+    heads the predictions."""
+    return Still(decode_image(pixels, name=name), rgb_to_qimage(pixels), title or name, pixels)
 
 
 def thumbnail(entry: Entry) -> QImage:
@@ -83,6 +96,7 @@ class ImageList(QObject):
     still_ready = Signal(object)  # Still
     still_failed = Signal(int, str)  # row, message
     message = Signal(str, str)  # text, level
+    entries_changed = Signal()
 
     def __init__(self, filmstrip: Filmstrip, background: Background,
                  parent: QObject | None = None) -> None:
@@ -103,25 +117,47 @@ class ImageList(QObject):
         return [e.path for e in self._entries if e.path is not None]
 
     def set_entries(self, entries: list[Entry]) -> None:
-        """Replace the list and show its first image."""
+        """Replace the list and show its first readable image."""
         for job in self._thumb_jobs:
             self._background.cancel(job)
-        self._entries = entries
+        self._entries = list(entries)
         self._failed = set()
-        self._filmstrip.set_entries(
+        self._thumb_jobs = []
+        self._filmstrip.set_entries([], [])
+        self._add(self._entries)
+        self._show(0, skip_broken=True)
+
+    def append(self, entries: list[Entry]) -> None:
+        """Add to the list (e.g. a pasted image next to an opened folder) and show the first
+        one added."""
+        first = len(self._entries)
+        self._entries.extend(entries)  # in place: pending thumbnails stay valid
+        if first == 1:
+            self._thumb_jobs.append(self._background.run(
+                thumbnail, self._entries[0], callback=self._thumbnail_done(0)))
+        self._add(entries, first)
+        self._show(first, skip_broken=False)
+
+    def _add(self, entries: list[Entry], first: int = 0) -> None:
+        self._filmstrip.add_entries(
             [e.name for e in entries],
             [str(e.path) if e.path is not None else e.name for e in entries])
-        self._thumb_jobs = []
-        if len(entries) > 1:
-            self._thumb_jobs = [
+        if len(self._entries) > 1:
+            self._thumb_jobs += [
                 self._background.run(thumbnail, entry, callback=self._thumbnail_done(row))
-                for row, entry in enumerate(entries)
+                for row, entry in enumerate(entries, start=first)
             ]
-        self.show(0)
+        emit(self.entries_changed)
 
     @Slot(int)
     def show(self, row: int) -> None:
         """Decode entry ``row`` in the background; ``still_ready`` follows."""
+        self._show(row, skip_broken=False)
+
+    def _show(self, row: int, *, skip_broken: bool) -> None:
+        """``skip_broken``: the list was just opened, the user chose no file yet, so an
+        unreadable one is passed over for the next (it is marked and reported all the
+        same) rather than greeting the user with an empty view."""
         if not 0 <= row < len(self._entries):
             return
         self._row = row
@@ -138,6 +174,9 @@ class ImageList(QObject):
             message = error or "unreadable image"
             self._filmstrip.mark_failed(row, message)
             self._report(row, message)
+            if skip_broken and row + 1 < len(self._entries):
+                self._show(row + 1, skip_broken=True)
+                return
             emit(self.still_failed, row, message)
 
         self._background.run(decode_entry, self._entries[row], callback=done)

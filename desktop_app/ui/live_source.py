@@ -37,10 +37,13 @@ class LiveSource(QObject):
     error = Signal(str)
     finished = Signal()
 
-    def __init__(self, source: FrameSource, kind: str, parent: QObject | None = None) -> None:
+    def __init__(self, source: FrameSource, kind: str, parent: QObject | None = None, *,
+                 media_name: str | None = None) -> None:
         super().__init__(parent)
         self._source = source
         self.kind = kind  # "camera" or "video"
+        # What its frames are named after: a video's file name ("clip.avi"), a camera's name.
+        self.media_name = media_name or source.name
         self._lock = threading.Lock()
         self._notified = False
         self._stopped = False
@@ -61,7 +64,8 @@ class LiveSource(QObject):
               parent: QObject | None = None) -> LiveSource:
         from desktop_app.capture import open_video
 
-        return cls(open_video(path, loop=loop, realtime=realtime), "video", parent)
+        return cls(open_video(path, loop=loop, realtime=realtime), "video", parent,
+                   media_name=Path(path).name)
 
     @property
     def name(self) -> str:

@@ -8,6 +8,7 @@ Model choice, the opened images and exports each have their own controller modul
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import os
 import time
@@ -27,9 +28,11 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -42,7 +45,7 @@ from desktop_app.ui.actions import build_actions, install_navigation_key_guard
 from desktop_app.ui.background import Background
 from desktop_app.ui.camera_panel import CameraPanel
 from desktop_app.ui.controls_panel import ModelControls, OverlayControls
-from desktop_app.ui.export import BatchEntry
+from desktop_app.ui.export import BatchEntry, frame_name
 from desktop_app.ui.export_controller import ExportController
 from desktop_app.ui.filmstrip import Filmstrip
 from desktop_app.ui.image_list import Entry, ImageList, Still, still_from_pixels
@@ -76,6 +79,7 @@ FPS_WINDOW = 30
 # A CAM is a smooth upsampled grid: computed for at most this many pixels a side and
 # stretched by Qt, it looks the same and costs a few ms even for a live source.
 OVERLAY_MAX_SIDE = 400
+SIDE_MAX_WIDTH = 440
 
 
 def _list_cameras() -> list[tuple[int, str]]:
@@ -177,23 +181,36 @@ class MainWindow(QMainWindow):
         controls_layout.addWidget(self.overlay_controls)
         controls_layout.addWidget(self.predictions, 1)
         controls_layout.addWidget(self.camera_panel)
+        # In a small window the controls scroll instead of setting the window's height.
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         log_pane = QWidget()
         log_layout = QVBoxLayout(log_pane)
         log_layout.setContentsMargins(6, 0, 6, 6)
         log_layout.addWidget(QLabel("Messages"))
         log_layout.addWidget(self.messages)
         side = QSplitter(Qt.Orientation.Vertical)
-        side.addWidget(controls)
+        side.addWidget(scroll)
         side.addWidget(log_pane)
         side.setStretchFactor(0, 4)
         side.setStretchFactor(1, 1)
-        side.setMinimumWidth(290)
+        # Wide enough for every control (plus a vertical scroll bar), never so wide that
+        # the picture loses its place: at 640 px the image keeps well over half.
+        side.setMinimumWidth(controls.minimumSizeHint().width()
+                             + scroll.verticalScrollBar().sizeHint().width())
+        side.setMaximumWidth(SIDE_MAX_WIDTH)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(side)
+        # Both give and take as the window is resized, in proportion to their widths (the
+        # side panel within its bounds).
         self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setCollapsible(0, False)
         self.splitter.setSizes([860, 330])
         self.setCentralWidget(self.splitter)
         self.resize(1200, 780)
@@ -210,6 +227,7 @@ class MainWindow(QMainWindow):
         self.images.still_ready.connect(self.show_still)
         self.images.still_failed.connect(self._on_still_failed)
         self.images.message.connect(self.add_message)
+        self.images.entries_changed.connect(self.exports.forget_results)
         self.exports.message.connect(self.add_message)
         self.exports.run_state_changed.connect(self._update_actions)
 
@@ -327,7 +345,8 @@ class MainWindow(QMainWindow):
 
     # -- model -----------------------------------------------------------------------------
     @Slot(object)
-    def _on_model_ready(self, _info: ModelInfo) -> None:
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        self.predictions.set_class_count(info.num_classes)
         self._update_actions()
 
     @Slot()
@@ -378,16 +397,26 @@ class MainWindow(QMainWindow):
         for folder in (p for p in others if p.is_dir()):
             if not any(e.path is not None and folder in e.path.parents for e in entries):
                 self.add_message(f"{folder}: no images found in this folder", "error")
-        entries += [Entry(name, data=data) for name, data in content.images]
-        if entries:
+        pasted = [Entry(name, data=data) for name, data in content.images]
+        if entries or pasted:
             self.stop_live()
-            self.images.set_entries(entries)
+            if not entries and self.images.entries:
+                # Image data alone (a paste, an image dragged from a browser) joins the
+                # opened files instead of closing a whole folder.
+                self.images.append(pasted)
+                self.add_message(f"Added the {pasted[0].name} to the opened images")
+            else:
+                self.images.set_entries(entries + pasted)
             self._update_actions()
-        if videos:
+        if videos and (entries or pasted):
+            # A video plays in place of the images: both cannot be shown at once.
+            names = ", ".join(v.name for v in videos)
+            self.add_message(f"{names} not opened: a video plays on its own, without images "
+                             "(File > Open video…)", "error")
+        elif videos:
             if len(videos) > 1:
                 self.add_message(f"Only one video plays at a time: opening {videos[0].name}")
-            if not entries:
-                self.start_video(videos[0])
+            self.start_video(videos[0])
 
     @Slot(int)
     def show_entry(self, row: int) -> None:
@@ -423,7 +452,7 @@ class MainWindow(QMainWindow):
             self.predictions.set_message(NO_MODEL)
             return
         request = PredictRequest(
-            id=next_request_id(), image=self._still.decoded, source=self._still.name,
+            id=next_request_id(), image=self._still.model_source, source=self._still.name,
             kind="still", topk=self.predictions.topk, cam_layer=self.models.cam_layer,
         )
         self._still_request = request.id
@@ -539,7 +568,7 @@ class MainWindow(QMainWindow):
             # Into the latest-only mailbox: a busy worker finds only the newest frame.
             self.client.submit("predict", PredictRequest(
                 id=next_request_id(), image=frame.pixels,
-                source=f"{frame.source} frame {frame.index}", kind="live",
+                source=frame_name(live.media_name, frame.index), kind="live",
                 topk=self.predictions.topk, cam_layer=self.models.cam_layer,
                 session=self._live_session,
             ))
@@ -570,7 +599,8 @@ class MainWindow(QMainWindow):
             # The frozen frame becomes a still: k, layer and exports work on it.
             if self._live_last is not None:
                 pixels, result = self._live_last
-                self._still = still_from_pixels(pixels, f"{self._live.name} (frozen)")
+                name = result.request.source
+                self._still = still_from_pixels(pixels, name, title=f"{name} (frozen)")
                 self._still_request = result.request.id
             self.statusBar().showMessage("Frozen (Space to resume)")
         else:
@@ -582,7 +612,7 @@ class MainWindow(QMainWindow):
     def _on_mirror_toggled(self, mirror: bool) -> None:
         self.settings.mirror = mirror
         self.actions_.mirror.setChecked(mirror)
-        if self._live is not None:
+        if self._live is not None and self._live.kind == "camera":
             self._live.set_mirror(mirror)
 
     @Slot()
@@ -622,13 +652,19 @@ class MainWindow(QMainWindow):
         elif request.kind == "live":
             if self._live is None or self._frozen or request.session != self._live_session:
                 return  # from a source that has stopped, or frozen meanwhile
+            # Named after its frame ("clip.avi#frame-123"), not the array it was made from:
+            # the name goes into the clipboard text and the save names.
+            result = dataclasses.replace(result, prediction=dataclasses.replace(
+                result.prediction, source=request.source))
             self._live_last = (request.image, result)
             self._live_shown.append(time.monotonic())
             if self.view.overlay_visible:
                 self.view.set_image(rgb_to_qimage(request.image))
             self._set_prediction(result.prediction)
         elif request.id == self._still_request and self._still is not None:
-            self._set_prediction(result.prediction)
+            # Named as the still is ("pasted image"), not as the bytes the model decoded.
+            self._set_prediction(dataclasses.replace(result.prediction,
+                                                     source=self._still.decoded.name))
         # else: stale, the user has moved on
 
     @Slot(object)
@@ -862,9 +898,11 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_about(self) -> None:
+        from desktop_app import __version__
+
         QMessageBox.about(self, f"About {APP_NAME}",
-                          f"{APP_NAME}: what a ResNet sees, as top-k ImageNet classes and "
-                          "Grad-CAM maps.")
+                          f"{APP_NAME} version {__version__}\n\nWhat a ResNet sees, as top-k "
+                          "ImageNet classes and Grad-CAM maps.")
 
     @Slot()
     def _update_actions(self) -> None:
@@ -880,6 +918,7 @@ class MainWindow(QMainWindow):
         a.freeze.setEnabled(live)
         a.stop_live.setEnabled(live)
         a.camera.setChecked(self._live is not None and self._live.kind == "camera")
+        a.mirror.setEnabled(self._live is None or self._live.kind == "camera")
         several = len(self.images.entries) > 1
         a.next_image.setEnabled(several)
         a.previous_image.setEnabled(several)

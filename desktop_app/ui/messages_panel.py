@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from desktop_app.ui.theme import error_text_colour
@@ -38,6 +39,28 @@ class MessagesPanel(QListWidget):
             # A theme switch: error colours chosen for the old background may not read now.
             for row in range(self.count()):
                 self._colour(self.item(row))
+
+    def event(self, event: QEvent) -> bool:
+        # Ctrl+C is also the window's "Copy predictions": with message lines selected here,
+        # the key is claimed before the shortcut sees it, and copies those lines.
+        if (event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent)
+                and event.matches(QKeySequence.StandardKey.Copy) and self.selectedItems()):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.matches(QKeySequence.StandardKey.Copy) and self.selectedItems():
+            self.copy_selected()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def copy_selected(self) -> None:
+        """The selected lines, in the order shown, as they read in the panel."""
+        rows = sorted(self.row(item) for item in self.selectedItems())
+        QGuiApplication.clipboard().setText(
+            "\n".join(self.item(row).text() for row in rows) + "\n")
 
     def _colour(self, item: QListWidgetItem) -> None:
         if item.data(Qt.ItemDataRole.UserRole) == "error":

@@ -147,6 +147,7 @@ class ModelController(QObject):
         self._state = "ready"
         self._show_loaded_model(info)
         self._controls.set_devices(info.available_devices, self._request.device)
+        self._controls.mark_downloaded(info.downloaded)
         self._status.set_model(f"Model: {info.model}", f"Device: {info.device}")
         emit(self.message, f"{reason} (still using {info.model})", "error")
 
@@ -182,6 +183,7 @@ class ModelController(QObject):
             if self._remember:
                 self._save_request()
         self._controls.set_devices(info.available_devices, self._request.device)
+        self._controls.mark_downloaded(info.downloaded)
         if self._request.weights:
             self._show_loaded_model(info)
         self._controls.set_cam_layers(info.cam_layers, self._cam_layer)

@@ -4,7 +4,7 @@ Grad-CAM map is shown, a second click on it releases the pin."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPalette
+from PySide6.QtGui import QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -20,17 +20,19 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.results import Prediction
 from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.theme import bar_colour
 
 PROBABILITY_ROLE = Qt.ItemDataRole.UserRole + 1
 CLASS_ROLE = Qt.ItemDataRole.UserRole + 2
 PINNED_ROLE = Qt.ItemDataRole.UserRole + 3
 FOLLOW_TOP_KEY = "T"
 MAX_TOPK = 10
+BAR_HEIGHT = 4
 
 
 class _BarDelegate(QStyledItemDelegate):
-    """Label on the left, percentage on the right, a bar behind them; palette colours only,
-    so it reads on light and dark themes alike."""
+    """Label on the left, percentage on the right, a bar beneath them; palette colours
+    only, so it reads on light and dark themes alike."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
@@ -40,13 +42,12 @@ class _BarDelegate(QStyledItemDelegate):
         if selected:
             painter.fillRect(option.rect, palette.highlight())
         probability = float(index.data(PROBABILITY_ROLE) or 0.0)
-        # The bar fills the row behind the text: Highlight on the base colour, or a lighter
-        # veil on a selected row.
-        bar = QColor(palette.color(
-            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Highlight))
-        bar.setAlpha(60 if selected else 85)
-        painter.fillRect(QRect(rect.left(), rect.top(), round(rect.width() * probability),
-                               rect.height()), bar)
+        # A solid bar along the row's foot: a translucent one behind the text was too faint
+        # on a dark theme, and one strong enough to see would drown the text.
+        painter.fillRect(QRect(rect.left(), rect.bottom() - BAR_HEIGHT + 1,
+                               round(rect.width() * probability), BAR_HEIGHT),
+                         bar_colour(palette, selected))
+        rect = rect.adjusted(0, 0, 0, -BAR_HEIGHT)
         painter.setPen(palette.color(
             QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
         text_rect = rect.adjusted(6, 0, -6, 0)
@@ -65,7 +66,7 @@ class _BarDelegate(QStyledItemDelegate):
         painter.restore()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        return QSize(200, option.fontMetrics.height() + 12)
+        return QSize(200, option.fontMetrics.height() + 10 + BAR_HEIGHT)
 
 
 class PredictionsPanel(QWidget):
@@ -110,6 +111,13 @@ class PredictionsPanel(QWidget):
     @property
     def topk(self) -> int:
         return self.topk_spin.value()
+
+    def set_class_count(self, count: int) -> None:
+        """A model with fewer classes than MAX_TOPK cannot list more: the spin box (and
+        with it the "]" key) stops there."""
+        most = max(1, min(MAX_TOPK, count))
+        self.topk_spin.setMaximum(most)
+        self.topk_spin.setToolTip(f"How many classes to list (1–{most})")
 
     def set_prediction(self, prediction: Prediction | None, selected_class: int | None,
                        title: str, pinned: tuple[int, str] | None = None) -> None:

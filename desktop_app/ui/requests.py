@@ -37,8 +37,9 @@ class ModelRequest:
 class PredictRequest:
     """Classify one image.
 
-    ``image`` is a ``DecodedImage``, a read-only (H, W, 3) uint8 RGB array (live frames) or a
-    path (batch runs decode in the worker). ``session`` ties live frames and batch items to
+    ``image`` is what the classifier decodes under its one policy: a path (files, batch
+    runs), encoded bytes (dropped or pasted files) or a read-only (H, W, 3) uint8 RGB array
+    (live and frozen frames, pasted pixels). ``session`` ties live frames and batch items to
     the run that sent them, so results of a stopped run can be recognised and dropped.
     """
 
@@ -65,6 +66,8 @@ class ModelInfo:
     weights_path: str | None
     available_devices: tuple[str, ...]
     load_ms: float
+    # The official models whose weights are on disk (None: the engine cannot tell).
+    downloaded: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -57,6 +57,33 @@ def error_text_colour(palette: QPalette) -> QColor:
     return QColor("#ff8a80" if dark else "#b3261e")
 
 
+def _luminance(colour: QColor) -> float:
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    return (0.2126 * channel(colour.redF()) + 0.7152 * channel(colour.greenF())
+            + 0.0722 * channel(colour.blueF()))
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    """WCAG 2 contrast ratio, from 1 (the same) to 21 (black on white)."""
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def bar_colour(palette: QPalette, selected: bool) -> QColor:
+    """A probability bar's colour, at least 3:1 against what it is drawn on (WCAG for
+    graphics): Highlight on Base, HighlightedText on a selected row, else the text colour."""
+    if selected:
+        candidates, background = (_Role.HighlightedText, _Role.Text), _Role.Highlight
+    else:
+        candidates, background = (_Role.Highlight, _Role.Text), _Role.Base
+    behind = palette.color(background)
+    return next((palette.color(role) for role in candidates
+                 if contrast_ratio(palette.color(role), behind) >= 3.0),
+                palette.color(candidates[-1]))
+
+
 def apply_theme(app: QApplication, theme: str = "system") -> bool:
     """Set Fusion and the palette for ``theme``; returns True when the result is dark."""
     style = QStyleFactory.create("Fusion")

@@ -55,6 +55,8 @@ class Engine(Protocol):
 
     def available_devices(self) -> tuple[str, ...]: ...
 
+    def downloaded_models(self) -> frozenset[str] | None: ...
+
     def load(self, request: ModelRequest, progress: ProgressCallback,
              cancel: CancelCallback) -> Classifier: ...
 
@@ -72,6 +74,14 @@ class TorchEngine:
 
     def available_devices(self) -> tuple[str, ...]:
         return ("auto", *self._available_devices())
+
+    def downloaded_models(self) -> frozenset[str]:
+        """Official models whose weights file is on disk: a few file checks, made here in
+        the worker, where torchvision (which names the files) is imported already."""
+        from desktop_app.inference.catalog import MODEL_NAMES
+        from desktop_app.inference.weights import official_weights_status
+
+        return frozenset(m for m in MODEL_NAMES if official_weights_status(m).path is not None)
 
     def load(self, request: ModelRequest, progress: ProgressCallback,
              cancel: CancelCallback) -> Classifier:
@@ -220,6 +230,7 @@ class InferenceWorker(QObject):
             weights_path=str(weights) if weights is not None else None,
             available_devices=self._devices,
             load_ms=(time.perf_counter() - started) * 1000.0,
+            downloaded=self._engine.downloaded_models(),
         ))
 
     def _download_cancelled(self) -> bool:
