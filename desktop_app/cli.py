@@ -307,6 +307,9 @@ def _cam_progress(method: str | None, path: Path) -> Iterator[Callable[[int, int
 
     try:
         yield report
+    except KeyboardInterrupt:
+        shown = False  # main() ends the line
+        raise
     finally:
         if shown:
             stream.write("\n")

@@ -128,10 +128,13 @@ def _cases() -> list:
 def test_equals_pytorch_grad_cam(clf, oracle_model, sign_resolved_oracle, method, layer) -> None:
     image = _photo()
     costly = method in SLOW_AT_LAYER4
-    pred = clf.predict(image, topk=1 if costly else 3, cam=method, cam_layer=layer,
+    logits = clf.network(clf.preprocessor(image))[0]
+    # The top classes and the least likely one: a negative logit inverts Ablation-CAM's map.
+    classes = [*logits.topk(1 if costly else 2).indices.tolist(), int(logits.argmin())]
+    assert logits[classes[-1]] < 0
+    pred = clf.predict(image, topk=2, cam=method, cam_layer=layer, cam_classes=classes,
                        batch_size=64 if costly else 32)
     assert pred.cam_method == method and pred.to_dict()["cam_method"] == method
-    classes = [s.index for s in pred.topk]
     oracle = _oracle(oracle_model, method, layer, clf.preprocessor(image), classes)
     _compare(pred, oracle, classes, 1e-2 if method == "scorecam" else 1e-3)
 
@@ -195,14 +198,14 @@ def _forbid_autograd(monkeypatch) -> None:
 
 def test_layer4_needs_no_backward_and_ablation_no_extra_forward(clf, monkeypatch) -> None:
     image = _photo(seed=6)
-    layer4_calls = []
-    handle = clf.network.layer4.register_forward_hook(lambda *_: layer4_calls.append(1))
+    fc_calls = []  # a forward of any part of the network after layer4 ends in fc
+    handle = clf.network.fc.register_forward_hook(lambda *_: fc_calls.append(1))
     try:
         _forbid_autograd(monkeypatch)
         for method in (*GRADIENT_METHODS, "eigencam", "ablationcam"):
-            layer4_calls.clear()
+            fc_calls.clear()
             pred = clf.predict(image, topk=3, cam=method)
-            assert len(pred.cams) == 3 and layer4_calls == [1], method
+            assert len(pred.cams) == 3 and fc_calls == [1], method
         # The same check catches a backward: inner layers need one.
         with pytest.raises(AssertionError, match="autograd was invoked"):
             clf.predict(image, topk=3, cam="gradcam++", cam_layer="layer3")

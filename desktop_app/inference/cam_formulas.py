@@ -37,6 +37,7 @@ Layer4 in closed form. After layer4 a ResNet has only global average pooling and
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -93,16 +94,19 @@ def first_component(maps: Tensor) -> Tensor:
     Positions are samples, channels features; after centring each channel over positions the
     positions are projected on the first right singular vector. The sign is chosen so that the
     projection correlates positively with the channels' mean (the projection has zero mean,
-    so the sign of its dot product with that mean map decides).
+    so the sign of its dot product with that mean map decides). numpy's SVD, as
+    pytorch-grad-cam's: single-threaded under ``engine_threads`` it took 3 ms for layer4 of
+    ResNet-18 where torch's, with two intra-op threads on a loaded 2-core CPU, took 0.9 s.
     """
     c, h, w = maps.shape
-    x = torch.nan_to_num(maps.float(), nan=0.0).reshape(c, h * w).T
-    x = x - x.mean(dim=0)
-    _, _, vt = torch.linalg.svd(x, full_matrices=False)
+    x = np.nan_to_num(maps.detach().float().cpu().numpy()).reshape(c, h * w).T
+    mean_map = x.mean(axis=1)
+    x = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
     projection = x @ vt[0]
-    if torch.dot(projection, maps.float().mean(dim=0).reshape(-1)) < 0:
+    if float(projection @ mean_map) < 0:
         projection = -projection
-    return projection.reshape(h, w)
+    return torch.from_numpy(projection.reshape(h, w)).to(maps.device)
 
 
 def ablation_value(activation: Tensor) -> float:

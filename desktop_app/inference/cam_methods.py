@@ -139,7 +139,7 @@ def _ablated_scores(model: ResNet, a: Tensor, request: CamRequest) -> Tensor:
     channels = a.shape[0]
     value = ablation_value(a)
     classes = torch.as_tensor(request.classes, device=a.device)
-    out = torch.empty(len(request.classes), channels)
+    out = torch.empty(len(request.classes), channels, device=a.device)
     with eval_mode(model):
         for start in range(0, channels, request.batch_size):
             _check_cancel(request)
@@ -147,7 +147,7 @@ def _ablated_scores(model: ResNet, a: Tensor, request: CamRequest) -> Tensor:
             batch = a[None].repeat(stop - start, 1, 1, 1)
             batch[torch.arange(stop - start), torch.arange(start, stop)] = value
             logits = run_head(model, run_blocks(model, batch, request.layer, None))
-            out[:, start:stop] = logits[:, classes].T.float().cpu()
+            out[:, start:stop] = logits[:, classes].T.float()
             if request.progress is not None:
                 request.progress(stop, channels)
     return out
@@ -164,19 +164,19 @@ def _masked_scores(model: ResNet, x: Tensor, a: Tensor, request: CamRequest) -> 
     blank = len(active) < channels
     total = len(active) + int(blank)
     classes = torch.as_tensor(request.classes, device=x.device)
-    out = torch.empty(len(request.classes), channels)
+    out = torch.empty(len(request.classes), channels, device=x.device)
     with eval_mode(model):
         if blank:
             # An all-zero mask blanks the input: every such channel scores as the blank image.
             _check_cancel(request)
-            out[:] = model(torch.zeros_like(x))[0, classes].float().cpu()[:, None]
+            out[:] = model(torch.zeros_like(x))[0, classes].float()[:, None]
             if request.progress is not None:
                 request.progress(1, total)
         for start in range(0, len(active), step):
             _check_cancel(request)
             picked = active[start : start + step]
             masked = x * score_masks(a[picked], size)[:, None]
-            out[:, picked.cpu()] = model(masked)[:, classes].T.float().cpu()
+            out[:, picked] = model(masked)[:, classes].T.float()
             if request.progress is not None:
                 request.progress(int(blank) + start + len(picked), total)
     return out
