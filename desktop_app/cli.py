@@ -7,6 +7,7 @@ reaches the window quickly and ``--help`` is instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import statistics
@@ -18,7 +19,13 @@ from typing import NoReturn, TextIO
 
 from desktop_app import __version__
 from desktop_app.core.errors import InvalidArgument, LensError, one_line
-from desktop_app.inference.catalog import DEFAULT_CAM_LAYER, DEFAULT_MODEL, MODEL_NAMES
+from desktop_app.inference.catalog import (
+    CAM_METHODS,
+    DEFAULT_CAM_LAYER,
+    DEFAULT_CAM_METHOD,
+    DEFAULT_MODEL,
+    MODEL_NAMES,
+)
 
 SUBCOMMANDS = ("predict", "weights", "bench")
 PROG = "resnet-lens"
@@ -46,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # e.g. the disk filled up while writing maps
         _err(one_line(exc))
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl+C, e.g. during Score-CAM's forwards
+        if sys.stderr is not None and sys.stderr.isatty():
+            sys.stderr.write("\n")  # end a progress line
         _err("interrupted")
         return 130
 
@@ -78,7 +87,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="I,J,…",
         help="class indices to map (default: the top-k classes)",
     )
-    predict.add_argument("--cam-dir", type=Path, help="write Grad-CAM maps into this folder")
+    predict.add_argument(
+        "--cam",
+        type=_method_list,
+        default=[DEFAULT_CAM_METHOD],
+        metavar="METHOD[,METHOD…]",
+        help=f"CAM methods for --cam-dir: {', '.join(CAM_METHODS)} (default {DEFAULT_CAM_METHOD});"
+        " maps are named <image>.top<rank>-<class>.<method>.<layer>.<format>",
+    )
+    predict.add_argument("--aug-smooth", action="store_true",
+                         help="average the maps of 6 flipped/scaled inputs (6x the cost)")
+    predict.add_argument("--eigen-smooth", action="store_true",
+                         help="first principal component of the weighted activations")
+    predict.add_argument("--cam-dir", type=Path, help="write CAM maps into this folder")
     predict.add_argument(
         "--cam-format",
         choices=("png", "npy"),
@@ -145,6 +166,16 @@ def _index_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"expected class indices from 0 up, such as 0,3, got {text!r}")
     return indices
+
+
+def _method_list(text: str) -> list[str]:
+    methods = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [m for m in methods if m not in CAM_METHODS]
+    if unknown or not methods:
+        raise argparse.ArgumentTypeError(
+            f"unknown CAM method {', '.join(unknown) or repr(text)}; "
+            f"choose from {', '.join(CAM_METHODS)}")
+    return list(dict.fromkeys(methods))
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -214,27 +245,78 @@ def _run_predict(options: argparse.Namespace) -> int:
     except InvalidArgument as exc:
         _bad_argument(options, f"--{exc.argument.replace('_', '-')}", str(exc))
     used_stems: set[str] = set()
+    methods = options.cam if options.cam_dir else []
     for path in _progress(files, "classifying"):
         try:
-            pred = clf.predict(
-                path,
-                topk=options.topk,
-                cam_layer=options.cam_layer,
-                cam="gradcam" if options.cam_dir else None,
-                cam_classes=options.cam_classes,
-            )
-            if options.cam_dir:
-                _write_maps(options, path, pred, used_stems)
+            preds = []
+            for method in methods or [None]:
+                with _cam_progress(method, path) as report:
+                    preds.append(clf.predict(
+                        path,
+                        topk=options.topk,
+                        cam_layer=options.cam_layer,
+                        cam=method,
+                        cam_classes=options.cam_classes,
+                        aug_smooth=options.aug_smooth,
+                        eigen_smooth=options.eigen_smooth,
+                        progress=report,
+                    ))
+            written = []
+            if methods:
+                stem = _free_stem(path, used_stems)
+                for pred in preds:
+                    written += _write_maps(options, path, stem, pred)
         except (LensError, OSError) as exc:
             failures += 1
             _report_failure(options, str(path), one_line(exc))
             continue
+        pred = preds[0]
         if options.json:
-            print(json.dumps({"file": str(path), **pred.to_dict()}), flush=True)
+            record = {"file": str(path), **pred.to_dict()}
+            del record["cam_method"]  # one line per image, possibly several methods
+            record["cam_methods"] = list(methods)
+            record["maps"] = written
+            print(json.dumps(record), flush=True)
         else:
             best = ", ".join(f"{s.label} {s.probability:.1%}" for s in pred.topk)
             print(f"{path}: {best}", flush=True)
     return 1 if failures else 0
+
+
+def _free_stem(path: Path, used_stems: set[str]) -> str:
+    """The file name stem for ``path``'s maps; two inputs with one name must not overwrite
+    each other."""
+    stem, n = path.stem, 2
+    while stem in used_stems:
+        stem, n = f"{path.stem}-{n}", n + 1
+    used_stems.add(stem)
+    return stem
+
+
+@contextlib.contextmanager
+def _cam_progress(method: str | None, path: Path) -> Iterator[Callable[[int, int], None] | None]:
+    """Score-CAM's and Ablation-CAM's forwards counted on a terminal's stderr; else nothing."""
+    stream = sys.stderr
+    if stream is None or not stream.isatty() or method not in ("scorecam", "ablationcam"):
+        yield None
+        return
+    shown = False
+
+    def report(done: int, total: int) -> None:
+        nonlocal shown
+        shown = True
+        stream.write(f"\r{method} {path.name}: {done}/{total} forwards")
+        stream.flush()
+
+    try:
+        yield report
+    except KeyboardInterrupt:
+        shown = False  # main() ends the line
+        raise
+    finally:
+        if shown:
+            stream.write("\n")
+            stream.flush()
 
 
 def _report_failure(options: argparse.Namespace, item: str, reason: str) -> None:
@@ -266,24 +348,28 @@ def _expand_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[tuple[str, s
     return files, missing
 
 
-def _write_maps(options: argparse.Namespace, path: Path, pred, used_stems: set[str]) -> None:
+def _write_maps(
+    options: argparse.Namespace, path: Path, stem: str, pred
+) -> list[dict[str, object]]:
+    """Write one map per class, named by rank, class, method and layer; describe each."""
     from desktop_app.core.image_io import decode_image
     from desktop_app.core.overlay import overlay, save_npy, save_png
 
-    stem = path.stem
-    n = 2
-    while stem in used_stems:  # two inputs with one name must not overwrite each other
-        stem, n = f"{path.stem}-{n}", n + 1
-    used_stems.add(stem)
     rank = {s.index: r for r, s in enumerate(pred.topk, start=1)}
     pixels = decode_image(path).array if options.cam_format == "png" else None
+    written: list[dict[str, object]] = []
     for index in pred.cams:
         name = f"{stem}.top{rank[index]}" if index in rank else f"{stem}.class"
-        target = options.cam_dir / f"{name}-{index}.{options.cam_format}"
+        target = options.cam_dir / (
+            f"{name}-{index}.{pred.cam_method}.{pred.cam_layer}.{options.cam_format}"
+        )
         if pixels is None:
             save_npy(target, pred.cams[index])
         else:
             save_png(target, overlay(pixels, pred.cams[index], options.colormap, options.alpha))
+        written.append({"method": pred.cam_method, "layer": pred.cam_layer, "class": index,
+                        "path": str(target)})
+    return written
 
 
 def _run_weights(options: argparse.Namespace) -> int:

@@ -82,7 +82,8 @@ def test_predict_writes_png_overlays_and_chosen_classes(folder, tmp_path, resnet
     )
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert len(names) == 2 and all(n.endswith(("-1.png", "-2.png")) for n in names)
+    assert len(names) == 2
+    assert all(n.endswith(("-1.gradcam.layer3.png", "-2.gradcam.layer3.png")) for n in names)
     with Image.open(out / names[0]) as im:
         assert im.size == (200, 300) and im.mode == "RGB"
 
@@ -141,6 +142,7 @@ def three_class_model(tmp_path_factory) -> Path:
     ("--colormap", "rainbow", "choose from jet, turbo"),
     ("--alpha", "1.5", "from 0 to 1"),
     ("--cam-dir", "{image}", "is a file, not a folder"),
+    ("--cam", "gradcam,nope", "unknown CAM method nope; choose from gradcam, hirescam"),
 ])
 def test_a_bad_argument_is_one_line_naming_it_with_exit_status_2(
         folder, tmp_path, three_class_model, option, value, says) -> None:

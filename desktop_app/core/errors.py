@@ -23,6 +23,10 @@ class DownloadCancelled(LensError):
     """The user cancelled a weights download; nothing was written."""
 
 
+class Cancelled(LensError):
+    """The user cancelled a long computation (e.g. Score-CAM's forwards); nothing was kept."""
+
+
 class CaptureError(LensError):
     """A camera or video source failed to open or stopped delivering frames."""
 

@@ -20,7 +20,7 @@ class ClassScore:
 
 
 class CamMaps(Mapping[int, np.ndarray]):
-    """Grad-CAM maps by class index, warped lazily onto the input image's pixels.
+    """CAM maps by class index, warped lazily onto the input image's pixels.
 
     The engine produces small grids (e.g. 7×7 for layer4) over the model's crop, already
     min-max normalised to [0, 1]. Full-resolution maps are made on first access and cached:
@@ -90,6 +90,7 @@ class Prediction:
     cam_layer: str | None = None
     source: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    cam_method: str | None = None  # one of inference.catalog.CAM_METHODS
     backend: str = "eager"  # the forward that ran: eager, onednn or torchscript
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +106,7 @@ class Prediction:
                 for s in self.topk
             ],
             "cam_layer": self.cam_layer,
+            "cam_method": self.cam_method,
             "cam_classes": sorted(self.cams) if self.cams is not None else [],
             "timings_ms": {k: round(v, 3) for k, v in self.timings.items()},
             "notes": list(self.notes),

@@ -14,3 +14,15 @@ MODEL_NAMES: tuple[str, ...] = (
 )
 DEFAULT_MODEL = "resnet50"
 DEFAULT_CAM_LAYER = "layer4"
+# CAM methods, named as pytorch-grad-cam's classes (GradCAM, HiResCAM, GradCAMPlusPlus, …).
+CAM_METHODS: tuple[str, ...] = (
+    "gradcam",
+    "hirescam",
+    "gradcam++",
+    "xgradcam",
+    "layercam",
+    "eigencam",
+    "ablationcam",
+    "scorecam",
+)
+DEFAULT_CAM_METHOD = "gradcam"

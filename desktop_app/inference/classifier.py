@@ -1,4 +1,4 @@
-"""The classifier: one model on one device, giving top-k predictions and Grad-CAM maps."""
+"""The classifier: one model on one device, giving top-k predictions and CAM maps."""
 
 from __future__ import annotations
 
@@ -21,9 +21,21 @@ from desktop_app.core.image_io import DecodedImage, decode_for_model
 from desktop_app.core.results import CamMaps, ClassScore, Prediction
 from desktop_app.inference import checkpoints, weights
 from desktop_app.inference.backends import CompiledForward, build_forward, eager_forward
-from desktop_app.inference.catalog import DEFAULT_CAM_LAYER, DEFAULT_MODEL, MODEL_NAMES
+from desktop_app.inference.cam_methods import (
+    CamRequest,
+    CancelCheck,
+    ProgressCallback,
+    augmented_grids,
+    method_cams,
+)
+from desktop_app.inference.catalog import (
+    CAM_METHODS,
+    DEFAULT_CAM_LAYER,
+    DEFAULT_MODEL,
+    MODEL_NAMES,
+)
 from desktop_app.inference.devices import is_out_of_memory, resolve_device
-from desktop_app.inference.gradcam import cams_by_autograd, cams_from_fc, split_forward
+from desktop_app.inference.gradcam import cams_from_fc, normalise, split_forward
 from desktop_app.inference.network import cam_layer_names, canonical_layer
 from desktop_app.inference.preprocess import Preprocessor
 from desktop_app.inference.threads import engine_threads
@@ -31,7 +43,6 @@ from desktop_app.inference.threads import engine_threads
 log = logging.getLogger(__name__)
 
 ImageInput = str | os.PathLike[str] | Image.Image | np.ndarray | DecodedImage
-CAM_METHODS = ("gradcam",)
 
 
 @dataclass(frozen=True)
@@ -123,13 +134,28 @@ class Classifier:
         cam: str | None = "gradcam",
         cam_layer: str = DEFAULT_CAM_LAYER,
         cam_classes: Sequence[int] | None = None,
+        *,
+        aug_smooth: bool = False,
+        eigen_smooth: bool = False,
+        batch_size: int = 32,
+        progress: ProgressCallback | None = None,
+        cancel: CancelCheck | None = None,
     ) -> Prediction:
-        """Top-k classes of ``image`` and, unless ``cam`` is None, their Grad-CAM maps.
+        """Top-k classes of ``image`` and, unless ``cam`` is None, their CAM maps.
 
-        Maps are in the input image's own pixels (full size, after EXIF orientation); the
-        part the model never saw is NaN. ``cam_classes`` defaults to the top-k classes.
+        ``cam`` is one of ``CAM_METHODS`` (see ``cam_methods`` and ``cam_formulas``). Maps
+        are in the input image's own pixels (full size, after EXIF orientation); the part the
+        model never saw is NaN. ``cam_classes`` defaults to the top-k classes.
+        ``aug_smooth``/``eigen_smooth`` are pytorch-grad-cam's options of those names.
+        ``batch_size``: images per forward for Ablation-CAM (off layer4) and Score-CAM, which
+        report ``progress(done, total)`` forwards and stop with ``Cancelled`` once ``cancel()``
+        returns True.
         """
         layer = self.check_arguments(topk, cam, cam_layer, cam_classes)
+        if batch_size < 1:
+            raise InvalidArgument("batch_size", f"must be at least 1, got {batch_size}")
+        options = {"aug_smooth": aug_smooth, "eigen_smooth": eigen_smooth,
+                   "batch_size": batch_size, "progress": progress, "cancel": cancel}
 
         start = time.perf_counter()
         decoded = decode_for_model(image, self.preprocessor.resize_size)
@@ -138,7 +164,7 @@ class Classifier:
         with engine_threads(self._threads):
             try:
                 scores, grids, forward = self._infer(
-                    decoded, topk, cam, layer, cam_classes, timings)
+                    decoded, topk, cam, layer, cam_classes, timings, options)
             except Exception as exc:
                 if not (is_out_of_memory(exc) and self._device.type != "cpu"):
                     raise
@@ -146,7 +172,7 @@ class Classifier:
                 log.warning("out of memory on %s; falling back to CPU", self._device)
                 self._move_to(torch.device("cpu"))
                 scores, grids, forward = self._infer(
-                    decoded, topk, cam, layer, cam_classes, timings)
+                    decoded, topk, cam, layer, cam_classes, timings, options)
         timings["total"] = _ms(start)
 
         width, height = decoded.image.size
@@ -161,6 +187,7 @@ class Classifier:
             model=self.model_name,
             device=self.device,
             cam_layer=cam_layer if cam else None,
+            cam_method=cam,
             source=decoded.name,
             notes=tuple(notes),
             backend=forward,
@@ -198,6 +225,7 @@ class Classifier:
         layer: str,
         cam_classes: Sequence[int] | None,
         timings: dict[str, float],
+        options: dict[str, Any],
     ) -> tuple[tuple[ClassScore, ...], dict[int, np.ndarray] | None, str]:
         """Scores, CAM grids and the forward that ran ("eager" off the layer-4 fast path)."""
         t = time.perf_counter()
@@ -207,11 +235,7 @@ class Classifier:
         t = time.perf_counter()
         fast_path = cam is None or layer == self._fast_layer
         compiled = self._compiled  # read once: a background compile may swap it meanwhile
-        if fast_path:
-            with torch.inference_mode():
-                logits, features = compiled.forward(x)
-        else:
-            logits, features = split_forward(self._loaded.network, x, layer)
+        logits, features = self._forward(x, layer, fast_path, compiled)
         forward = compiled.name if fast_path else "eager"
         scores = self._top_scores(logits[0], topk)
         timings["forward"] = _ms(t)
@@ -223,15 +247,40 @@ class Classifier:
             [int(c) for c in cam_classes] if cam_classes is not None else [s.index for s in scores]
         )
         classes = list(dict.fromkeys(classes))  # keep order, drop repeats
+        network = self._loaded.network
         if not classes:
             maps = np.zeros((0, 1, 1), dtype=np.float32)
-        elif fast_path:
-            with torch.inference_mode():
-                maps = cams_from_fc(features, self._loaded.network.fc.weight, classes)
+        elif cam == "gradcam" and fast_path and not (
+            options["aug_smooth"] or options["eigen_smooth"]
+        ):
+            with torch.inference_mode():  # Grad-CAM at layer4 is CAM: fc weights, no gradients
+                maps = cams_from_fc(features, network.fc.weight, classes)
         else:
-            maps = cams_by_autograd(self._loaded.network, features, layer, classes)
+            request = CamRequest(
+                cam, layer, tuple(classes), fast_path, options["eigen_smooth"],
+                options["batch_size"], options["progress"], options["cancel"],
+            )
+
+            def run(xa: torch.Tensor, req: CamRequest) -> torch.Tensor:
+                known = (logits, features) if xa is x else self._forward(
+                    xa, layer, fast_path, compiled)
+                return method_cams(network, xa, *known, req)
+
+            maps = (
+                augmented_grids(run, x, request) if options["aug_smooth"]
+                else normalise(run(x, request))
+            )
         timings["cam"] = _ms(t)
         return scores, dict(zip(classes, maps, strict=True)), forward
+
+    def _forward(
+        self, x: torch.Tensor, layer: str, fast_path: bool, compiled: CompiledForward
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits, activation at layer)``; at layer4 from ``compiled``."""
+        if fast_path:
+            with torch.inference_mode():
+                return compiled.forward(x)
+        return split_forward(self._loaded.network, x, layer)
 
     def _top_scores(self, logits: torch.Tensor, topk: int) -> tuple[ClassScore, ...]:
         logits = logits.float().cpu()

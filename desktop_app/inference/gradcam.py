@@ -29,7 +29,7 @@ def cams_from_fc(features: Tensor, fc_weight: Tensor, classes: Sequence[int]) ->
 
 def split_forward(model: ResNet, x: Tensor, layer: str) -> tuple[Tensor, Tensor]:
     """``(logits, activation at layer)`` for one image, without recording any graph."""
-    with torch.no_grad(), _eval_mode(model):
+    with torch.no_grad(), eval_mode(model):
         activation = run_blocks(model, run_stem(model, x), None, layer)
         logits = run_head(model, run_blocks(model, activation, layer, None))
     return logits, activation
@@ -38,7 +38,16 @@ def split_forward(model: ResNet, x: Tensor, layer: str) -> tuple[Tensor, Tensor]
 def cams_by_autograd(
     model: ResNet, activation: Tensor, layer: str, classes: Sequence[int]
 ) -> np.ndarray:
-    """Grad-CAM at ``layer`` (a block name) for ``classes``, given that layer's activation.
+    """Grad-CAM at ``layer`` (a block name) for ``classes``, given that layer's activation."""
+    grads = layer_gradients(model, activation, layer, classes)
+    weights = grads.mean(dim=(2, 3), keepdim=True)
+    return normalise((weights * activation.detach()).sum(dim=1))
+
+
+def layer_gradients(
+    model: ResNet, activation: Tensor, layer: str, classes: Sequence[int]
+) -> Tensor:
+    """``∂logit_c/∂activation`` for each of ``classes``: (K, C, H, W), one backward pass.
 
     The activation is replicated once per class so one backward pass yields every class's
     gradient; ``torch.autograd.grad`` leaves parameters' ``.grad`` untouched.
@@ -46,13 +55,12 @@ def cams_by_autograd(
     if layer not in block_names(model):
         raise ValueError(f"unknown block {layer!r}")
     k = len(classes)
-    with torch.enable_grad(), _eval_mode(model):
+    with torch.enable_grad(), eval_mode(model):
         leaf = activation.detach().repeat(k, 1, 1, 1).requires_grad_(True)
         logits = run_head(model, run_blocks(model, leaf, layer, None))
         picked = logits[torch.arange(k), torch.as_tensor(list(classes), device=logits.device)]
         (grads,) = torch.autograd.grad(picked.sum(), leaf)
-    weights = grads.mean(dim=(2, 3), keepdim=True)
-    return normalise((weights * activation.detach()).sum(dim=1))
+    return grads
 
 
 def normalise(cams: Tensor) -> np.ndarray:
@@ -63,7 +71,13 @@ def normalise(cams: Tensor) -> np.ndarray:
     return out
 
 
-class _eval_mode:
+def rescale(grids: np.ndarray) -> np.ndarray:
+    """Min-max to [0, 1] per map (after averaging maps that were each scaled already)."""
+    out = grids - grids.min(axis=(1, 2), keepdims=True)
+    return out / (1e-7 + out.max(axis=(1, 2), keepdims=True))
+
+
+class eval_mode:
     """Put a model in eval mode for a block and restore whatever mode it was in."""
 
     def __init__(self, model: torch.nn.Module) -> None:
