@@ -27,6 +27,7 @@ from desktop_app.ui.predictions_panel import CLASS_ROLE, PROBABILITY_ROLE
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.qt_image import qimage_to_rgb
 from desktop_app.ui.shortcuts_dialog import ShortcutsDialog
+from desktop_app.ui.theme import contrast_ratio
 
 _Copy = Qt.DropAction.CopyAction
 
@@ -368,20 +369,6 @@ def test_mime_with_an_html_data_url_image(tmp_path: Path) -> None:
     assert not content.messages
 
 
-def _relative_luminance(colour: QColor) -> float:
-    def channel(value: int) -> float:
-        c = value / 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    return (0.2126 * channel(colour.red()) + 0.7152 * channel(colour.green())
-            + 0.0722 * channel(colour.blue()))
-
-
-def _contrast(a: QColor, b: QColor) -> float:
-    light, dark = sorted((_relative_luminance(a), _relative_luminance(b)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
-
-
 @pytest.mark.parametrize("theme", ["light", "dark", "system"])
 def test_messages_are_readable_in_every_theme(qtbot: Any, tmp_path: Path, theme: str) -> None:
     app = QApplication.instance()
@@ -415,7 +402,7 @@ def test_messages_are_readable_in_every_theme(qtbot: Any, tmp_path: Path, theme:
             base = Role.AlternateBase if row % 2 else Role.Base
             background = (item.background().color() if item.data(Qt.ItemDataRole.BackgroundRole)
                           is not None else view.palette().color(base))
-            ratio = _contrast(foreground, background)
+            ratio = contrast_ratio(foreground, background)
             assert ratio >= 4.5, (f"{theme}: {item.text()!r} is {foreground.name()} on "
                                   f"{background.name()} (contrast {ratio:.1f})")
     finally:
@@ -668,7 +655,7 @@ def _painted_bar_contrast(qtbot: Any, window: MainWindow, row: int) -> float:
     assert len(others), "no bar painted"
     colours, counts = np.unique(others, axis=0, return_counts=True)
     bar = colours[counts.argmax()]
-    return _contrast(QColor(*map(int, bar)), QColor(*map(int, background)))
+    return contrast_ratio(QColor(*map(int, bar)), QColor(*map(int, background)))
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -693,7 +680,7 @@ def test_probability_bars_and_broken_file_labels_stand_out_in_every_theme(
                         == app.palette().color(Role.Base), timeout=3000)
         broken = strip.item(0)
         assert broken.data(Qt.ItemDataRole.ForegroundRole) is not None
-        ratio = _contrast(broken.foreground().color(), strip.palette().color(Role.Base))
+        ratio = contrast_ratio(broken.foreground().color(), strip.palette().color(Role.Base))
         assert ratio >= 4.5, f"{theme}: broken-file label contrast {ratio:.1f}"
         # Two classes: the top one is selected, the other is drawn on the list's background.
         probability = window.predictions.list.item(1).data(PROBABILITY_ROLE)
