@@ -39,8 +39,3 @@ def engine_threads(torch_threads: int) -> Iterator[None]:
     with _blas().limit(limits=1, user_api="blas"):
         yield
 
-
-def blas_threads() -> dict[str, int]:
-    """Threads each loaded BLAS library would use now, by file (for tests and reports)."""
-    return {lib.filepath: lib.num_threads for lib in ThreadpoolController().select(
-        user_api="blas").lib_controllers}
