@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from cli_runner import run_cli
 from PIL import Image
+from processes import run_cli
 
 from desktop_app.core.errors import Cancelled, LensError
 from desktop_app.core.geometry import CropGeometry

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -14,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from processes import run_python
 from video_utils import LEFT_RGB, RIGHT_RGB, band_colors, decode_index, make_test_video
 
 from desktop_app.capture import (
@@ -570,10 +569,7 @@ def test_interpreter_exit_with_capture_running_is_clean(tmp_path: Path) -> None:
         done.wait(5)
         """
     )
-    repo = Path(__file__).resolve().parents[1]
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=repo, capture_output=True, text=True, timeout=60
-    )
+    result = run_python(script, timeout=60)
     assert result.returncode == 0, result.stderr
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_runner import REPO, run_cli
 from PIL import Image
+from processes import run_cli, run_python
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +180,7 @@ def test_help_lists_commands_without_loading_torch_or_qt() -> None:
     code = ("import sys\nfrom desktop_app.cli import main\ntry:\n    main(['--help'])\n"
             "except SystemExit as exit:\n    assert exit.code == 0\n"
             "print(sorted(m for m in ('torch', 'PySide6', 'cv2') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, cwd=REPO)
+    result = run_python(code, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
     for command in ("predict", "weights", "bench"):
         assert command in result.stdout

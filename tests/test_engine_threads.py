@@ -9,14 +9,11 @@ OPENBLAS_NUM_THREADS in its environment, as such a program would.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from processes import run_python
 
-REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads Linux /proc")
 
 _CHILD = r"""
@@ -75,9 +72,7 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def child_report(resnet18_weights: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    out = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True,
-                         cwd=REPO, env=env, timeout=300, check=True)
+    out = run_python(_CHILD, drop_env=["OPENBLAS_NUM_THREADS"], check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pkgutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from processes import run_python
 
 import desktop_app
 
@@ -23,7 +22,7 @@ def _modules(subpackage: str) -> list[str]:
 
 def _loaded_after_import(*modules: str) -> set[str]:
     code = f"import sys, {', '.join(modules)}; print('\\n'.join(sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = run_python(code, check=True)
     return {name.split(".")[0] for name in out.stdout.split()} | set(out.stdout.split())
 
 

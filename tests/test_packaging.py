@@ -19,11 +19,11 @@ from types import ModuleType
 import numpy as np
 import pytest
 from PIL import Image
+from processes import REPO, run
 
 from desktop_app.core.errors import LensError
 from desktop_app.core.image_io import IMAGE_EXTENSIONS
 
-REPO = Path(__file__).resolve().parents[1]
 PACKAGING = REPO / "packaging"
 RESOURCES = REPO / "resources"
 
@@ -110,11 +110,7 @@ def test_desktop_file() -> None:
     for key in ("Categories", "MimeType", "Keywords"):
         assert entry[key].endswith(";"), key
     if shutil.which("desktop-file-validate"):  # the freedesktop.org checker, when installed
-        done = subprocess.run(
-            ["desktop-file-validate", str(PACKAGING / "resnet-lens.desktop")],
-            capture_output=True,
-            text=True,
-        )
+        done = run(["desktop-file-validate", str(PACKAGING / "resnet-lens.desktop")])
         assert done.returncode == 0 and not done.stdout, done.stdout
     for mime in entry["MimeType"].rstrip(";").split(";"):
         extensions = set(mimetypes.guess_all_extensions(mime)) | {f".{mime.split('/')[1]}"}
@@ -164,14 +160,8 @@ def _no_python_env(home: Path) -> dict[str, str]:
 
 
 def _run_app(app: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(app), *args],
-        env=_no_python_env(home),
-        cwd=home,  # outside the repository: nothing importable from the working directory
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    # Outside the repository: nothing importable from the working directory.
+    return run([str(app), *args], env=_no_python_env(home), inherit_env=False, cwd=home)
 
 
 @pytest.fixture(scope="module")
@@ -180,19 +170,9 @@ def frozen_app(tmp_path_factory, resnet18_weights) -> Iterator[Path]:
     if importlib.util.find_spec("PyInstaller") is None:
         pytest.skip("PyInstaller is not installed (pip install -e .[packaging])")
     root = tmp_path_factory.mktemp("pyinstaller")
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(PACKAGING / "build.py"),
-            "--bundle-weights",
-            "resnet18",
-            "--dist",
-            str(root / "dist"),
-            "--work",
-            str(root / "work"),
-        ],
-        capture_output=True,
-        text=True,
+    done = run(
+        [sys.executable, str(PACKAGING / "build.py"), "--bundle-weights", "resnet18",
+         "--dist", str(root / "dist"), "--work", str(root / "work")],
         timeout=1800,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -10,10 +10,10 @@ import zipfile
 import pytest
 import torch
 import torchvision
-from cli_runner import run_cli
 from corpus import build_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from processes import run_cli
 from safetensors.torch import save
 
 from desktop_app.core.errors import LensError, WeightsError

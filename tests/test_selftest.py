@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,11 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from processes import REPO, run_cli, run_python
 
 from desktop_app.core import resources
 from desktop_app.core.errors import LensError
-
-REPO = Path(__file__).resolve().parents[1]
 
 # The child process has no stdout and no stderr, like a windowed frozen app. It writes the
 # return value of main() to a file: a crash would leave no file behind.
@@ -37,33 +35,14 @@ def _run_without_stdio(
 ) -> int | None:
     code_file = tmp_path / "exit-code.txt"
     code_file.unlink(missing_ok=True)
-    done = subprocess.run(
-        [sys.executable, "-c", NO_STDIO.format(module=module), json.dumps(args), str(code_file)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-    )
+    done = run_python(NO_STDIO.format(module=module), json.dumps(args), str(code_file), env=env)
     # Nothing may be written to the real stdio by the app either (it has none).
     assert done.stdout == "", done.stdout
     return int(code_file.read_text()) if code_file.exists() else None
 
 
 def _self_test(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from desktop_app.selftest import main; sys.exit(main(sys.argv[1:]))",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-    )
+    return run_cli("--self-test", *args, env=env)
 
 
 @pytest.mark.slow

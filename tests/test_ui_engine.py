@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import run_python
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from ui_helpers import (
@@ -24,8 +22,6 @@ from video_utils import make_test_video
 from desktop_app.ui.app import build_parser, run
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.worker import TorchEngine
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
@@ -90,9 +86,7 @@ def test_the_window_shows_before_torch_is_imported(tmp_path) -> None:
         "print('HEAVY', heavy)\n"
         "window.shutdown()\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=120,
-                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    result = run_python(code, timeout=120, env={"QT_QPA_PLATFORM": "offscreen"})
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
 
 
