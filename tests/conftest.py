@@ -6,8 +6,12 @@ import os
 import socket
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from support.shapes_model import ShapesModel
 
 # Before anything imports Qt or torch: headless Qt, and a private torch cache so no test
 # reads or writes the user's real one.
@@ -72,3 +76,12 @@ def resnet18_weights() -> Path:
 @pytest.fixture(scope="session")
 def resnet50_weights() -> Path:
     return write_fake_weights("resnet50")
+
+
+@pytest.fixture(scope="session")
+def shapes_model(request: pytest.FixtureRequest) -> ShapesModel:
+    """A small ResNet trained on synthetic shapes: a model that learned something. Trained
+    once (a few minutes), then reused from pytest's cache across runs."""
+    from support.shapes_model import shapes_model_fixture
+
+    return shapes_model_fixture(request)

@@ -6,7 +6,7 @@ import pkgutil
 from pathlib import Path
 
 import pytest
-from processes import run_python
+from support.processes import run_python
 
 import desktop_app
 

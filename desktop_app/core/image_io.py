@@ -39,7 +39,7 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image,
 TRANSPARENT_BACKGROUND: tuple[int, int, int] = (124, 116, 104)
 
 # Suffixes offered when a folder is scanned. Each maps (in Pillow's registry) to a format in
-# _FORMATS; tests/test_image_io.py checks that, so the two cannot drift apart.
+# _FORMATS; tests/core/test_image_io.py checks that, so the two cannot drift apart.
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".mpo",
     ".png", ".apng", ".gif", ".webp", ".avif",

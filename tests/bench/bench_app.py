@@ -79,8 +79,8 @@ def live(seconds: float, source_fps: float, torch_home: Path, work: Path) -> dic
     import numpy as np
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
-    from ui_helpers import LagProbe
-    from video_utils import make_test_video
+    from support.ui_helpers import LagProbe
+    from support.video_utils import make_test_video
 
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.settings import Settings

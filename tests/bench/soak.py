@@ -1,4 +1,4 @@
-"""Soak test of the live path (a script; tests/test_reliability_ui.py runs a short one).
+"""Soak test of the live path (a script; tests/ui/test_reliability_ui.py runs a short one).
 
     .venv/bin/python tests/bench/soak.py [--frames 10000] [--warmup 300] [--every 500]
 
@@ -118,7 +118,7 @@ def run_soak(frames: int, engine_factory: Callable[[], Any], workdir: Path, *,
         raise ValueError("need 0 < warmup < frames")
     from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
-    from video_utils import make_test_video
+    from support.video_utils import make_test_video
 
     from desktop_app.core.results import Prediction
     from desktop_app.ui.main_window import MainWindow

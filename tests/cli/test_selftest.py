@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from processes import REPO, run_cli, run_python
+from support.processes import REPO, run_cli, run_python
 
 from desktop_app.core import resources
 from desktop_app.core.errors import LensError

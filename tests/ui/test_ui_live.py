@@ -11,17 +11,16 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from ui_helpers import (
+from support.ui_helpers import (
     FakeClassifier,
     FakeEngine,
     LagProbe,
     fake_camera_source,
     make_window,
-    no_leaked_threads,  # noqa: F401  (autouse fixture)
     wait_for_prediction,
     write_image,
 )
-from video_utils import decode_index, make_test_video
+from support.video_utils import decode_index, make_test_video
 
 from desktop_app.ui.predictions_panel import CLASS_ROLE
 from desktop_app.ui.requests import PredictResult

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ui_helpers import FakeEngine, no_leaked_threads  # noqa: F401  (autouse fixture)
+from support.ui_helpers import FakeEngine
 
 from desktop_app.core.errors import WeightsUnavailableError, one_line
 from desktop_app.ui.requests import ModelRequest, PredictRequest, next_request_id

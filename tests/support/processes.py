@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # Python children inherit the session's private TORCH_HOME; their sockets are blocked as well,
 # so a download attempt fails loudly instead of fetching.

@@ -2,23 +2,19 @@
 
 ``FakeEngine``/``FakeClassifier`` stand in for the torch engine: they return real
 ``Prediction`` objects (random CAM grids over a real ``CropGeometry``) quickly, can be made
-slow or failing, and record what they were asked. ``no_leaked_threads`` is an autouse
-fixture: test modules import it so that any test leaving a thread behind fails.
+slow or failing, and record what they were asked.
 """
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
-from PySide6.QtCore import QCoreApplication, QSettings, QThread
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.errors import DownloadCancelled
@@ -190,47 +186,6 @@ def write_image(path: Path, color: tuple[int, int, int], size: tuple[int, int] =
     pixels[size[1] // 3:, size[0] // 3:] = (255 - np.array(color)).astype(np.uint8)
     Image.fromarray(pixels).save(path)
     return path
-
-
-def _running_qthreads() -> list[QThread]:
-    app = QCoreApplication.instance()
-    main = app.thread() if app is not None else None
-    running = []
-    for obj in gc.get_objects():
-        # type(), not isinstance(): some objects (torch.distributed) warn on __class__.
-        if issubclass(type(obj), QThread) and obj is not main:
-            try:
-                if obj.isRunning():
-                    running.append(obj)
-            except RuntimeError:  # the C++ object is gone: not running
-                continue
-    return running
-
-
-def _new_threads(before: set[int]) -> list[threading.Thread]:
-    # Dummy threads are Python's records of threads it did not start (Qt's); they never
-    # end, so QThreads are checked through Qt instead.
-    return [t for t in threading.enumerate()
-            if t.ident not in before and t.is_alive()
-            and not isinstance(t, threading._DummyThread)]  # type: ignore[attr-defined]
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_threads() -> Iterator[None]:
-    before = {t.ident for t in threading.enumerate() if t.ident is not None}
-    yield
-    deadline = time.monotonic() + 2.0
-    while True:
-        threads, qthreads = _new_threads(before), _running_qthreads()
-        if not threads and not qthreads:
-            return
-        if time.monotonic() > deadline:
-            names = [t.name for t in threads] + [q.objectName() or "QThread" for q in qthreads]
-            pytest.fail(f"test left threads running: {names}")
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.processEvents()
-        time.sleep(0.02)
 
 
 class FakeCamera:

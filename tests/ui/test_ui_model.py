@@ -9,10 +9,9 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QPushButton
-from ui_helpers import (
+from support.ui_helpers import (
     FakeEngine,
     make_window,
-    no_leaked_threads,  # noqa: F401  (autouse fixture)
     wait_for_prediction,
     write_image,
 )

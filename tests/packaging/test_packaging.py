@@ -19,7 +19,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 from PIL import Image
-from processes import REPO, run
+from support.processes import REPO, run
 
 from desktop_app.core.errors import LensError
 from desktop_app.core.image_io import IMAGE_EXTENSIONS

@@ -10,10 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from ui_helpers import (
+from support.ui_helpers import (
     FakeEngine,
     make_window,
-    no_leaked_threads,  # noqa: F401  (autouse fixture)
     wait_for_prediction,
 )
 

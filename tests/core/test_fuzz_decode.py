@@ -19,10 +19,10 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from corpus import sample_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import features
+from support.corpus import sample_bytes
 
 from desktop_app.core.errors import ImageDecodeError
 from desktop_app.core.image_io import DecodedImage, decode_image

@@ -10,11 +10,11 @@ import zipfile
 import pytest
 import torch
 import torchvision
-from corpus import build_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from processes import run_cli
 from safetensors.torch import save
+from support.corpus import build_corpus
+from support.processes import run_cli
 
 from desktop_app.core.errors import LensError, WeightsError
 from desktop_app.inference import checkpoints, load_classifier

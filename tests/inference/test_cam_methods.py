@@ -11,7 +11,7 @@ import pytest
 import torch
 import torchvision
 from PIL import Image
-from processes import run_cli
+from support.processes import run_cli
 
 from desktop_app.core.errors import Cancelled, LensError
 from desktop_app.core.geometry import CropGeometry

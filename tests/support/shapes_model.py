@@ -13,7 +13,7 @@ normalisation) and keeps every shape inside that crop. The model is
 ``torchvision.models.resnet.ResNet`` with one BasicBlock per stage, so the engine can load its
 state_dict as a custom checkpoint. Training takes about two CPU-minutes on one core;
 ``trained_shapes_model`` caches the result under a key derived from this file's source, so
-editing this file retrains. ``python tests/shapes_model.py --out DIR`` trains and writes the
+editing this file retrains. ``python tests/support/shapes_model.py --out DIR`` trains and writes the
 files explicitly.
 """
 
@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 if __name__ == "__main__":  # run as a script: make the repository's package importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from desktop_app.core.geometry import CropGeometry
 

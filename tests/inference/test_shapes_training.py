@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from shapes_model import (
+from support.shapes_model import (
     CLASSES,
     CROP_SIZE,
     TRAIN_SEED,
@@ -22,8 +22,7 @@ from shapes_model import (
     make_dataset,
     make_heldout_set,
     normalise,
-    shapes_model_fixture,
-)
+    )
 
 HELDOUT_IMAGES = 200
 # Training happens in the first test that asks for the model: allow for it.
@@ -35,11 +34,6 @@ class HeldoutRun:
     samples: list[Sample]
     predictions: np.ndarray  # (N,) class indices
     cams: np.ndarray  # (N, 7, 7) CAM of each image's true class over the crop
-
-
-@pytest.fixture(scope="module")
-def shapes_model(request: pytest.FixtureRequest) -> ShapesModel:
-    return shapes_model_fixture(request)
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import run_python
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from ui_helpers import (
+from support.processes import run_python
+from support.ui_helpers import (
     FakeEngine,
     LagProbe,
     make_window,
-    no_leaked_threads,  # noqa: F401  (autouse fixture)
     wait_for_prediction,
     write_image,
 )
-from video_utils import make_test_video
+from support.video_utils import make_test_video
 
 from desktop_app.ui.app import build_parser, run
 from desktop_app.ui.main_window import MainWindow

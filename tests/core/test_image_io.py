@@ -12,7 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from corpus import (
+from PIL import Image, features
+from support.corpus import (
     LARGE_SIZE,
     QUAD_H,
     QUAD_W,
@@ -23,7 +24,6 @@ from corpus import (
     quadrants,
     stored_for_orientation,
 )
-from PIL import Image, features
 
 from desktop_app.core import image_io
 from desktop_app.core.errors import ImageDecodeError, LensError

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from processes import run_python
+from support.processes import run_python
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads Linux /proc")
 

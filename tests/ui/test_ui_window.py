@@ -11,11 +11,10 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
-from ui_helpers import (
+from support.ui_helpers import (
     FakeClassifier,
     FakeEngine,
     make_window,
-    no_leaked_threads,  # noqa: F401  (autouse fixture)
     temp_settings,
     wait_for_prediction,
     write_image,

@@ -1,4 +1,4 @@
-"""With a model that has really learned (tests/shapes_model.py), the engine's Grad-CAM, in the
+"""With a model that has really learned (tests/support/shapes_model.py), the engine's Grad-CAM, in the
 original image's pixels, peaks on the object: this is what proves the maps land right.
 
 The proof must hold for any model the training recipe produces (float results, hence the
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import pytest
-from shapes_model import CROP_SIZE, Sample, ShapesModel, make_edge_set, shapes_model_fixture
+from support.shapes_model import CROP_SIZE, Sample, ShapesModel, make_edge_set
 
 from desktop_app.core.geometry import CropGeometry
 from desktop_app.core.results import Prediction
@@ -47,11 +47,6 @@ class Run:
 class Alignment:
     on_shape: float  # fraction of peaks within the tolerance of the shape's box
     median_cells: float  # median distance from peak to box, in layer-4 cells
-
-
-@pytest.fixture(scope="module")
-def shapes_model(request: pytest.FixtureRequest) -> ShapesModel:
-    return shapes_model_fixture(request)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,23 +30,24 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from corpus import CorpusEntry, build_corpus
+from app_harness import AppProcess
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
-from ui_helpers import (
+from soak import RSS_GROWTH_LIMIT_MB, run_soak
+from support.corpus import CorpusEntry, build_corpus
+from support.ui_helpers import (
     FakeCamera,
     FakeClassifier,
     FakeEngine,
     LagProbe,
     fake_camera_source,
     make_window,
-    no_leaked_threads,  # noqa: F401  (autouse fixture)
     noise_frame,
     wait_for_prediction,
     write_image,
 )
-from video_utils import make_test_video
+from support.video_utils import make_test_video
 
 from desktop_app.capture import FrameSource
 from desktop_app.core.errors import CaptureError, DownloadCancelled
@@ -56,13 +56,6 @@ from desktop_app.ui.download_dialog import DownloadDialog
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.requests import ModelRequest, PredictRequest, next_request_id
 from desktop_app.ui.worker import TorchEngine, WorkerClient
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "bench"))
-sys.path.insert(0, str(REPO / "tests" / "tools"))
-
-from app_harness import AppProcess  # noqa: E402
-from soak import RSS_GROWTH_LIMIT_MB, run_soak  # noqa: E402
 
 # What Qt's offscreen platform prints for every window: not ours, not an error.
 BENIGN_QT = ("This plugin does not support propagateSizeHints()",)

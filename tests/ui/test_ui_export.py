@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtWidgets import QApplication
-from ui_helpers import (
+from support.ui_helpers import (
     FakeClassifier,
     FakeEngine,
     make_window,
-    no_leaked_threads,  # noqa: F401  (autouse fixture)
     wait_for_prediction,
     write_image,
 )

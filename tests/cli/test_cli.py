@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from processes import run_cli, run_python
+from support.processes import run_cli, run_python
 
 
 @pytest.fixture(scope="module")

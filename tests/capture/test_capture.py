@@ -12,8 +12,8 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from processes import run_python
-from video_utils import LEFT_RGB, RIGHT_RGB, band_colors, decode_index, make_test_video
+from support.processes import run_python
+from support.video_utils import LEFT_RGB, RIGHT_RGB, band_colors, decode_index, make_test_video
 
 from desktop_app.capture import (
     CameraInfo,
