@@ -54,7 +54,7 @@ from desktop_app.core.errors import CaptureError, DownloadCancelled
 from desktop_app.core.results import Prediction
 from desktop_app.ui.download_dialog import DownloadDialog
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.requests import ModelRequest, PredictRequest, next_request_id
+from desktop_app.ui.requests import Kind, ModelRequest, PredictRequest, next_request_id
 from desktop_app.ui.worker import TorchEngine, WorkerClient
 
 REPO = Path(__file__).resolve().parents[1]
@@ -216,7 +216,7 @@ class CameraRig:
             return source
 
         monkeypatch.setattr("desktop_app.capture.open_camera", open_camera)
-        monkeypatch.setattr("desktop_app.ui.main_window._list_cameras",
+        monkeypatch.setattr("desktop_app.ui.live_controller._list_cameras",
                             lambda: [(0, "Test camera")])
 
     def stuck(self) -> None:
@@ -432,13 +432,11 @@ def test_a_discarded_request_does_not_leave_the_worker_busy(qtbot: Any) -> None:
     client.start()
     try:
         with qtbot.waitSignal(client.worker.model_ready, timeout=5000):
-            client.submit("model", ModelRequest(next_request_id(), "resnet18"))
+            client.submit(ModelRequest(next_request_id(), "resnet18"))
         pixels = np.zeros((40, 40, 3), np.uint8)
-        client.submit("predict", PredictRequest(next_request_id(), pixels, "a", "still", 3,
-                                                None))
+        client.submit(PredictRequest(next_request_id(), pixels, "a", Kind.STILL, 3, None))
         qtbot.waitUntil(lambda: len(engine.classifier.calls) == 1, timeout=5000)
-        client.submit("batch", PredictRequest(next_request_id(), pixels, "b", "batch", 3,
-                                              None))
+        client.submit(PredictRequest(next_request_id(), pixels, "b", Kind.BATCH, 3, None))
         client.discard("batch")
         assert client.busy  # the first is still being classified
         qtbot.waitUntil(lambda: not client.busy, timeout=3000)

@@ -104,10 +104,23 @@ def test_command_line_options() -> None:
          "--labels", "l.txt", "--camera", "1", "--theme", "dark"])
     assert args.paths == ["a.jpg", "folder"]
     assert (args.model, args.device, args.weights, args.labels) == (
-        "resnet18", "cpu", "w.pth", "l.txt")
+        "resnet18", "cpu", Path("w.pth"), Path("l.txt"))
     assert (args.camera, args.theme) == (1, "dark")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--model", "vgg16"])
+
+
+def test_the_window_and_predict_share_one_definition_of_the_model_options() -> None:
+    from desktop_app import cli
+
+    predict = cli._parser().parse_args(["predict", "x.jpg"]).parser
+
+    def model_options(parser: Any) -> dict[str, tuple[Any, ...]]:
+        return {a.dest: (a.type, a.default, a.choices, a.help) for a in parser._actions
+                if a.dest in ("model", "weights", "labels", "device")}
+
+    assert len(model_options(predict)) == 4
+    assert model_options(build_parser()) == model_options(predict)
 
 
 def test_run_opens_the_paths_and_returns_when_the_window_closes(

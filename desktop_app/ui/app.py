@@ -29,8 +29,8 @@ from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from desktop_app.cli import _model_options
 from desktop_app.core.resources import ICON_FILE, resource_path
-from desktop_app.inference.catalog import MODEL_NAMES
 from desktop_app.ui.main_window import APP_NAME, MainWindow
 from desktop_app.ui.settings import THEMES, Settings, open_settings
 from desktop_app.ui.theme import apply_theme
@@ -48,11 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="*", metavar="IMAGE",
                         help="images, folders or a video file to open")
-    parser.add_argument("--model", choices=MODEL_NAMES, help="official model to load")
-    parser.add_argument("--weights", metavar="FILE",
-                        help="a checkpoint (.pth/.pt/.safetensors) instead of official weights")
-    parser.add_argument("--labels", metavar="FILE", help="class names (.txt or .json)")
-    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    _model_options(parser)  # the same options, types and defaults as ``predict``
     parser.add_argument("--camera", type=int, metavar="N", help="start camera N at launch")
     parser.add_argument("--theme", choices=THEMES, help="colour theme (default: as last time)")
     parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
@@ -66,9 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return run(args.paths, model=args.model, weights=args.weights, labels=args.labels,
-               device=args.device, camera=args.camera, theme=args.theme,
+    return run(args.paths, model=args.model, weights=_text(args.weights),
+               labels=_text(args.labels), device=args.device, camera=args.camera, theme=args.theme,
                threads=args.threads, settings_path=args.settings, exit_process=True)
+
+
+def _text(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
 
 
 def run(paths: Sequence[str | os.PathLike[str]] = (), *, model: str | None = None,

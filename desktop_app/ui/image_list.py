@@ -47,6 +47,10 @@ class Still:
     name: str
     model_source: Path | bytes | np.ndarray
 
+    @property
+    def pixels(self) -> np.ndarray:
+        return self.decoded.array
+
 
 def decode_entry(entry: Entry) -> Still:
     """Runs in the background pool."""

@@ -15,6 +15,7 @@ from desktop_app.ui.download_dialog import DownloadDialog, WeightsProblemDialog
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.requests import (
     DownloadProgress,
+    FailureReason,
     ModelInfo,
     ModelRequest,
     WorkerFailure,
@@ -22,7 +23,7 @@ from desktop_app.ui.requests import (
 )
 from desktop_app.ui.settings import Settings
 from desktop_app.ui.status_panel import StatusPanel
-from desktop_app.ui.worker import WorkerClient
+from desktop_app.ui.worker import Reply, WorkerClient
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ NO_MODEL = "No model loaded: choose a model or a weights file."
 class ModelController(QObject):
     reclassify = Signal()  # what is on screen should be classified again
     message = Signal(str, str)  # text, level
+    ready = Signal(object)  # ModelInfo
     failed = Signal()
 
     def __init__(self, window: QWidget, client: WorkerClient, settings: Settings,
@@ -60,9 +62,9 @@ class ModelController(QObject):
 
         controls.show_model(initial.model or DEFAULT_MODEL)
         controls.set_devices(("auto", "cpu"), initial.device)
+        self._reply = Reply(self._on_model_ready, self._on_failure)
         worker = client.worker
         worker.model_loading.connect(self._on_model_loading)
-        worker.model_ready.connect(self._on_model_ready)
         worker.download_progress.connect(self._on_download_progress)
         controls.model_chosen.connect(self._on_model_chosen)
         controls.custom_requested.connect(self.choose_weights)
@@ -90,7 +92,7 @@ class ModelController(QObject):
                                      base.labels)
         self._remember = remember
         self._state = "loading"
-        self._client.submit("model", self._request)
+        self._client.submit(self._request, self._reply)
         # The model slot is served first, so what was on screen is classified by it.
         emit(self.reclassify)
 
@@ -118,7 +120,7 @@ class ModelController(QObject):
             str(Path(path).parent), LABEL_FILTER)
         self.load_weights(path, labels or None)
 
-    def handle_failure(self, failure: WorkerFailure) -> None:
+    def _on_failure(self, failure: WorkerFailure) -> None:
         self._close_download_dialog()
         if failure.request_id != self._request.id:
             return  # an older request, already superseded
@@ -129,12 +131,12 @@ class ModelController(QObject):
             emit(self.message, failure.message, "error")
             self._status.set_model("Model: not loaded", "")
             emit(self.failed)
-        if failure.error == "DownloadCancelled":
+        if failure.reason is FailureReason.CANCELLED:
             return  # the user's own choice: no dialog
         if self._weights_dialog is not None:
             self._weights_dialog.close()
         self._weights_dialog = WeightsProblemDialog(
-            failure.message, offline=failure.error == "WeightsUnavailableError",
+            failure.message, offline=failure.reason is FailureReason.OFFLINE,
             parent=self._window)
         self._weights_dialog.choose_file.connect(self.choose_weights)
         self._weights_dialog.open()
@@ -172,7 +174,6 @@ class ModelController(QObject):
         self._status.set_model(text, "")
         self._status_bar.showMessage(text)
 
-    @Slot(object)
     def _on_model_ready(self, info: ModelInfo) -> None:
         self._close_download_dialog()
         self._info = info
@@ -193,6 +194,7 @@ class ModelController(QObject):
         self._status.set_model(f"Model: {info.model}", f"Device: {info.device}")
         self._status_bar.showMessage(
             f"{info.model} ready on {info.device} ({info.load_ms / 1000:.1f} s)", 5000)
+        emit(self.ready, info)
 
     @Slot(object)
     def _on_download_progress(self, progress: DownloadProgress) -> None:

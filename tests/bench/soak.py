@@ -122,7 +122,7 @@ def run_soak(frames: int, engine_factory: Callable[[], Any], workdir: Path, *,
 
     from desktop_app.core.results import Prediction
     from desktop_app.ui.main_window import MainWindow
-    from desktop_app.ui.requests import WorkerFailure
+    from desktop_app.ui.requests import Kind, WorkerFailure
     from desktop_app.ui.settings import Settings
 
     _app = QApplication.instance() or QApplication([])  # referenced: alive until we return
@@ -154,7 +154,7 @@ def run_soak(frames: int, engine_factory: Callable[[], Any], workdir: Path, *,
             loop.quit()
 
     def on_failure(failure: WorkerFailure) -> None:
-        if failure.kind == "live":
+        if failure.kind is Kind.LIVE:
             report.failures.append(failure.message)
 
     def on_timeout() -> None:
