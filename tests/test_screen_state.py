@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,9 +116,3 @@ def test_a_new_list_of_images_forgets_the_folder_results() -> None:
     state.images_changed()
     assert not state.folder_running and state.folder_results == ()
 
-
-def test_the_screen_state_imports_neither_qt_nor_torch() -> None:
-    code = "import sys, desktop_app.ui.state.screen; print(' '.join(sys.modules))"
-    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                check=True).stdout.split())
-    assert not {"PySide6", "torch"} & {name.split(".")[0] for name in loaded}

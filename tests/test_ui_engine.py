@@ -22,8 +22,8 @@ from ui_helpers import (
 from video_utils import make_test_video
 
 from desktop_app.ui.app import build_parser, run
+from desktop_app.ui.controllers.worker import TorchEngine
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.worker import TorchEngine
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,7 +79,7 @@ def test_the_window_shows_before_torch_is_imported(tmp_path) -> None:
         "from PySide6.QtWidgets import QApplication\n"
         "from desktop_app.ui.app import MainWindow\n"
         "from desktop_app.ui.settings import Settings, open_settings\n"
-        "from desktop_app.ui.worker import TorchEngine\n"
+        "from desktop_app.ui.controllers.worker import TorchEngine\n"
         "app = QApplication([])\n"
         f"window = MainWindow(Settings(open_settings({str(tmp_path / 'settings.ini')!r})), "
         "TorchEngine)\n"

@@ -23,8 +23,8 @@ from ui_helpers import (
 )
 from video_utils import decode_index, make_test_video
 
-from desktop_app.ui.predictions_panel import CLASS_ROLE
-from desktop_app.ui.requests import Kind, PredictResult
+from desktop_app.ui.state.requests import Kind, PredictResult
+from desktop_app.ui.widgets.predictions_panel import CLASS_ROLE
 
 
 def _live_results(window: Any) -> list[PredictResult]:

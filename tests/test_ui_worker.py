@@ -13,8 +13,14 @@ import pytest
 from ui_helpers import FakeEngine, no_leaked_threads  # noqa: F401  (autouse fixture)
 
 from desktop_app.core.errors import WeightsUnavailableError, one_line
-from desktop_app.ui.requests import FailureReason, Kind, ModelRequest, PredictRequest, next_request_id
-from desktop_app.ui.worker import Mailbox, Reply, WorkerClient
+from desktop_app.ui.controllers.worker import Mailbox, Reply, WorkerClient
+from desktop_app.ui.state.requests import (
+    FailureReason,
+    Kind,
+    ModelRequest,
+    PredictRequest,
+    next_request_id,
+)
 
 
 def _image(value: int = 100) -> np.ndarray:

@@ -1,13 +1,13 @@
 """The main window: lays out the panes and wires them to the controllers.
 
-What is on screen lives in a Qt-free :class:`ScreenState`; opening things, live sources,
-the model and exports each have a controller; the worker hands every reply to the one who
-asked. Everything here runs on the GUI thread and stays light.
+What is on screen lives in a Qt-free :class:`ScreenState`; the model, opening things,
+stills, live sources, the prediction's display and exports each have a controller in
+``ui/controllers``; the worker hands every reply to the one who asked. Everything here runs
+on the GUI thread and stays light.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
@@ -19,35 +19,28 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
 from desktop_app.core.results import Prediction
 from desktop_app.inference.catalog import DEFAULT_MODEL
-from desktop_app.ui.actions import build_actions, install_navigation_key_guard
-from desktop_app.ui.background import Background
-from desktop_app.ui.export import BatchEntry
-from desktop_app.ui.export_controller import ExportController
-from desktop_app.ui.image_list import ImageList, Still
-from desktop_app.ui.live_controller import LiveController
-from desktop_app.ui.live_source import LiveSource
-from desktop_app.ui.mime_sources import can_accept, read_mime
-from desktop_app.ui.model_controller import NO_MODEL, ModelController
-from desktop_app.ui.open_controller import OpenController
-from desktop_app.ui.overlay_painter import OverlayPainter
-from desktop_app.ui.panes import build_panes
+from desktop_app.ui.controllers.actions import build_actions, install_navigation_key_guard
+from desktop_app.ui.controllers.background import Background
+from desktop_app.ui.controllers.export_controller import ExportController
+from desktop_app.ui.controllers.image_list import ImageList
+from desktop_app.ui.controllers.live_controller import LiveController
+from desktop_app.ui.controllers.live_source import LiveSource
+from desktop_app.ui.controllers.mime_sources import can_accept, read_mime
+from desktop_app.ui.controllers.model_controller import NO_MODEL, ModelController
+from desktop_app.ui.controllers.open_controller import OpenController
+from desktop_app.ui.controllers.overlay_painter import OverlayPainter
+from desktop_app.ui.controllers.prediction_presenter import PredictionPresenter
+from desktop_app.ui.controllers.still_controller import StillController
+from desktop_app.ui.controllers.worker import EngineFactory, WorkerClient
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.requests import (
-    FailureReason,
-    Kind,
-    ModelInfo,
-    ModelRequest,
-    PredictRequest,
-    PredictResult,
-    WorkerFailure,
-    next_request_id,
-)
 from desktop_app.ui.settings import Settings
-from desktop_app.ui.shortcuts_dialog import show_about, show_shortcuts
+from desktop_app.ui.state.export import BatchEntry
+from desktop_app.ui.state.requests import ModelInfo, ModelRequest
 from desktop_app.ui.state.screen import ScreenState
-from desktop_app.ui.status_panel import StatusPanel
-from desktop_app.ui.theme import apply_theme
-from desktop_app.ui.worker import EngineFactory, Reply, WorkerClient
+from desktop_app.ui.widgets.panes import build_panes
+from desktop_app.ui.widgets.shortcuts_dialog import show_about, show_shortcuts
+from desktop_app.ui.widgets.status_panel import StatusPanel
+from desktop_app.ui.widgets.theme import apply_theme
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +100,10 @@ class MainWindow(QMainWindow):
                                    self.actions_, self.background,
                                    lambda: self.predictions.topk)
         self.opener = OpenController(self, settings, self.images, self.live)
-        self._still_reply = Reply(self._on_still_result, self._on_still_failure)
+        self.presenter = PredictionPresenter(self, self.shown, self.predictions, self.view,
+                                             self.overlay, self.status)
+        self.stills = StillController(self, self.shown, self.client, self.models,
+                                      self.presenter, self.view, self.predictions)
         self._connect()
         geometry = settings.geometry
         if geometry is not None:
@@ -116,21 +112,24 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         a = self.actions_
-        for controller in (self.models, self.images, self.exports, self.live, self.opener):
+        for controller in (self.models, self.images, self.exports, self.live, self.opener,
+                           self.stills):
             controller.message.connect(self.add_message)
-        self.models.reclassify.connect(self._send_still)
+        for notes in (self.exports.note, self.live.note, self.presenter.note):
+            notes.connect(self._log_once)
+        for changed in (self.exports.run_state_changed, self.live.changed,
+                        self.opener.changed, self.presenter.changed):
+            changed.connect(self._update_actions)
+        self.models.reclassify.connect(self.stills.classify)
         self.models.failed.connect(lambda: self.predictions.set_message(NO_MODEL))
         self.models.ready.connect(self._on_model_ready)
-        self.images.still_ready.connect(self.show_still)
-        self.images.still_failed.connect(self._on_still_failed)
+        self.images.still_ready.connect(self.stills.show)
+        self.images.still_failed.connect(self.stills.failed)
         self.images.entries_changed.connect(self.exports.forget_results)
-        self.exports.note.connect(self._log_once)
-        self.exports.run_state_changed.connect(self._update_actions)
-        self.live.note.connect(self._log_once)
-        self.live.prediction.connect(self._set_prediction)
+        self.stills.title.connect(self._set_title)
+        self.live.prediction.connect(self.presenter.show)
         self.live.started.connect(self._on_live_started)
-        self.live.changed.connect(self._update_actions)
-        self.opener.changed.connect(self._update_actions)
+        self.presenter.shown.connect(self.prediction_shown)
 
         a.open_files.triggered.connect(self.opener.ask_files)
         a.open_folder.triggered.connect(self.opener.ask_folder)
@@ -152,7 +151,7 @@ class MainWindow(QMainWindow):
         a.previous_image.triggered.connect(lambda: self.step(-1))
         a.more_classes.triggered.connect(lambda: self.predictions.topk_spin.stepBy(1))
         a.fewer_classes.triggered.connect(lambda: self.predictions.topk_spin.stepBy(-1))
-        a.follow_top.triggered.connect(self.follow_top_class)
+        a.follow_top.triggered.connect(self.presenter.follow_top_class)
         a.camera.triggered.connect(self.live.toggle_camera)
         a.freeze.toggled.connect(self.live.set_frozen)
         a.mirror.setChecked(self.settings.mirror)
@@ -168,8 +167,8 @@ class MainWindow(QMainWindow):
         self.view.render_size_changed.connect(self.overlay.render)
         self.view.step_requested.connect(self.step)
         self.filmstrip.current_changed.connect(self.show_entry)
-        self.predictions.class_selected.connect(self.select_class)
-        self.predictions.class_reclicked.connect(self._on_class_reclicked)
+        self.predictions.class_selected.connect(self.presenter.select_class)
+        self.predictions.class_reclicked.connect(self.presenter.reclick)
         self.predictions.topk_changed.connect(self._on_topk_changed)
         self.overlay_controls.colormap_changed.connect(self._on_colormap_changed)
         self.overlay_controls.opacity_changed.connect(self._on_opacity_changed)
@@ -245,7 +244,6 @@ class MainWindow(QMainWindow):
         self.predictions.set_class_count(info.num_classes)
         self._update_actions()
 
-    # -- stills ----------------------------------------------------------------------------
     @Slot(int)
     def show_entry(self, row: int) -> None:
         self.live.stop()
@@ -255,53 +253,6 @@ class MainWindow(QMainWindow):
     def step(self, delta: int) -> None:
         self.live.stop()
         self.images.step(delta)
-
-    @Slot(int, str)
-    def _on_still_failed(self, _row: int, message: str) -> None:
-        self.shown.still_failed()
-        self._set_prediction(None)
-        self.view.set_image(None)
-        self.predictions.set_message(message)
-
-    @Slot(object)
-    def show_still(self, still: Still) -> None:
-        self.shown.show_still(still)
-        self._set_prediction(None)
-        self.view.set_image(still.qimage)
-        self.setWindowTitle(f"{still.name} — {APP_NAME}")
-        self._send_still()
-
-    @Slot()
-    def _send_still(self) -> None:
-        still = self.shown.still
-        if not self.shown.wants_still_prediction or not isinstance(still, Still):
-            return
-        if self.models.state == "failed":
-            self.predictions.set_message(NO_MODEL)
-            return
-        request = PredictRequest(
-            id=next_request_id(), image=still.model_source, source=still.name,
-            kind=Kind.STILL, topk=self.predictions.topk, cam_layer=self.models.cam_layer,
-        )
-        self.shown.ask(request.id)
-        if self.shown.prediction is None:
-            self.predictions.set_message(
-                "Classifying…" if self.models.state == "ready" else "Waiting for the model…")
-        self.client.submit(request, self._still_reply)
-
-    def _on_still_result(self, result: PredictResult) -> None:
-        still = self.shown.still
-        if isinstance(still, Still) and self.shown.is_current_still(result.request.id):
-            # Named as the still is ("pasted image"), not as the bytes the model decoded.
-            self._set_prediction(dataclasses.replace(result.prediction,
-                                                     source=still.decoded.name))
-
-    def _on_still_failure(self, failure: WorkerFailure) -> None:
-        if failure.reason is FailureReason.NO_MODEL:
-            return  # the model's own failure was reported already
-        if self.shown.is_current_still(failure.request_id):
-            self.predictions.set_message(failure.message)
-            self.add_message(failure.message, "error")
 
     # -- drop ------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -322,54 +273,14 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_live_started(self, name: str) -> None:
-        self._set_prediction(None)
+        self.presenter.show(None)
+        self._set_title(name)
+
+    @Slot(str)
+    def _set_title(self, name: str) -> None:
         self.setWindowTitle(f"{name} — {APP_NAME}")
 
-    # -- the prediction and the class its map shows ----------------------------------------
-    def _set_prediction(self, prediction: Prediction | None) -> None:
-        self.overlay.invalidate()
-        if prediction is None:
-            self.shown.clear_prediction()
-            self.predictions.set_prediction(None, None, "")
-            self.view.clear_overlay()
-            self.status.set_latency(None)
-            self._update_actions()
-            return
-        selected = self.shown.show_prediction(prediction)
-        self.predictions.set_prediction(prediction, selected, self.shown.title,
-                                        self.shown.pin_shown)
-        self.overlay.render()
-        self.status.set_latency(prediction.timings)
-        # Which forward ran: eager at first, the fused one once a background compile is done.
-        self.status.device_label.setText(f"Device: {prediction.device}, {prediction.backend}")
-        for note in prediction.notes:
-            self._log_once(note)
-        self._update_actions()
-        emit(self.prediction_shown, prediction)
-
-    @Slot(int)
-    def select_class(self, index: int) -> None:
-        """Pin class ``index`` (one of the listed classes): its Grad-CAM map is shown for
-        this and the following predictions while it is listed."""
-        if self.shown.pin_class(index):
-            self._show_choice()
-
-    @Slot()
-    def follow_top_class(self) -> None:
-        """Release the pin: the map shows each prediction's top class again."""
-        if self.shown.follow_top():
-            self._show_choice()
-
-    @Slot(int)
-    def _on_class_reclicked(self, index: int) -> None:
-        if self.shown.reclick(index):
-            self._show_choice()
-
-    def _show_choice(self) -> None:
-        self.predictions.show_choice(self.shown.selected, self.shown.pin_shown)
-        self.overlay.render()
-        self._update_actions()
-
+    # -- overlay settings ------------------------------------------------------------------
     @Slot(str)
     def _on_colormap_changed(self, name: str) -> None:
         self.settings.colormap = name
@@ -389,7 +300,7 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def _on_topk_changed(self, k: int) -> None:
         self.settings.topk = k
-        self._send_still()
+        self.stills.classify()
 
     # -- messages, theme, help -------------------------------------------------------------
     @Slot(str, str)

@@ -82,11 +82,11 @@ def live(seconds: float, source_fps: float, torch_home: Path, work: Path) -> dic
     from ui_helpers import LagProbe
     from video_utils import make_test_video
 
+    from desktop_app.ui.controllers.worker import TorchEngine
     from desktop_app.ui.main_window import MainWindow
-    from desktop_app.ui.requests import Kind
     from desktop_app.ui.settings import Settings
-    from desktop_app.ui.theme import apply_theme
-    from desktop_app.ui.worker import TorchEngine
+    from desktop_app.ui.state.requests import Kind
+    from desktop_app.ui.widgets.theme import apply_theme
 
     app = QApplication.instance() or QApplication([])
     apply_theme(app, "light")

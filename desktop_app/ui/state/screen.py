@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from desktop_app.core.results import Prediction
-from desktop_app.ui.export import BatchEntry
+from desktop_app.ui.state.export import BatchEntry
 
 
 class Source(Enum):

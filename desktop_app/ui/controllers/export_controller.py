@@ -16,16 +16,16 @@ from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
 
 from desktop_app.core.errors import LensError, one_line
 from desktop_app.core.results import Prediction
-from desktop_app.ui import export
-from desktop_app.ui.background import Background
-from desktop_app.ui.controls_panel import OverlayControls
-from desktop_app.ui.folder_run import FolderRun
-from desktop_app.ui.overlay_layer import DIM_UNSEEN
+from desktop_app.ui.controllers.background import Background
+from desktop_app.ui.controllers.folder_run import FolderRun
+from desktop_app.ui.controllers.worker import WorkerClient
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.settings import Settings
+from desktop_app.ui.state import export
+from desktop_app.ui.state.overlay_layer import DIM_UNSEEN
 from desktop_app.ui.state.screen import ScreenState
-from desktop_app.ui.status_panel import StatusPanel
-from desktop_app.ui.worker import WorkerClient
+from desktop_app.ui.widgets.controls_panel import OverlayControls
+from desktop_app.ui.widgets.status_panel import StatusPanel
 
 log = logging.getLogger(__name__)
 

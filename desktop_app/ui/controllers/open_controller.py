@@ -12,10 +12,10 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from desktop_app.core.image_io import IMAGE_EXTENSIONS, iter_image_files
-from desktop_app.ui.image_list import Entry, ImageList
-from desktop_app.ui.live_controller import LiveController
-from desktop_app.ui.live_source import VIDEO_EXTENSIONS, is_video_file
-from desktop_app.ui.mime_sources import MimeContent, can_accept, read_mime
+from desktop_app.ui.controllers.image_list import Entry, ImageList
+from desktop_app.ui.controllers.live_controller import LiveController
+from desktop_app.ui.controllers.live_source import VIDEO_EXTENSIONS, is_video_file
+from desktop_app.ui.controllers.mime_sources import MimeContent, can_accept, read_mime
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.settings import Settings
 

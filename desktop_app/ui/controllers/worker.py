@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from desktop_app.core.errors import DownloadCancelled, LensError, one_line
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.requests import (
+from desktop_app.ui.state.requests import (
     DownloadProgress,
     FailureReason,
     ModelInfo,

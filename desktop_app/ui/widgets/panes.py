@@ -10,13 +10,13 @@ from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSplitter, QVBoxLayou
 
 from desktop_app.core.colormaps import COLORMAPS
 from desktop_app.inference.catalog import MODEL_NAMES
-from desktop_app.ui.camera_panel import CameraPanel
-from desktop_app.ui.controls_panel import ModelControls, OverlayControls
-from desktop_app.ui.filmstrip import Filmstrip
-from desktop_app.ui.image_view import ImageView
-from desktop_app.ui.messages_panel import MessagesPanel
-from desktop_app.ui.predictions_panel import PredictionsPanel
 from desktop_app.ui.settings import Settings
+from desktop_app.ui.widgets.camera_panel import CameraPanel
+from desktop_app.ui.widgets.controls_panel import ModelControls, OverlayControls
+from desktop_app.ui.widgets.filmstrip import Filmstrip
+from desktop_app.ui.widgets.image_view import ImageView
+from desktop_app.ui.widgets.messages_panel import MessagesPanel
+from desktop_app.ui.widgets.predictions_panel import PredictionsPanel
 
 SIDE_MAX_WIDTH = 440
 

@@ -10,10 +10,10 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
 
 from desktop_app.inference.catalog import DEFAULT_MODEL, MODEL_NAMES
-from desktop_app.ui.controls_panel import ModelControls, device_label
-from desktop_app.ui.download_dialog import DownloadDialog, WeightsProblemDialog
+from desktop_app.ui.controllers.worker import Reply, WorkerClient
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.requests import (
+from desktop_app.ui.settings import Settings
+from desktop_app.ui.state.requests import (
     DownloadProgress,
     FailureReason,
     ModelInfo,
@@ -21,9 +21,9 @@ from desktop_app.ui.requests import (
     WorkerFailure,
     next_request_id,
 )
-from desktop_app.ui.settings import Settings
-from desktop_app.ui.status_panel import StatusPanel
-from desktop_app.ui.worker import Reply, WorkerClient
+from desktop_app.ui.widgets.controls_panel import ModelControls, device_label
+from desktop_app.ui.widgets.download_dialog import DownloadDialog, WeightsProblemDialog
+from desktop_app.ui.widgets.status_panel import StatusPanel
 
 log = logging.getLogger(__name__)
 

@@ -12,17 +12,16 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QStatusBar, QWidget
 
-from desktop_app.ui.actions import WindowActions
-from desktop_app.ui.background import Background
-from desktop_app.ui.camera_panel import CameraPanel
-from desktop_app.ui.export import frame_name
-from desktop_app.ui.image_list import still_from_pixels
-from desktop_app.ui.image_view import ImageView
-from desktop_app.ui.live_source import LiveSource
-from desktop_app.ui.model_controller import ModelController
+from desktop_app.ui.controllers.actions import WindowActions
+from desktop_app.ui.controllers.background import Background
+from desktop_app.ui.controllers.image_list import still_from_pixels
+from desktop_app.ui.controllers.live_source import LiveSource
+from desktop_app.ui.controllers.model_controller import ModelController
+from desktop_app.ui.controllers.worker import Reply, WorkerClient
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.qt_image import rgb_to_qimage
-from desktop_app.ui.requests import (
+from desktop_app.ui.settings import Settings
+from desktop_app.ui.state.export import frame_name
+from desktop_app.ui.state.requests import (
     FailureReason,
     Kind,
     PredictRequest,
@@ -30,10 +29,11 @@ from desktop_app.ui.requests import (
     WorkerFailure,
     next_request_id,
 )
-from desktop_app.ui.settings import Settings
 from desktop_app.ui.state.screen import LiveFrame, ScreenState
-from desktop_app.ui.status_panel import StatusPanel
-from desktop_app.ui.worker import Reply, WorkerClient
+from desktop_app.ui.widgets.camera_panel import CameraPanel
+from desktop_app.ui.widgets.image_view import ImageView
+from desktop_app.ui.widgets.qt_image import rgb_to_qimage
+from desktop_app.ui.widgets.status_panel import StatusPanel
 
 FPS_WINDOW = 30
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from desktop_app.ui.controls_panel import OverlayControls
-from desktop_app.ui.image_view import ImageView
-from desktop_app.ui.overlay_layer import DIM_UNSEEN, cam_rgba
-from desktop_app.ui.qt_image import rgba_to_qimage
+from desktop_app.ui.state.overlay_layer import DIM_UNSEEN, cam_rgba
 from desktop_app.ui.state.screen import ScreenState
+from desktop_app.ui.widgets.controls_panel import OverlayControls
+from desktop_app.ui.widgets.image_view import ImageView
+from desktop_app.ui.widgets.qt_image import rgba_to_qimage
 
 # A CAM is a smooth upsampled grid: computed for at most this many pixels a side and
 # stretched by Qt, it looks the same and costs a few ms even for a live source.

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop_app.ui.export import BatchEntry
+from desktop_app.ui.controllers.worker import Reply
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.requests import (
+from desktop_app.ui.state.export import BatchEntry
+from desktop_app.ui.state.requests import (
     FailureReason,
     Kind,
     PredictRequest,
@@ -23,7 +24,6 @@ from desktop_app.ui.requests import (
     WorkerFailure,
     next_request_id,
 )
-from desktop_app.ui.worker import Reply
 
 log = logging.getLogger(__name__)
 
