@@ -52,6 +52,8 @@ FORBIDDEN = {
         "desktop_app.ui.widgets",
         "desktop_app.ui.controllers",
     },
+    # Widgets show what they are given: they never reach for the worker or a controller.
+    "ui.widgets": {"torch", "torchvision", "desktop_app.capture", "desktop_app.ui.controllers"},
 }
 
 
@@ -77,7 +79,7 @@ def test_torch_is_imported_lazily(module: str) -> None:
     assert "torch" not in _loaded_after_import(module)
 
 
-@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+@pytest.mark.parametrize("layer", sorted(k for k, v in FORBIDDEN.items() if "PySide6" in v))
 def test_no_lazy_qt_import_hides_in_a_qt_free_layer(layer: str) -> None:
     # Catches imports inside functions, which the sys.modules check cannot see.
     for path in _path(layer).rglob("*.py"):

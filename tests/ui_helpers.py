@@ -272,9 +272,10 @@ def noise_frame(n: int, size: tuple[int, int] = (320, 240)) -> np.ndarray:
 def fake_camera_source(frames: Any = noise_frame, **options: Any) -> Any:
     from desktop_app.capture import FrameSource
     from desktop_app.ui.controllers.live_source import LiveSource
+    from desktop_app.ui.state.screen import LiveKind
 
     source = FrameSource(lambda: FakeCamera(frames), "Camera 0", live=True, **options)
-    return LiveSource(source, "camera")
+    return LiveSource(source, LiveKind.CAMERA)
 
 
 class LagProbe:

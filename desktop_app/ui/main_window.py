@@ -336,7 +336,7 @@ class MainWindow(QMainWindow):
         a.freeze.setEnabled(live is not None)
         a.stop_live.setEnabled(live is not None)
         a.camera.setChecked(self.live.camera_running)
-        a.mirror.setEnabled(live is None or live.kind == "camera")
+        a.mirror.setEnabled(live is None or self.live.camera_running)
         several = len(self.images.entries) > 1
         a.next_image.setEnabled(several)
         a.previous_image.setEnabled(several)

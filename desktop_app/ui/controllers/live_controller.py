@@ -29,7 +29,7 @@ from desktop_app.ui.state.requests import (
     WorkerFailure,
     next_request_id,
 )
-from desktop_app.ui.state.screen import LiveFrame, ScreenState
+from desktop_app.ui.state.screen import LiveFrame, LiveKind, ScreenState
 from desktop_app.ui.widgets.camera_panel import CameraPanel
 from desktop_app.ui.widgets.image_view import ImageView
 from desktop_app.ui.widgets.qt_image import rgb_to_qimage
@@ -77,7 +77,7 @@ class LiveController(QObject):
 
     @property
     def camera_running(self) -> bool:
-        return self.source is not None and self.source.kind == "camera"
+        return self.source is not None and self.source.kind is LiveKind.CAMERA
 
     def refresh_cameras(self) -> None:
         self._panel.set_cameras(None, self._settings.camera)
@@ -158,7 +158,7 @@ class LiveController(QObject):
     def set_mirror(self, mirror: bool) -> None:
         self._settings.mirror = mirror
         self._actions.mirror.setChecked(mirror)
-        if self.source is not None and self.source.kind == "camera":
+        if self.source is not None and self.source.kind is LiveKind.CAMERA:
             self.source.set_mirror(mirror)
 
     @Slot()

@@ -25,6 +25,11 @@ class Source(Enum):
     FROZEN = "frozen"  # a live source paused on its last classified frame
 
 
+class LiveKind(Enum):
+    CAMERA = "camera"  # mirrored if the user wants, never ends
+    VIDEO = "video"  # plays as recorded, loops
+
+
 class Picture(Protocol):
     """A still as the window holds it (with a QImage for the screen): its name heads the
     predictions, its full-size pixels go into exports."""
