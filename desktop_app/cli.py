@@ -155,8 +155,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--weights", type=Path, help="weights file (.pth, .pt, .safetensors)")
     parser.add_argument("--labels", type=Path, help="labels file (.txt one per line, or .json)")
-    # None when not given: a command then uses "auto", the window the device of last time.
-    parser.add_argument("--device", default=None,
+    parser.add_argument("--device", default="auto",
                         help="auto (default; the window: as last time), cpu, cuda, cuda:1, mps")
 
 
@@ -238,7 +237,7 @@ def _run_predict(options: argparse.Namespace) -> int:
         options.model,
         options.weights,
         options.labels,
-        options.device or "auto",
+        options.device,
         progress=_download_progress(),
         # Building the fused forward costs seconds and saves a fraction of one forward per
         # image: a single photo is fastest with eager PyTorch.

@@ -116,11 +116,16 @@ def test_the_window_and_predict_share_one_definition_of_the_model_options() -> N
     predict = cli._parser().parse_args(["predict", "x.jpg"]).parser
 
     def model_options(parser: Any) -> dict[str, tuple[Any, ...]]:
-        return {a.dest: (a.type, a.default, a.choices, a.help) for a in parser._actions
+        return {a.dest: (a.option_strings, a.type, a.choices, a.help) for a in parser._actions
                 if a.dest in ("model", "weights", "labels", "device")}
 
+    window = build_parser()
     assert len(model_options(predict)) == 4
-    assert model_options(build_parser()) == model_options(predict)
+    assert model_options(window) == model_options(predict)
+    # The one default that differs, on purpose: the window's device is the one of last time.
+    assert predict.parse_args(["x.jpg"]).device == "auto"
+    assert window.parse_args([]).device is None
+    assert window.parse_args([]).model is predict.parse_args(["x.jpg"]).model is None
 
 
 def test_run_opens_the_paths_and_returns_when_the_window_closes(

@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="*", metavar="IMAGE",
                         help="images, folders or a video file to open")
-    _model_options(parser)  # the same options, types and defaults as ``predict``
+    _model_options(parser)  # the same options and types as ``predict``
+    # Not given, the device is the one of last time (saved settings), not "auto".
+    parser.set_defaults(device=None)
     parser.add_argument("--camera", type=int, metavar="N", help="start camera N at launch")
     parser.add_argument("--theme", choices=THEMES, help="colour theme (default: as last time)")
     parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
