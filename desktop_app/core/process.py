@@ -48,7 +48,7 @@ def exit_now(code: int, *, run_exit_handlers: bool) -> NoReturn:
     interpreter unloading torch module by module (1-2 s on a busy laptop), and possibly a
     thread still inside torch (an import or a model load cannot be interrupted). Any
     non-daemon thread (an export being written) is waited for, so nothing is lost. Exit
-    handlers run only if ``run_exit_handlers``: PySide6's would destroy a QThread still
+    handlers run only if ``run_exit_handlers``: Qt's would destroy a QThread still
     running, which aborts the process."""
     current = threading.current_thread()
     for thread in threading.enumerate():
