@@ -221,6 +221,21 @@ def test_a_failure_reaches_its_sender_with_a_typed_reason(qtbot: Any, client: An
     assert failures[0].source == "early.jpg"
 
 
+def test_a_reply_that_arrives_after_stop_reaches_nobody(qtbot: Any) -> None:
+    engine = FakeEngine(predict_delay=0.3)
+    worker_client = WorkerClient(engine)
+    worker_client.start()
+    with qtbot.waitSignal(worker_client.worker.model_ready, timeout=5000):
+        worker_client.submit(ModelRequest(next_request_id(), "resnet18"))
+    delivered: list[Any] = []
+    worker_client.submit(_predict(), Reply(delivered.append, delivered.append))
+    qtbot.waitUntil(lambda: len(engine.classifier.calls) == 1, timeout=2000)
+    with qtbot.waitSignal(worker_client.worker.prediction_ready, timeout=3000):
+        assert worker_client.stop(timeout_ms=2000)  # waits out the prediction in progress
+    qtbot.wait(50)
+    assert delivered == []  # e.g. a closed window's handler is never called
+
+
 def test_one_line_is_one_line() -> None:
     assert one_line(WeightsUnavailableError("file x: offline")) == "file x: offline"
     assert one_line(KeyError("a\n b")) == "KeyError: 'a\\n b'"

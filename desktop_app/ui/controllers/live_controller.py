@@ -116,12 +116,12 @@ class LiveController(QObject):
         emit(self.changed)
 
     @Slot()
-    def stop(self, timeout: float = 1.0) -> None:
+    def stop(self) -> None:
         if self.source is None:
             return
         live, self.source = self.source, None
         live.frame_ready.disconnect(self._on_frame)
-        live.stop(timeout=timeout)
+        live.stop(timeout=1.0)
         live.deleteLater()
         self._state.stop_live()
         self._client.discard("predict")
