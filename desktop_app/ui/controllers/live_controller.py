@@ -16,7 +16,7 @@ from desktop_app.ui.controllers.actions import WindowActions
 from desktop_app.ui.controllers.background import Background
 from desktop_app.ui.controllers.image_list import still_from_pixels
 from desktop_app.ui.controllers.live_source import LiveSource
-from desktop_app.ui.controllers.model_controller import ModelController
+from desktop_app.ui.controllers.model_controller import ModelController, ModelState
 from desktop_app.ui.controllers.worker import Reply, WorkerClient
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.settings import Settings
@@ -194,10 +194,10 @@ class LiveController(QObject):
         if frame is None or not self._state.take_frame(frame.index):
             return
         model_state = self._models.state
-        if model_state != "ready" or not self._view.overlay_visible:
+        if model_state is not ModelState.READY or not self._view.overlay_visible:
             # Nothing to wait for (or no overlay to keep in step): show the frame as is.
             self._view.set_image(rgb_to_qimage(frame.pixels))
-        if model_state in ("loading", "ready"):
+        if model_state in (ModelState.LOADING, ModelState.READY):
             # Into the latest-only mailbox: a busy worker finds only the newest frame.
             self._client.submit(PredictRequest(
                 id=next_request_id(), image=frame.pixels,

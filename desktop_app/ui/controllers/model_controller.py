@@ -4,6 +4,7 @@ a model loads, downloads or fails to load."""
 from __future__ import annotations
 
 import logging
+from enum import Enum
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -32,6 +33,13 @@ LABEL_FILTER = "Labels (*.txt *.json);;All files (*)"
 NO_MODEL = "No model loaded: choose a model or a weights file."
 
 
+class ModelState(Enum):
+    IDLE = "idle"  # nothing asked for yet
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"  # no model at all: the first load failed
+
+
 class ModelController(QObject):
     reclassify = Signal()  # what is on screen should be classified again
     message = Signal(str, str)  # text, level
@@ -55,7 +63,7 @@ class ModelController(QObject):
         # The request the worker is loading, then the one whose model it holds.
         self._loading: ModelRequest | None = None
         self._loaded: ModelRequest | None = None
-        self._state = "idle"
+        self._state = ModelState.IDLE
         self._cam_layer = settings.cam_layer
         self._download_dialog: DownloadDialog | None = None
         self._weights_dialog: WeightsProblemDialog | None = None
@@ -72,8 +80,7 @@ class ModelController(QObject):
         controls.cam_layer_chosen.connect(self._on_cam_layer_chosen)
 
     @property
-    def state(self) -> str:
-        """"idle", "loading", "ready" or "failed"."""
+    def state(self) -> ModelState:
         return self._state
 
     @property
@@ -91,7 +98,7 @@ class ModelController(QObject):
         self._request = ModelRequest(next_request_id(), base.model, base.device, base.weights,
                                      base.labels)
         self._remember = remember
-        self._state = "loading"
+        self._state = ModelState.LOADING
         self._client.submit(self._request, self._reply)
         # The model slot is served first, so what was on screen is classified by it.
         emit(self.reclassify)
@@ -127,7 +134,7 @@ class ModelController(QObject):
         if self._info is not None and self._loaded is not None:
             self._keep_loaded_model(failure.message)
         else:
-            self._state = "failed"
+            self._state = ModelState.FAILED
             emit(self.message, failure.message, "error")
             self._status.set_model("Model: not loaded", "")
             emit(self.failed)
@@ -146,7 +153,7 @@ class ModelController(QObject):
         one, shown as chosen, instead of leaving the user with none."""
         assert self._info is not None and self._loaded is not None
         info, self._request, self._remember = self._info, self._loaded, False
-        self._state = "ready"
+        self._state = ModelState.READY
         self._show_loaded_model(info)
         self._controls.set_devices(info.available_devices, self._request.device)
         self._controls.mark_downloaded(info.downloaded)
@@ -180,7 +187,7 @@ class ModelController(QObject):
         # Signals from the worker keep their order: this is the request it just loaded.
         self._loaded = self._loading
         if info.request_id == self._request.id:
-            self._state = "ready"
+            self._state = ModelState.READY
             if self._remember:
                 self._save_request()
         self._controls.set_devices(info.available_devices, self._request.device)

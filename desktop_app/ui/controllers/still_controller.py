@@ -8,7 +8,7 @@ import dataclasses
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_app.ui.controllers.image_list import Still
-from desktop_app.ui.controllers.model_controller import NO_MODEL, ModelController
+from desktop_app.ui.controllers.model_controller import NO_MODEL, ModelController, ModelState
 from desktop_app.ui.controllers.prediction_presenter import PredictionPresenter
 from desktop_app.ui.controllers.worker import Reply, WorkerClient
 from desktop_app.ui.qt_compat import emit
@@ -62,7 +62,7 @@ class StillController(QObject):
         still = self._state.still
         if not self._state.wants_still_prediction or not isinstance(still, Still):
             return
-        if self._models.state == "failed":
+        if self._models.state is ModelState.FAILED:
             self._panel.set_message(NO_MODEL)
             return
         request = PredictRequest(
@@ -71,8 +71,8 @@ class StillController(QObject):
         )
         self._state.ask(request.id)
         if self._state.prediction is None:
-            self._panel.set_message(
-                "Classifying…" if self._models.state == "ready" else "Waiting for the model…")
+            ready = self._models.state is ModelState.READY
+            self._panel.set_message("Classifying…" if ready else "Waiting for the model…")
         self._client.submit(request, self._reply)
 
     def _on_result(self, result: PredictResult) -> None:
