@@ -145,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
+    """The model options of every command that loads a model, the window's included (its
+    launcher, ``desktop_app.ui.app``, adds them from here)."""
     parser.add_argument(
         "--model",
         choices=MODEL_NAMES,
@@ -153,7 +155,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--weights", type=Path, help="weights file (.pth, .pt, .safetensors)")
     parser.add_argument("--labels", type=Path, help="labels file (.txt one per line, or .json)")
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+    parser.add_argument("--device", default="auto",
+                        help="auto (default; the window: as last time), cpu, cuda, cuda:1, mps")
 
 
 def _index_list(text: str) -> list[int]:

@@ -172,9 +172,9 @@ def _paint_main_window() -> dict[str, Any]:
     its first paint; proves the UI's modules, icon and Qt plugins are all there."""
     from PySide6.QtCore import QEventLoop, QTimer
 
+    from desktop_app.ui.controllers.worker import TorchEngine
     from desktop_app.ui.main_window import APP_NAME, MainWindow
     from desktop_app.ui.settings import Settings, open_settings
-    from desktop_app.ui.worker import TorchEngine
 
     with tempfile.TemporaryDirectory(prefix="resnet-lens-selftest-") as folder:
         # A private settings file: the self-test must not change the user's settings.

@@ -15,7 +15,6 @@ as the driver lets it). Exceptions never escape the thread.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import math
 import re
@@ -31,6 +30,7 @@ import numpy as np
 
 from desktop_app.capture.frame import Frame
 from desktop_app.core.errors import LensError
+from desktop_app.core.process import at_exit
 
 logger = logging.getLogger(__name__)
 
@@ -454,7 +454,7 @@ class FrameSource:
 _running_sources: weakref.WeakSet[FrameSource] = weakref.WeakSet()
 
 
-@atexit.register
+@at_exit
 def _stop_running_sources() -> None:
     """Stop capture threads before the interpreter tears down.
 

@@ -12,29 +12,27 @@ benchmark and the screenshot script read them.
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from desktop_app.cli import _model_options
+from desktop_app.core.process import exit_now, on_termination
 from desktop_app.core.resources import ICON_FILE, resource_path
-from desktop_app.inference.catalog import MODEL_NAMES
+from desktop_app.ui.controllers.worker import EngineFactory, TorchEngine
 from desktop_app.ui.main_window import APP_NAME, MainWindow
 from desktop_app.ui.settings import THEMES, Settings, open_settings
-from desktop_app.ui.theme import apply_theme
-from desktop_app.ui.worker import EngineFactory, TorchEngine
+from desktop_app.ui.widgets.theme import apply_theme
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="*", metavar="IMAGE",
                         help="images, folders or a video file to open")
-    parser.add_argument("--model", choices=MODEL_NAMES, help="official model to load")
-    parser.add_argument("--weights", metavar="FILE",
-                        help="a checkpoint (.pth/.pt/.safetensors) instead of official weights")
-    parser.add_argument("--labels", metavar="FILE", help="class names (.txt or .json)")
-    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    _model_options(parser)  # the same options and types as ``predict``
+    # Not given, the device is the one of last time (saved settings), not "auto".
+    parser.set_defaults(device=None)
     parser.add_argument("--camera", type=int, metavar="N", help="start camera N at launch")
     parser.add_argument("--theme", choices=THEMES, help="colour theme (default: as last time)")
     parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
@@ -66,9 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return run(args.paths, model=args.model, weights=args.weights, labels=args.labels,
-               device=args.device, camera=args.camera, theme=args.theme,
+    return run(args.paths, model=args.model, weights=_text(args.weights),
+               labels=_text(args.labels), device=args.device, camera=args.camera, theme=args.theme,
                threads=args.threads, settings_path=args.settings, exit_process=True)
+
+
+def _text(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
 
 
 def run(paths: Sequence[str | os.PathLike[str]] = (), *, model: str | None = None,
@@ -79,7 +79,7 @@ def run(paths: Sequence[str | os.PathLike[str]] = (), *, model: str | None = Non
     """Open the window on ``paths`` and run the event loop; returns the exit code.
 
     ``exit_process=True`` (the command line) ends the process once the window has shut
-    down, without waiting for a worker stuck inside torch (see :func:`_exit_now`)."""
+    down, without waiting for a worker stuck inside torch (``core.process.exit_now``)."""
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
@@ -108,59 +108,35 @@ def run(paths: Sequence[str | os.PathLike[str]] = (), *, model: str | None = Non
     window.show()
     if paths:
         window.open_paths(paths)
-    previous = _close_on_signals(window)
+    restore_signals = _close_on_signals(window)
     try:
         code = app.exec()
     finally:
         window.shutdown()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        restore_signals()
     if exit_process:
-        # Here, while ``window`` (and so its worker's QThread) is still referenced.
-        _exit_now(code, worker_running=window.client.running)
+        # Here, while ``window`` (and so its worker's QThread) is still referenced. Exit
+        # handlers run, except while the worker runs: PySide6's would destroy its QThread,
+        # and ours (capture) have nothing left to do.
+        exit_now(code, run_exit_handlers=not window.client.running)
     return code
 
 
-def _close_on_signals(window: MainWindow) -> dict[int, Any]:
+def _close_on_signals(window: MainWindow) -> Callable[[], None]:
     """Ctrl+C in the terminal, and SIGTERM (logout, ``kill``), close the window cleanly:
-    settings saved, threads stopped. Returns the previous handlers. Python handles signals
-    only when it runs, so a timer wakes it while Qt waits.
+    settings saved, threads stopped. Returns what restores the previous handlers. Python
+    handles signals only when it runs, so a timer wakes it while Qt waits.
 
     Python runs a signal handler at its next bytecode, which may be inside Python code
     that Qt called: a paint event, say. Closing there destroys the native window while its
     backing store is still being painted ("QBackingStore::flush() called for QWidgetWindow
     which does not have a handle"), so the handler only queues the close for the event
     loop, which runs it once the current event is done."""
-    previous = {signum: signal.signal(signum, lambda *_: QTimer.singleShot(0, window.close))
-                for signum in (signal.SIGINT, signal.SIGTERM)}
+    restore = on_termination(lambda: QTimer.singleShot(0, window.close))
     timer = QTimer(window, interval=100)
     timer.timeout.connect(lambda: None)
     timer.start()
-    return previous
-
-
-def _exit_now(code: int, *, worker_running: bool) -> NoReturn:
-    """End the process without CPython's teardown.
-
-    By now the window has saved the settings and stopped its threads. What is left is the
-    interpreter unloading torch module by module (1-2 s on a busy laptop), and possibly the
-    worker still inside torch: an import or a model load cannot be interrupted, and its
-    QThread must not be destroyed while it runs (that aborts the process with "QThread:
-    Destroyed while thread is still running"). Any non-daemon thread (an export being
-    written) is waited for, so nothing is lost. Exit handlers run, except while the worker
-    runs: PySide6's would destroy its QThread, and ours (capture) have nothing left to do.
-    """
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not current and not thread.daemon:
-            thread.join()
-    if not worker_running:
-        atexit._run_exitfuncs()
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:  # None in a windowed (no console) build
-            stream.flush()
-    os._exit(code)
+    return restore
 
 
 class _EventLog(QObject):

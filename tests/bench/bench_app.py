@@ -82,10 +82,11 @@ def live(seconds: float, source_fps: float, torch_home: Path, work: Path) -> dic
     from support.ui_helpers import LagProbe
     from support.video_utils import make_test_video
 
+    from desktop_app.ui.controllers.worker import TorchEngine
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.settings import Settings
-    from desktop_app.ui.theme import apply_theme
-    from desktop_app.ui.worker import TorchEngine
+    from desktop_app.ui.state.requests import Kind
+    from desktop_app.ui.widgets.theme import apply_theme
 
     app = QApplication.instance() or QApplication([])
     apply_theme(app, "light")
@@ -107,7 +108,7 @@ def live(seconds: float, source_fps: float, torch_home: Path, work: Path) -> dic
     video = make_test_video(work / "live.avi", 300, size=(640, 480), fps=source_fps)
     results: list[Any] = []
     window.client.worker.prediction_ready.connect(
-        lambda r: results.append(r) if r.request.kind == "live" else None)
+        lambda r: results.append(r) if r.request.kind is Kind.LIVE else None)
     window.start_video(video)
     spin_until(lambda: len(results) >= 5, 120)  # warm-up: first runs of a traced model
     probe = LagProbe()

@@ -122,8 +122,8 @@ def run_soak(frames: int, engine_factory: Callable[[], Any], workdir: Path, *,
 
     from desktop_app.core.results import Prediction
     from desktop_app.ui.main_window import MainWindow
-    from desktop_app.ui.requests import WorkerFailure
     from desktop_app.ui.settings import Settings
+    from desktop_app.ui.state.requests import Kind, WorkerFailure
 
     _app = QApplication.instance() or QApplication([])  # referenced: alive until we return
     settings = Settings(QSettings(str(workdir / "soak.ini"), QSettings.Format.IniFormat))
@@ -154,7 +154,7 @@ def run_soak(frames: int, engine_factory: Callable[[], Any], workdir: Path, *,
             loop.quit()
 
     def on_failure(failure: WorkerFailure) -> None:
-        if failure.kind == "live":
+        if failure.kind is Kind.LIVE:
             report.failures.append(failure.message)
 
     def on_timeout() -> None:
@@ -189,7 +189,7 @@ def main() -> int:
 
     from app_harness import temporary_home
 
-    from desktop_app.ui.worker import TorchEngine
+    from desktop_app.ui.controllers.worker import TorchEngine
 
     with temporary_home(args.model) as (work, torch_home):
         os.environ["TORCH_HOME"] = str(torch_home)

@@ -22,8 +22,8 @@ from desktop_app.core.geometry import CropGeometry
 from desktop_app.core.image_io import decode_image
 from desktop_app.core.results import CamMaps, ClassScore, Prediction
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.requests import ModelRequest
 from desktop_app.ui.settings import Settings
+from desktop_app.ui.state.requests import ModelRequest
 
 FAKE_LAYERS = ("layer1", "layer2", "layer3", "layer4", "layer4.0", "layer4.1")
 
@@ -226,10 +226,11 @@ def noise_frame(n: int, size: tuple[int, int] = (320, 240)) -> np.ndarray:
 
 def fake_camera_source(frames: Any = noise_frame, **options: Any) -> Any:
     from desktop_app.capture import FrameSource
-    from desktop_app.ui.live_source import LiveSource
+    from desktop_app.ui.controllers.live_source import LiveSource
+    from desktop_app.ui.state.screen import LiveKind
 
     source = FrameSource(lambda: FakeCamera(frames), "Camera 0", live=True, **options)
-    return LiveSource(source, "camera")
+    return LiveSource(source, LiveKind.CAMERA)
 
 
 class LagProbe:

@@ -56,7 +56,7 @@ def test_the_window_hands_the_model_what_the_cli_and_api_decode(qtbot: Any,
 def test_the_same_jpeg_gets_the_same_probabilities_in_the_window_and_the_api(
         qtbot: Any, tmp_path: Path, resnet18_weights: Path) -> None:
     from desktop_app.inference import load_classifier
-    from desktop_app.ui.worker import TorchEngine
+    from desktop_app.ui.controllers.worker import TorchEngine
 
     photo = _detailed_jpeg(tmp_path / "big.jpg")
     window = make_window(qtbot, tmp_path, lambda: TorchEngine(num_threads=1),

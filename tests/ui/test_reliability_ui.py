@@ -52,10 +52,10 @@ from support.video_utils import make_test_video
 from desktop_app.capture import FrameSource
 from desktop_app.core.errors import CaptureError, DownloadCancelled
 from desktop_app.core.results import Prediction
-from desktop_app.ui.download_dialog import DownloadDialog
+from desktop_app.ui.controllers.worker import TorchEngine, WorkerClient
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.requests import ModelRequest, PredictRequest, next_request_id
-from desktop_app.ui.worker import TorchEngine, WorkerClient
+from desktop_app.ui.state.requests import Kind, ModelRequest, PredictRequest, next_request_id
+from desktop_app.ui.widgets.download_dialog import DownloadDialog
 
 # What Qt's offscreen platform prints for every window: not ours, not an error.
 BENIGN_QT = ("This plugin does not support propagateSizeHints()",)
@@ -209,7 +209,7 @@ class CameraRig:
             return source
 
         monkeypatch.setattr("desktop_app.capture.open_camera", open_camera)
-        monkeypatch.setattr("desktop_app.ui.main_window._list_cameras",
+        monkeypatch.setattr("desktop_app.ui.controllers.live_controller._list_cameras",
                             lambda: [(0, "Test camera")])
 
     def stuck(self) -> None:
@@ -425,13 +425,11 @@ def test_a_discarded_request_does_not_leave_the_worker_busy(qtbot: Any) -> None:
     client.start()
     try:
         with qtbot.waitSignal(client.worker.model_ready, timeout=5000):
-            client.submit("model", ModelRequest(next_request_id(), "resnet18"))
+            client.submit(ModelRequest(next_request_id(), "resnet18"))
         pixels = np.zeros((40, 40, 3), np.uint8)
-        client.submit("predict", PredictRequest(next_request_id(), pixels, "a", "still", 3,
-                                                None))
+        client.submit(PredictRequest(next_request_id(), pixels, "a", Kind.STILL, 3, None))
         qtbot.waitUntil(lambda: len(engine.classifier.calls) == 1, timeout=5000)
-        client.submit("batch", PredictRequest(next_request_id(), pixels, "b", "batch", 3,
-                                              None))
+        client.submit(PredictRequest(next_request_id(), pixels, "b", Kind.BATCH, 3, None))
         client.discard("batch")
         assert client.busy  # the first is still being classified
         qtbot.waitUntil(lambda: not client.busy, timeout=3000)
@@ -739,7 +737,7 @@ def test_a_signal_that_lands_inside_a_paint_closes_the_window_after_that_paint(
     backing store was being painted: "QBackingStore::flush() called for QWidgetWindow ...
     which does not have a handle", in about one SIGTERM out of six on a live video."""
     from desktop_app.ui import app as app_module
-    from desktop_app.ui.image_view import ImageView
+    from desktop_app.ui.widgets.image_view import ImageView
 
     visible_after_signal: list[bool] = []
     real_paint = ImageView.paintEvent
@@ -753,15 +751,16 @@ def test_a_signal_that_lands_inside_a_paint_closes_the_window_after_that_paint(
     monkeypatch.setattr(ImageView, "paintEvent", paint_then_signal)
     visible_after_signal.append(True)  # no signal while the window opens
     window = make_window(qtbot, tmp_path)
-    previous = app_module._close_on_signals(window)
+    before = signal.getsignal(signal.SIGTERM)
+    restore_signals = app_module._close_on_signals(window)
     try:
         visible_after_signal.clear()
         window.view.viewport().repaint()
         assert visible_after_signal == [True]  # not closed inside the paint ...
         qtbot.waitUntil(lambda: not window.isVisible(), timeout=3000)  # ... but right after
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        restore_signals()
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 # -- 6. soak -----------------------------------------------------------------------------------

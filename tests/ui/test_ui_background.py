@@ -6,7 +6,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any
 
-from desktop_app.ui.background import Background
+from desktop_app.ui.controllers.background import Background
 
 
 class _Instant:

@@ -19,8 +19,8 @@ from support.ui_helpers import (
 from support.video_utils import make_test_video
 
 from desktop_app.ui.app import build_parser, run
+from desktop_app.ui.controllers.worker import TorchEngine
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.worker import TorchEngine
 
 
 @pytest.mark.slow
@@ -74,7 +74,7 @@ def test_the_window_shows_before_torch_is_imported(tmp_path) -> None:
         "from PySide6.QtWidgets import QApplication\n"
         "from desktop_app.ui.app import MainWindow\n"
         "from desktop_app.ui.settings import Settings, open_settings\n"
-        "from desktop_app.ui.worker import TorchEngine\n"
+        "from desktop_app.ui.controllers.worker import TorchEngine\n"
         "app = QApplication([])\n"
         f"window = MainWindow(Settings(open_settings({str(tmp_path / 'settings.ini')!r})), "
         "TorchEngine)\n"
@@ -97,10 +97,28 @@ def test_command_line_options() -> None:
          "--labels", "l.txt", "--camera", "1", "--theme", "dark"])
     assert args.paths == ["a.jpg", "folder"]
     assert (args.model, args.device, args.weights, args.labels) == (
-        "resnet18", "cpu", "w.pth", "l.txt")
+        "resnet18", "cpu", Path("w.pth"), Path("l.txt"))
     assert (args.camera, args.theme) == (1, "dark")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--model", "vgg16"])
+
+
+def test_the_window_and_predict_share_one_definition_of_the_model_options() -> None:
+    from desktop_app import cli
+
+    predict = cli._parser().parse_args(["predict", "x.jpg"]).parser
+
+    def model_options(parser: Any) -> dict[str, tuple[Any, ...]]:
+        return {a.dest: (a.option_strings, a.type, a.choices, a.help) for a in parser._actions
+                if a.dest in ("model", "weights", "labels", "device")}
+
+    window = build_parser()
+    assert len(model_options(predict)) == 4
+    assert model_options(window) == model_options(predict)
+    # The one default that differs, on purpose: the window's device is the one of last time.
+    assert predict.parse_args(["x.jpg"]).device == "auto"
+    assert window.parse_args([]).device is None
+    assert window.parse_args([]).model is predict.parse_args(["x.jpg"]).model is None
 
 
 def test_run_opens_the_paths_and_returns_when_the_window_closes(

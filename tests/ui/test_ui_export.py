@@ -23,8 +23,8 @@ from support.ui_helpers import (
 
 from desktop_app.core import atomic
 from desktop_app.core.colormaps import lut
-from desktop_app.ui import export
-from desktop_app.ui.export import BatchEntry
+from desktop_app.ui.state import export
+from desktop_app.ui.state.export import BatchEntry
 
 
 def _folder(tmp_path: Path, good: int, bad: int = 0) -> Path:

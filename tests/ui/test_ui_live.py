@@ -22,15 +22,15 @@ from support.ui_helpers import (
 )
 from support.video_utils import decode_index, make_test_video
 
-from desktop_app.ui.predictions_panel import CLASS_ROLE
-from desktop_app.ui.requests import PredictResult
+from desktop_app.ui.state.requests import Kind, PredictResult
+from desktop_app.ui.widgets.predictions_panel import CLASS_ROLE
 
 
 def _live_results(window: Any) -> list[PredictResult]:
     results: list[PredictResult] = []
 
     def keep(result: PredictResult) -> None:
-        if result.request.kind == "live":
+        if result.request.kind is Kind.LIVE:
             results.append(result)
 
     window.client.worker.prediction_ready.connect(keep)

@@ -17,7 +17,7 @@ from support.ui_helpers import (
 )
 
 from desktop_app.core.errors import WeightsError, WeightsUnavailableError
-from desktop_app.ui.download_dialog import DownloadDialog, WeightsProblemDialog
+from desktop_app.ui.widgets.download_dialog import DownloadDialog, WeightsProblemDialog
 
 OFFLINE = ("resnet50-11ad3fa6.pth (97.8 MB) is not in /home/u/.cache/torch/hub/checkpoints "
            "and cannot be downloaded (no network)")

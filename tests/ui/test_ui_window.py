@@ -20,13 +20,13 @@ from support.ui_helpers import (
     write_image,
 )
 
-from desktop_app.ui.filmstrip import THUMB_SIZE
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.predictions_panel import CLASS_ROLE, PROBABILITY_ROLE
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.qt_image import qimage_to_rgb
-from desktop_app.ui.shortcuts_dialog import ShortcutsDialog
-from desktop_app.ui.theme import contrast_ratio
+from desktop_app.ui.widgets.filmstrip import THUMB_SIZE
+from desktop_app.ui.widgets.predictions_panel import CLASS_ROLE, PROBABILITY_ROLE
+from desktop_app.ui.widgets.qt_image import qimage_to_rgb
+from desktop_app.ui.widgets.shortcuts_dialog import ShortcutsDialog
+from desktop_app.ui.widgets.theme import contrast_ratio
 
 _Copy = Qt.DropAction.CopyAction
 
@@ -358,7 +358,7 @@ def test_paste_plain_text_explains_what_is_wrong(qtbot: Any, tmp_path: Path) -> 
 def test_mime_with_an_html_data_url_image(tmp_path: Path) -> None:
     import base64
 
-    from desktop_app.ui.mime_sources import read_mime
+    from desktop_app.ui.controllers.mime_sources import read_mime
 
     png = write_image(tmp_path / "a.png", (1, 2, 3)).read_bytes()
     mime = QMimeData()

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.ui.predictions_panel import FOLLOW_TOP_KEY
 from desktop_app.ui.settings import THEMES
+from desktop_app.ui.widgets.predictions_panel import FOLLOW_TOP_KEY
 
 _Std = QKeySequence.StandardKey
 

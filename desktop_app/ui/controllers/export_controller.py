@@ -12,51 +12,79 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
 
 from desktop_app.core.errors import LensError, one_line
 from desktop_app.core.results import Prediction
-from desktop_app.ui import export
-from desktop_app.ui.background import Background
-from desktop_app.ui.folder_run import FolderRun
-from desktop_app.ui.overlay_layer import DIM_UNSEEN
+from desktop_app.ui.controllers.background import Background
+from desktop_app.ui.controllers.folder_run import FolderRun
+from desktop_app.ui.controllers.worker import WorkerClient
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.requests import PredictResult, WorkerFailure
 from desktop_app.ui.settings import Settings
-from desktop_app.ui.status_panel import StatusPanel
-from desktop_app.ui.worker import WorkerClient
+from desktop_app.ui.state import export
+from desktop_app.ui.state.overlay_layer import DIM_UNSEEN
+from desktop_app.ui.state.screen import ScreenState
+from desktop_app.ui.widgets.controls_panel import OverlayControls
+from desktop_app.ui.widgets.status_panel import StatusPanel
 
 log = logging.getLogger(__name__)
 
 
 class ExportController(QObject):
     message = Signal(str, str)  # text, level
+    note = Signal(str)  # an engine note during a folder run, to show once
     run_state_changed = Signal()
 
-    def __init__(self, window: QWidget, background: Background, client: WorkerClient,
-                 settings: Settings, status: StatusPanel) -> None:
+    def __init__(self, window: QWidget, state: ScreenState, background: Background,
+                 client: WorkerClient, settings: Settings, overlay_controls: OverlayControls,
+                 status: StatusPanel, status_bar: QStatusBar) -> None:
         super().__init__(window)
         self._window = window
+        self._state = state
         self._background = background
         self._client = client
         self._settings = settings
+        self._overlay_controls = overlay_controls
         self._status = status
+        self._status_bar = status_bar
         self._run: FolderRun | None = None
-        self._results: list[export.BatchEntry] = []
         status.cancel_button.clicked.connect(self.cancel_run)
 
     # -- the image on screen -------------------------------------------------------------
-    def ask_save_overlay(self, prediction: Prediction, index: int, pixels: np.ndarray,
-                         colormap: str, opacity: float) -> None:
+    def _shown_map(self) -> tuple[Prediction, int, np.ndarray] | None:
+        """The prediction on screen, its selected class and the pixels it was made from."""
+        state = self._state
+        pixels = state.shown_pixels()
+        if pixels is None or not state.has_map:
+            emit(self.message, "Nothing to save yet: open an image and wait for its "
+                               "prediction", "error")
+            return None
+        assert state.prediction is not None and state.selected is not None
+        return state.prediction, state.selected, pixels
+
+    @Slot()
+    def ask_save_overlay(self) -> None:
+        shown = self._shown_map()
+        if shown is None:
+            return
         path, _ = QFileDialog.getSaveFileName(
-            self._window, "Save overlay", self._suggested(prediction, index, ".png"),
+            self._window, "Save overlay", self._suggested(shown[0], shown[1], ".png"),
             "PNG image (*.png)")
         if path:
-            self.save_overlay(path, prediction, index, pixels, colormap, opacity)
+            self._save_overlay(path, *shown)
 
-    def save_overlay(self, path: str | os.PathLike[str], prediction: Prediction, index: int,
-                     pixels: np.ndarray, colormap: str, opacity: float) -> None:
+    def save_overlay(self, path: str | os.PathLike[str]) -> None:
+        """Write the selected class's overlay at the image's full size (in the background)."""
+        shown = self._shown_map()
+        if shown is not None:
+            self._save_overlay(path, *shown)
+
+    def _save_overlay(self, path: str | os.PathLike[str], prediction: Prediction, index: int,
+                      pixels: np.ndarray) -> None:
         """The overlay at the image's full size, as on screen (same colours and dimming)."""
+        colormap = self._overlay_controls.colormap
+        opacity = self._overlay_controls.opacity
+
         def write() -> None:
             from desktop_app.core.overlay import overlay, save_png
 
@@ -67,14 +95,25 @@ class ExportController(QObject):
 
         self._background.run(_write_file, path, write, callback=self._saved("overlay", path))
 
-    def ask_save_map(self, prediction: Prediction, index: int) -> None:
+    @Slot()
+    def ask_save_map(self) -> None:
+        shown = self._shown_map()
+        if shown is None:
+            return
         path, _ = QFileDialog.getSaveFileName(
-            self._window, "Save raw Grad-CAM map", self._suggested(prediction, index, ".npy"),
+            self._window, "Save raw Grad-CAM map", self._suggested(shown[0], shown[1], ".npy"),
             "NumPy array (*.npy)")
         if path:
-            self.save_map(path, prediction, index)
+            self._save_map(path, shown[0], shown[1])
 
-    def save_map(self, path: str | os.PathLike[str], prediction: Prediction, index: int) -> None:
+    def save_map(self, path: str | os.PathLike[str]) -> None:
+        """Write the selected class's map (float32, NaN where unseen) as .npy."""
+        shown = self._shown_map()
+        if shown is not None:
+            self._save_map(path, shown[0], shown[1])
+
+    def _save_map(self, path: str | os.PathLike[str], prediction: Prediction,
+                  index: int) -> None:
         """The class's map at the image's full size: float32 in [0, 1], NaN where unseen."""
         def write() -> None:
             from desktop_app.core.overlay import save_npy
@@ -84,32 +123,43 @@ class ExportController(QObject):
 
         self._background.run(_write_file, path, write, callback=self._saved("map", path))
 
-    def copy_predictions(self, prediction: Prediction) -> None:
+    @Slot()
+    def copy_predictions(self) -> None:
+        prediction = self._state.prediction
+        if prediction is None:
+            emit(self.message, "No predictions to copy yet", "error")
+            return
         QGuiApplication.clipboard().setText(export.predictions_text(prediction))
+        self._status_bar.showMessage("Predictions copied to the clipboard", 3000)
 
     # -- folder runs ---------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._run is not None and self._run.active
+        return self._state.folder_running
 
     @property
     def results(self) -> list[export.BatchEntry]:
-        return list(self._results)
+        return list(self._state.folder_results)
 
     @property
     def folder_run(self) -> FolderRun | None:
         return self._run
 
     def classify_all(self, paths: list[Path], topk: int) -> None:
+        """Classify every opened file (a folder run), with progress and cancel."""
+        if not paths:
+            emit(self.message, "Open a folder or several images first (Ctrl+Shift+O)",
+                 "error")
+            return
         if self.running:
             return
-        run = FolderRun(paths, topk, lambda request: self._client.submit("batch", request),
-                        self)
+        run = FolderRun(paths, topk, self._client.submit, self)
         run.progress.connect(self._on_run_progress)
         run.finished.connect(self._on_run_finished)
+        run.note.connect(self.note)
         self._run = run
+        self._state.folder_started()
         run.start()
-        # After start: until then the run is not active, and Export would stay enabled.
         emit(self.run_state_changed)
 
     @Slot()
@@ -130,18 +180,15 @@ class ExportController(QObject):
             emit(self.message, f"Classification stopped after {len(run.entries)} of "
                                f"{len(run.paths)} images: other images were opened", "info")
         self._run = None
-        self._results = []
+        self._state.images_changed()
         emit(self.run_state_changed)
 
-    def handle_result(self, result: PredictResult) -> None:
-        if self._run is not None:
-            self._run.handle_result(result)
-
-    def handle_failure(self, failure: WorkerFailure) -> None:
-        if self._run is not None:
-            self._run.handle_failure(failure)
-
+    @Slot()
     def ask_export_results(self) -> None:
+        if not self._state.folder_results:
+            emit(self.message, "No results to export: classify the images first (Ctrl+R)",
+                 "error")
+            return
         start = str(Path(self._settings.last_dir or Path.home()) / "resnet-lens-results.csv")
         path, chosen = QFileDialog.getSaveFileName(self._window, "Export results", start,
                                                    "CSV (*.csv);;JSON (*.json)")
@@ -151,7 +198,7 @@ class ExportController(QObject):
             self.export_results(path)
 
     def export_results(self, path: str | os.PathLike[str]) -> None:
-        entries = list(self._results)
+        entries = list(self._state.folder_results)
         self._background.run(_write_file, path, lambda: export.write_results(path, entries),
                              callback=self._saved(f"{len(entries)} results", path))
 
@@ -165,7 +212,7 @@ class ExportController(QObject):
         if run is None:
             return
         self._status.show_progress(None)
-        self._results = list(run.entries)
+        self._state.folder_finished(tuple(run.entries))
         ok = len(run.entries) - run.failures
         text = f"Classified {ok} of {len(run.paths)} images"
         if run.failures:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.state.screen import LiveKind
 
 NO_CAMERA = "No camera found"
 
@@ -76,9 +77,9 @@ class CameraPanel(QGroupBox):
         index = self.combo.currentData()
         return None if index is None or index < 0 else int(index)
 
-    def set_live(self, kind: str | None) -> None:
-        """What runs now: "camera", "video" (freeze applies to both) or None."""
-        camera = kind == "camera"
+    def set_live(self, kind: LiveKind | None) -> None:
+        """What runs now: a camera, a video (freeze applies to both) or nothing."""
+        camera = kind is LiveKind.CAMERA
         self.start_button.blockSignals(True)
         self.start_button.setChecked(camera)
         self.start_button.setText("Stop" if camera else "Start")
@@ -86,7 +87,7 @@ class CameraPanel(QGroupBox):
         self.start_button.setEnabled(camera or self.current_camera() is not None)
         self.freeze_box.setEnabled(kind is not None)
         # A video plays as recorded: mirroring is for the selfie view of a camera.
-        video = kind == "video"
+        video = kind is LiveKind.VIDEO
         self.mirror_box.setEnabled(not video)
         self.mirror_box.setToolTip("Videos play as recorded; mirroring applies to cameras"
                                    if video else "Show the camera like a mirror")

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QPushButton, QWidget
 
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.requests import DownloadProgress
+from desktop_app.ui.state.requests import DownloadProgress
 
 
 def _megabytes(n: int) -> str:

@@ -16,10 +16,10 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPainter
 
 from desktop_app.core.image_io import DecodedImage, decode_image
-from desktop_app.ui.background import Background
-from desktop_app.ui.filmstrip import THUMB_SIZE, Filmstrip
+from desktop_app.ui.controllers.background import Background
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.qt_image import qimage_to_rgb, rgb_to_qimage
+from desktop_app.ui.widgets.filmstrip import THUMB_SIZE, Filmstrip
+from desktop_app.ui.widgets.qt_image import qimage_to_rgb, rgb_to_qimage
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,10 @@ class Still:
     qimage: QImage
     name: str
     model_source: Path | bytes | np.ndarray
+
+    @property
+    def pixels(self) -> np.ndarray:
+        return self.decoded.array
 
 
 def decode_entry(entry: Entry) -> Still:

@@ -1,5 +1,5 @@
-"""Help > Shortcuts: the keyboard shortcuts, read from the window's actions so the list
-can never disagree with what the keys do."""
+"""The Help menu's dialogs. Shortcuts: the keyboard shortcuts, read from the window's
+actions so the list can never disagree with what the keys do; About: name and version."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHeaderView,
+    QMessageBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -58,3 +59,17 @@ class ShortcutsDialog(QDialog):
         layout.addWidget(self.table)
         layout.addWidget(buttons)
         self.resize(460, 520)
+
+
+def show_shortcuts(parent: QWidget, actions: Iterable[QAction]) -> None:
+    dialog = ShortcutsDialog(shortcut_rows(actions), parent)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.open()
+
+
+def show_about(parent: QWidget, app_name: str) -> None:
+    from desktop_app import __version__
+
+    QMessageBox.about(parent, f"About {app_name}",
+                      f"{app_name} version {__version__}\n\nWhat a ResNet sees, as top-k "
+                      "ImageNet classes and Grad-CAM maps.")

@@ -3,7 +3,9 @@
 The window never calls the model. It drops immutable requests into a :class:`Mailbox`
 (one slot per kind, the newest request replaces a pending one) and pokes the worker with
 a queued signal. The worker drains the mailbox, so a 30 fps camera can never build a
-backlog, and every outcome leaves as a queued signal carrying a frozen result.
+backlog, and every outcome leaves as a queued signal carrying a frozen result, which
+:class:`WorkerClient` hands to whoever sent that request (as superqt hands each worker's
+result to its own ``returned``/``errored``).
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from desktop_app.core.errors import DownloadCancelled, LensError, one_line
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.requests import (
+from desktop_app.ui.state.requests import (
     DownloadProgress,
+    FailureReason,
     ModelInfo,
     ModelRequest,
+    NoModelError,
     PredictRequest,
     PredictResult,
     WorkerFailure,
@@ -31,7 +36,7 @@ log = logging.getLogger(__name__)
 
 # Taken in this order: a model switch first (results of the old model are wasted work),
 # then what the user is looking at, then the background folder run.
-SLOTS = ("model", "predict", "batch")
+SLOTS = ("model", "predict", "batch")  # the values of Kind.slot
 
 ProgressCallback = Callable[[int, "int | None"], None]
 CancelCallback = Callable[[], bool]
@@ -106,17 +111,18 @@ class Mailbox:
         self._slots: dict[str, ModelRequest | PredictRequest] = {}
         self._taken = 0  # the largest id taken so far
 
-    def put(self, slot: str, request: ModelRequest | PredictRequest) -> bool:
-        """Store ``request``, replacing any pending one in ``slot``.
+    def put(self, request: ModelRequest | PredictRequest
+            ) -> tuple[bool, ModelRequest | PredictRequest | None]:
+        """Store ``request`` in its kind's slot, replacing any pending one there.
 
-        Returns True when the mailbox was empty: only then does the worker need a poke (a
-        non-empty mailbox always has one queued or being handled)."""
-        if slot not in SLOTS:
-            raise ValueError(f"unknown mailbox slot {slot!r}")
+        Returns whether the mailbox was empty (only then does the worker need a poke: a
+        non-empty mailbox always has one queued or being handled) and the request replaced,
+        which will never be answered."""
         with self._lock:
             was_empty = not self._slots
-            self._slots[slot] = request
-            return was_empty
+            replaced = self._slots.get(request.kind.slot)
+            self._slots[request.kind.slot] = request
+            return was_empty, replaced
 
     def take(self) -> ModelRequest | PredictRequest | None:
         with self._lock:
@@ -136,17 +142,13 @@ class Mailbox:
         with self._lock:
             return slot in self._slots
 
-    def discard(self, slot: str) -> None:
+    def discard(self, slot: str) -> ModelRequest | PredictRequest | None:
         with self._lock:
-            self._slots.pop(slot, None)
+            return self._slots.pop(slot, None)
 
     def clear(self) -> None:
         with self._lock:
             self._slots.clear()
-
-
-class NoModelError(LensError):
-    """A prediction arrived before any model loaded successfully."""
 
 
 class InferenceWorker(QObject):
@@ -212,11 +214,11 @@ class InferenceWorker(QObject):
             superseded = self._mailbox.has("model")
             log.info("model load cancelled (%s)", "superseded" if superseded else "by the user")
             if not superseded:
-                self._fail(request, "model", request.model or "model", error)
+                self._fail(request, error)
             return
         except Exception as error:  # any failure must reach the user, never kill the thread
             # The previous classifier stays: the window carries on with it.
-            self._fail(request, "model", request.model or "model", error)
+            self._fail(request, error)
             return
         self._classifier = classifier
         weights = getattr(classifier, "weights_path", None)
@@ -256,7 +258,7 @@ class InferenceWorker(QObject):
         if self._classifier is None:
             # The window resends what it shows once a model is ready; a folder run needs to
             # hear about it to stop.
-            self._fail(request, request.kind, request.source, NoModelError(
+            self._fail(request, NoModelError(
                 f"{request.source}: no model is loaded (choose a model or a weights file)."))
             return
         started = time.perf_counter()
@@ -266,25 +268,32 @@ class InferenceWorker(QObject):
                 options["cam_layer"] = request.cam_layer
             prediction = self._classifier.predict(request.image, topk=request.topk, **options)
         except Exception as error:  # reported, and the worker carries on
-            self._fail(request, request.kind, request.source, error)
+            self._fail(request, error)
             return
         emit(self.prediction_ready,
             PredictResult(request, prediction, (time.perf_counter() - started) * 1000.0)
         )
 
-    def _fail(self, request: ModelRequest | PredictRequest, kind: Any, source: str,
-              error: BaseException) -> None:
+    def _fail(self, request: ModelRequest | PredictRequest, error: BaseException) -> None:
+        kind = request.kind.value
         if isinstance(error, LensError):
             log.info("%s request %d failed: %s", kind, request.id, error)
         else:
             log.exception("%s request %d failed unexpectedly", kind, request.id)
-        emit(self.failed, WorkerFailure(
-            request.id, kind, source, one_line(error), type(error).__name__, request
-        ))
+        emit(self.failed, WorkerFailure(request, one_line(error), FailureReason.of(error)))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Where the answer to one request goes, on the GUI thread."""
+
+    on_result: Callable[[Any], None]  # a PredictResult, or a ModelInfo for a model request
+    on_failure: Callable[[WorkerFailure], None]
 
 
 class WorkerClient(QObject):
-    """The GUI thread's handle on the worker: owns the QThread, the mailbox and the poke."""
+    """The GUI thread's handle on the worker: owns the QThread, the mailbox and the poke,
+    and hands each reply to the :class:`Reply` its request was sent with."""
 
     _poke = Signal()
 
@@ -297,6 +306,11 @@ class WorkerClient(QObject):
         self.worker.moveToThread(self._thread)
         self._poke.connect(self.worker._on_poke)
         self.worker.idle.connect(self._on_idle)
+        self.worker.model_ready.connect(self._on_model_ready)
+        self.worker.prediction_ready.connect(self._on_prediction_ready)
+        self.worker.failed.connect(self._on_failed)
+        # Per slot, the replies still owed, by request id.
+        self._replies: dict[str, dict[int, Reply]] = {slot: {} for slot in SLOTS}
         self._last_sent = 0
         self._last_done = 0
         self._started = False
@@ -315,13 +329,24 @@ class WorkerClient(QObject):
             self._started = True
             self._thread.start()
 
-    def submit(self, slot: str, request: ModelRequest | PredictRequest) -> None:
+    def submit(self, request: ModelRequest | PredictRequest, reply: Reply | None = None) -> None:
+        """Send ``request``; its result or failure goes to ``reply`` (none: to nobody but
+        the worker's own signals), unless a newer request of its slot replaces it first."""
         self._last_sent = max(self._last_sent, request.id)
-        if self.mailbox.put(slot, request):
+        replies = self._replies[request.kind.slot]
+        if reply is not None:
+            replies[request.id] = reply
+        was_empty, replaced = self.mailbox.put(request)
+        if replaced is not None:
+            replies.pop(replaced.id, None)
+        if was_empty:
             emit(self._poke)
 
     def discard(self, slot: str) -> None:
-        self.mailbox.discard(slot)
+        """Drop the request waiting in ``slot``; nobody hears about it."""
+        dropped = self.mailbox.discard(slot)
+        if dropped is not None:
+            self._replies[slot].pop(dropped.id, None)
         # A discarded request is never handled, so ``idle`` never reports it: stop counting
         # on it, or ``busy`` would stay True until some newer request is done.
         self._last_sent = self.mailbox.outstanding()
@@ -337,6 +362,8 @@ class WorkerClient(QObject):
         instead: only for a caller that ends the process without destroying the QThread
         (``app.main``'s fast exit)."""
         self.mailbox.clear()
+        for replies in self._replies.values():
+            replies.clear()  # nothing is delivered after a stop
         self.worker.request_stop()
         if not self._started:
             return True
@@ -355,3 +382,29 @@ class WorkerClient(QObject):
     @Slot(int)
     def _on_idle(self, last_id: int) -> None:
         self._last_done = max(self._last_done, last_id)
+
+    def _take_reply(self, slot: str, request_id: int) -> Reply | None:
+        replies = self._replies[slot]
+        # A slot's requests are taken in the order of their ids: any older one still listed
+        # was superseded in the worker (a cancelled download) and will never be answered.
+        for stale in [i for i in replies if i < request_id]:
+            del replies[stale]
+        return replies.pop(request_id, None)
+
+    @Slot(object)
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        reply = self._take_reply(ModelRequest.kind.slot, info.request_id)
+        if reply is not None:
+            reply.on_result(info)
+
+    @Slot(object)
+    def _on_prediction_ready(self, result: PredictResult) -> None:
+        reply = self._take_reply(result.request.kind.slot, result.request.id)
+        if reply is not None:
+            reply.on_result(result)
+
+    @Slot(object)
+    def _on_failed(self, failure: WorkerFailure) -> None:
+        reply = self._take_reply(failure.kind.slot, failure.request_id)
+        if reply is not None:
+            reply.on_failure(failure)

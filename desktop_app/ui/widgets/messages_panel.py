@@ -8,7 +8,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
-from desktop_app.ui.theme import error_text_colour
+from desktop_app.ui.widgets.theme import error_text_colour
 
 MAX_MESSAGES = 500
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.state.screen import LiveKind
 
 if TYPE_CHECKING:
     from desktop_app.capture import Frame, FrameSource
@@ -37,11 +38,11 @@ class LiveSource(QObject):
     error = Signal(str)
     finished = Signal()
 
-    def __init__(self, source: FrameSource, kind: str, parent: QObject | None = None, *,
+    def __init__(self, source: FrameSource, kind: LiveKind, parent: QObject | None = None, *,
                  media_name: str | None = None) -> None:
         super().__init__(parent)
         self._source = source
-        self.kind = kind  # "camera" or "video"
+        self.kind = kind
         # What its frames are named after: a video's file name ("clip.avi"), a camera's name.
         self.media_name = media_name or source.name
         self._lock = threading.Lock()
@@ -57,14 +58,14 @@ class LiveSource(QObject):
     def camera(cls, index: int, *, mirror: bool, parent: QObject | None = None) -> LiveSource:
         from desktop_app.capture import open_camera
 
-        return cls(open_camera(index, mirror=mirror), "camera", parent)
+        return cls(open_camera(index, mirror=mirror), LiveKind.CAMERA, parent)
 
     @classmethod
     def video(cls, path: str | Path, *, loop: bool = True, realtime: bool = True,
               parent: QObject | None = None) -> LiveSource:
         from desktop_app.capture import open_video
 
-        return cls(open_video(path, loop=loop, realtime=realtime), "video", parent,
+        return cls(open_video(path, loop=loop, realtime=realtime), LiveKind.VIDEO, parent,
                    media_name=Path(path).name)
 
     @property

@@ -8,11 +8,49 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Literal
+from enum import Enum
+from typing import Any, ClassVar
 
+from desktop_app.core.errors import DownloadCancelled, LensError, WeightsUnavailableError
 from desktop_app.core.results import Prediction
 
-PredictKind = Literal["still", "live", "batch"]
+
+class Kind(Enum):
+    """What a request is for; its mailbox slot follows from it."""
+
+    MODEL = "model"
+    STILL = "still"  # the image on screen
+    LIVE = "live"  # a camera or video frame
+    BATCH = "batch"  # one file of a folder run
+
+    @property
+    def slot(self) -> str:
+        """Stills and live frames share one latest-only slot: both are what the user sees,
+        and only the newest of them is worth computing."""
+        return "predict" if self in (Kind.STILL, Kind.LIVE) else self.value
+
+
+class NoModelError(LensError):
+    """A prediction arrived before any model loaded successfully."""
+
+
+class FailureReason(Enum):
+    """Why a request failed, for the code that reacts to it (the message is for the user)."""
+
+    ERROR = "error"  # anything else: the message says what
+    NO_MODEL = "no model"  # predictions before any model loaded
+    CANCELLED = "cancelled"  # the user cancelled a weights download
+    OFFLINE = "offline"  # official weights neither on disk nor downloadable
+
+    @classmethod
+    def of(cls, error: BaseException) -> FailureReason:
+        if isinstance(error, NoModelError):
+            return cls.NO_MODEL
+        if isinstance(error, DownloadCancelled):
+            return cls.CANCELLED
+        if isinstance(error, WeightsUnavailableError):
+            return cls.OFFLINE
+        return cls.ERROR
 
 _ids = itertools.count(1)
 
@@ -26,6 +64,7 @@ def next_request_id() -> int:
 class ModelRequest:
     """Load (or switch to) a model. ``weights``/``labels`` are paths for custom checkpoints."""
 
+    kind: ClassVar[Kind] = Kind.MODEL
     id: int
     model: str | None
     device: str = "auto"
@@ -46,7 +85,7 @@ class PredictRequest:
     id: int
     image: Any
     source: str
-    kind: PredictKind
+    kind: Kind
     topk: int
     cam_layer: str | None
     want_cams: bool = True
@@ -81,12 +120,24 @@ class PredictResult:
 class WorkerFailure:
     """A request that failed; ``message`` is one line for the user."""
 
-    request_id: int
-    kind: Literal["model", "still", "live", "batch"]
-    source: str
+    request: ModelRequest | PredictRequest
     message: str
-    error: str
-    request: ModelRequest | PredictRequest | None = None
+    reason: FailureReason = FailureReason.ERROR
+
+    @property
+    def request_id(self) -> int:
+        return self.request.id
+
+    @property
+    def kind(self) -> Kind:
+        return self.request.kind
+
+    @property
+    def source(self) -> str:
+        """The file or frame that failed, or the model that did not load."""
+        if isinstance(self.request, ModelRequest):
+            return self.request.model or "model"
+        return self.request.source
 
 
 @dataclass(frozen=True)

@@ -4,25 +4,27 @@ a model loads, downloads or fails to load."""
 from __future__ import annotations
 
 import logging
+from enum import Enum
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
 
 from desktop_app.inference.catalog import DEFAULT_MODEL, MODEL_NAMES
-from desktop_app.ui.controls_panel import ModelControls, device_label
-from desktop_app.ui.download_dialog import DownloadDialog, WeightsProblemDialog
+from desktop_app.ui.controllers.worker import Reply, WorkerClient
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.requests import (
+from desktop_app.ui.settings import Settings
+from desktop_app.ui.state.requests import (
     DownloadProgress,
+    FailureReason,
     ModelInfo,
     ModelRequest,
     WorkerFailure,
     next_request_id,
 )
-from desktop_app.ui.settings import Settings
-from desktop_app.ui.status_panel import StatusPanel
-from desktop_app.ui.worker import WorkerClient
+from desktop_app.ui.widgets.controls_panel import ModelControls, device_label
+from desktop_app.ui.widgets.download_dialog import DownloadDialog, WeightsProblemDialog
+from desktop_app.ui.widgets.status_panel import StatusPanel
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,17 @@ LABEL_FILTER = "Labels (*.txt *.json);;All files (*)"
 NO_MODEL = "No model loaded: choose a model or a weights file."
 
 
+class ModelState(Enum):
+    IDLE = "idle"  # nothing asked for yet
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"  # no model at all: the first load failed
+
+
 class ModelController(QObject):
     reclassify = Signal()  # what is on screen should be classified again
     message = Signal(str, str)  # text, level
+    ready = Signal(object)  # ModelInfo
     failed = Signal()
 
     def __init__(self, window: QWidget, client: WorkerClient, settings: Settings,
@@ -53,16 +63,16 @@ class ModelController(QObject):
         # The request the worker is loading, then the one whose model it holds.
         self._loading: ModelRequest | None = None
         self._loaded: ModelRequest | None = None
-        self._state = "idle"
+        self._state = ModelState.IDLE
         self._cam_layer = settings.cam_layer
         self._download_dialog: DownloadDialog | None = None
         self._weights_dialog: WeightsProblemDialog | None = None
 
         controls.show_model(initial.model or DEFAULT_MODEL)
         controls.set_devices(("auto", "cpu"), initial.device)
+        self._reply = Reply(self._on_model_ready, self._on_failure)
         worker = client.worker
         worker.model_loading.connect(self._on_model_loading)
-        worker.model_ready.connect(self._on_model_ready)
         worker.download_progress.connect(self._on_download_progress)
         controls.model_chosen.connect(self._on_model_chosen)
         controls.custom_requested.connect(self.choose_weights)
@@ -70,8 +80,7 @@ class ModelController(QObject):
         controls.cam_layer_chosen.connect(self._on_cam_layer_chosen)
 
     @property
-    def state(self) -> str:
-        """"idle", "loading", "ready" or "failed"."""
+    def state(self) -> ModelState:
         return self._state
 
     @property
@@ -89,8 +98,8 @@ class ModelController(QObject):
         self._request = ModelRequest(next_request_id(), base.model, base.device, base.weights,
                                      base.labels)
         self._remember = remember
-        self._state = "loading"
-        self._client.submit("model", self._request)
+        self._state = ModelState.LOADING
+        self._client.submit(self._request, self._reply)
         # The model slot is served first, so what was on screen is classified by it.
         emit(self.reclassify)
 
@@ -118,23 +127,23 @@ class ModelController(QObject):
             str(Path(path).parent), LABEL_FILTER)
         self.load_weights(path, labels or None)
 
-    def handle_failure(self, failure: WorkerFailure) -> None:
+    def _on_failure(self, failure: WorkerFailure) -> None:
         self._close_download_dialog()
         if failure.request_id != self._request.id:
             return  # an older request, already superseded
         if self._info is not None and self._loaded is not None:
             self._keep_loaded_model(failure.message)
         else:
-            self._state = "failed"
+            self._state = ModelState.FAILED
             emit(self.message, failure.message, "error")
             self._status.set_model("Model: not loaded", "")
             emit(self.failed)
-        if failure.error == "DownloadCancelled":
+        if failure.reason is FailureReason.CANCELLED:
             return  # the user's own choice: no dialog
         if self._weights_dialog is not None:
             self._weights_dialog.close()
         self._weights_dialog = WeightsProblemDialog(
-            failure.message, offline=failure.error == "WeightsUnavailableError",
+            failure.message, offline=failure.reason is FailureReason.OFFLINE,
             parent=self._window)
         self._weights_dialog.choose_file.connect(self.choose_weights)
         self._weights_dialog.open()
@@ -144,7 +153,7 @@ class ModelController(QObject):
         one, shown as chosen, instead of leaving the user with none."""
         assert self._info is not None and self._loaded is not None
         info, self._request, self._remember = self._info, self._loaded, False
-        self._state = "ready"
+        self._state = ModelState.READY
         self._show_loaded_model(info)
         self._controls.set_devices(info.available_devices, self._request.device)
         self._controls.mark_downloaded(info.downloaded)
@@ -172,14 +181,13 @@ class ModelController(QObject):
         self._status.set_model(text, "")
         self._status_bar.showMessage(text)
 
-    @Slot(object)
     def _on_model_ready(self, info: ModelInfo) -> None:
         self._close_download_dialog()
         self._info = info
         # Signals from the worker keep their order: this is the request it just loaded.
         self._loaded = self._loading
         if info.request_id == self._request.id:
-            self._state = "ready"
+            self._state = ModelState.READY
             if self._remember:
                 self._save_request()
         self._controls.set_devices(info.available_devices, self._request.device)
@@ -193,6 +201,7 @@ class ModelController(QObject):
         self._status.set_model(f"Model: {info.model}", f"Device: {info.device}")
         self._status_bar.showMessage(
             f"{info.model} ready on {info.device} ({info.load_ms / 1000:.1f} s)", 5000)
+        emit(self.ready, info)
 
     @Slot(object)
     def _on_download_progress(self, progress: DownloadProgress) -> None:

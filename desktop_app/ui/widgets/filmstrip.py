@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.theme import error_text_colour
+from desktop_app.ui.widgets.theme import error_text_colour
 
 THUMB_SIZE = 88
 _CELL_WIDTH = THUMB_SIZE + 24

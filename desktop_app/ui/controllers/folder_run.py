@@ -13,9 +13,17 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop_app.ui.export import BatchEntry
+from desktop_app.ui.controllers.worker import Reply
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.requests import PredictRequest, PredictResult, WorkerFailure, next_request_id
+from desktop_app.ui.state.export import BatchEntry
+from desktop_app.ui.state.requests import (
+    FailureReason,
+    Kind,
+    PredictRequest,
+    PredictResult,
+    WorkerFailure,
+    next_request_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +31,13 @@ log = logging.getLogger(__name__)
 class FolderRun(QObject):
     progress = Signal(int, int)  # done, total
     finished = Signal(bool)  # True when cancelled or stopped early
+    # An engine note (e.g. "CUDA ran out of memory; switched to the CPU"): it concerns the
+    # rest of the run too.
+    note = Signal(str)
 
     def __init__(self, paths: Sequence[Path], topk: int,
-                 submit: Callable[[PredictRequest], None], parent: QObject | None = None) -> None:
+                 submit: Callable[[PredictRequest, Reply], None],
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.paths = list(paths)
         self.entries: list[BatchEntry] = []
@@ -35,6 +47,7 @@ class FolderRun(QObject):
         self._submit = submit
         self._pending: PredictRequest | None = None
         self._active = False
+        self._reply = Reply(self.handle_result, self.handle_failure)
 
     @property
     def active(self) -> bool:
@@ -65,6 +78,8 @@ class FolderRun(QObject):
         if not self._owns(result.request.id):
             return False
         self.entries.append(BatchEntry(result.request.source, result.prediction))
+        for note in result.prediction.notes:
+            emit(self.note, note)
         self._advance()
         return True
 
@@ -72,7 +87,7 @@ class FolderRun(QObject):
         if not self._owns(failure.request_id):
             return False
         self.entries.append(BatchEntry(failure.source, error=failure.message))
-        if failure.error == "NoModelError":
+        if failure.reason is FailureReason.NO_MODEL:
             self.cancel(failure.message)
             return True
         self._advance()
@@ -93,7 +108,7 @@ class FolderRun(QObject):
     def _send_next(self) -> None:
         path = self.paths[len(self.entries)]
         self._pending = PredictRequest(
-            id=next_request_id(), image=str(path), source=str(path), kind="batch",
+            id=next_request_id(), image=str(path), source=str(path), kind=Kind.BATCH,
             topk=self._topk, cam_layer=None, want_cams=False, session=self.session,
         )
-        self._submit(self._pending)
+        self._submit(self._pending, self._reply)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.results import Prediction
 from desktop_app.ui.qt_compat import emit
-from desktop_app.ui.theme import bar_colour
+from desktop_app.ui.widgets.theme import bar_colour
 
 PROBABILITY_ROLE = Qt.ItemDataRole.UserRole + 1
 CLASS_ROLE = Qt.ItemDataRole.UserRole + 2

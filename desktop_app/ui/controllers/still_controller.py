@@ -1,0 +1,90 @@
+"""The still on screen (a file, pasted data, a frozen frame): showing it, asking the worker
+for its prediction whenever k, the layer or the model change, and taking the answer."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from desktop_app.ui.controllers.image_list import Still
+from desktop_app.ui.controllers.model_controller import NO_MODEL, ModelController, ModelState
+from desktop_app.ui.controllers.prediction_presenter import PredictionPresenter
+from desktop_app.ui.controllers.worker import Reply, WorkerClient
+from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.state.requests import (
+    FailureReason,
+    Kind,
+    PredictRequest,
+    PredictResult,
+    WorkerFailure,
+    next_request_id,
+)
+from desktop_app.ui.state.screen import ScreenState
+from desktop_app.ui.widgets.image_view import ImageView
+from desktop_app.ui.widgets.predictions_panel import PredictionsPanel
+
+
+class StillController(QObject):
+    message = Signal(str, str)  # text, level
+    title = Signal(str)  # the still's name, for the window's title
+
+    def __init__(self, parent: QObject, state: ScreenState, client: WorkerClient,
+                 models: ModelController, presenter: PredictionPresenter, view: ImageView,
+                 panel: PredictionsPanel) -> None:
+        super().__init__(parent)
+        self._state = state
+        self._client = client
+        self._models = models
+        self._presenter = presenter
+        self._view = view
+        self._panel = panel
+        self._reply = Reply(self._on_result, self._on_failure)
+
+    @Slot(object)
+    def show(self, still: Still) -> None:
+        self._state.show_still(still)
+        self._presenter.show(None)
+        self._view.set_image(still.qimage)
+        emit(self.title, still.name)
+        self.classify()
+
+    @Slot(int, str)
+    def failed(self, _row: int, message: str) -> None:
+        self._state.still_failed()
+        self._presenter.show(None)
+        self._view.set_image(None)
+        self._panel.set_message(message)
+
+    @Slot()
+    def classify(self) -> None:
+        """Ask for the still's prediction (again: k, the layer or the model changed)."""
+        still = self._state.still
+        if not self._state.wants_still_prediction or not isinstance(still, Still):
+            return
+        if self._models.state is ModelState.FAILED:
+            self._panel.set_message(NO_MODEL)
+            return
+        request = PredictRequest(
+            id=next_request_id(), image=still.model_source, source=still.name,
+            kind=Kind.STILL, topk=self._panel.topk, cam_layer=self._models.cam_layer,
+        )
+        self._state.ask(request.id)
+        if self._state.prediction is None:
+            ready = self._models.state is ModelState.READY
+            self._panel.set_message("Classifying…" if ready else "Waiting for the model…")
+        self._client.submit(request, self._reply)
+
+    def _on_result(self, result: PredictResult) -> None:
+        still = self._state.still
+        if isinstance(still, Still) and self._state.is_current_still(result.request.id):
+            # Named as the still is ("pasted image"), not as the bytes the model decoded.
+            self._presenter.show(dataclasses.replace(result.prediction,
+                                                     source=still.decoded.name))
+
+    def _on_failure(self, failure: WorkerFailure) -> None:
+        if failure.reason is FailureReason.NO_MODEL:
+            return  # the model's own failure was reported already
+        if self._state.is_current_still(failure.request_id):
+            self._panel.set_message(failure.message)
+            emit(self.message, failure.message, "error")
