@@ -1,5 +1,5 @@
-"""With a model that has really learned (tests/support/shapes_model.py), the engine's Grad-CAM, in the
-original image's pixels, peaks on the object: this is what proves the maps land right.
+"""With a model that has really learned (tests/support/shapes_model.py), the engine's Grad-CAM,
+in the original image's pixels, peaks on the object: this is what proves the maps land right.
 
 The proof must hold for any model the training recipe produces (float results, hence the
 trained weights, differ between CPUs) and must fail for a wrong geometry. So the images are

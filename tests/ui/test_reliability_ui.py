@@ -54,7 +54,13 @@ from desktop_app.core.errors import CaptureError, DownloadCancelled
 from desktop_app.core.results import Prediction
 from desktop_app.ui.controllers.worker import TorchEngine, WorkerClient
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.state.requests import Kind, ModelRequest, PredictRequest, next_request_id
+from desktop_app.ui.state.requests import (
+    DownloadProgress,
+    Kind,
+    ModelRequest,
+    PredictRequest,
+    next_request_id,
+)
 from desktop_app.ui.widgets.download_dialog import DownloadDialog
 
 # What Qt's offscreen platform prints for every window: not ours, not an error.
@@ -640,6 +646,18 @@ def _our_threads() -> set[threading.Thread]:
     # Dummy threads are Python's records of Qt's threads: those are checked through Qt.
     return {t for t in threading.enumerate()
             if t.is_alive() and not isinstance(t, threading._DummyThread)}  # type: ignore[attr-defined]
+
+
+def test_progress_queued_before_a_close_opens_no_dialog_after_it(qtbot: Any,
+                                                                 tmp_path: Path) -> None:
+    """The worker's progress is a queued signal: one posted just before the close arrives
+    after it, and once opened the download dialog over the closed window."""
+    window, _engine = _downloading(qtbot, tmp_path)
+    late = DownloadProgress(window.models.request.id, "resnet50", 10, 100)
+    window.close()
+    window.client.worker.download_progress.emit(late)
+    qtbot.wait(100)
+    assert not [w for w in QApplication.topLevelWidgets() if w.isVisible()]
 
 
 @pytest.mark.parametrize("state", list(CLOSE_STATES))

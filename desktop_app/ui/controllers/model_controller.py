@@ -67,6 +67,7 @@ class ModelController(QObject):
         self._cam_layer = settings.cam_layer
         self._download_dialog: DownloadDialog | None = None
         self._weights_dialog: WeightsProblemDialog | None = None
+        self._closed = False
 
         controls.show_model(initial.model or DEFAULT_MODEL)
         controls.set_devices(("auto", "cpu"), initial.device)
@@ -165,7 +166,16 @@ class ModelController(QObject):
         self._controls.show_model(info.model if self._request.weights
                                   else self._request.model or info.model)
 
+    @property
+    def request(self) -> ModelRequest:
+        """The model request being loaded, or the one whose model is loaded."""
+        return self._request
+
     def close_dialogs(self) -> None:
+        """At shutdown: close the dialogs for good. Progress the worker queued before it
+        stopped (still delivered after a disconnect) must not open the download dialog
+        again over a closed window."""
+        self._closed = True
         self._close_download_dialog()
         if self._weights_dialog is not None:
             self._weights_dialog.close()
@@ -205,7 +215,7 @@ class ModelController(QObject):
 
     @Slot(object)
     def _on_download_progress(self, progress: DownloadProgress) -> None:
-        if progress.request_id != self._request.id:
+        if self._closed or progress.request_id != self._request.id:
             return
         if self._download_dialog is None:
             self._download_dialog = DownloadDialog(self._window)
