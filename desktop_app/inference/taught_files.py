@@ -1,0 +1,80 @@
+"""A taught model on disk: ``NAME.safetensors``, ``NAME.txt`` (its labels, one per line,
+which ``load_classifier(weights=…)`` finds beside it) and ``NAME.report.json``.
+
+The checkpoint is a plain torchvision ResNet state dict, so anything that loads custom
+checkpoints loads it as it is; the class count comes from ``fc``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core.atomic import write_atomically, write_text_atomically
+from desktop_app.core.dataset import Dataset
+from desktop_app.core.errors import InvalidArgument
+from desktop_app.core.evaluation import Evaluation, evaluate
+from desktop_app.inference.classifier import Classifier
+from desktop_app.inference.feature_cache import preprocessing_key
+from desktop_app.inference.training import TrainedModel
+
+CHECKPOINT_SUFFIX = ".safetensors"
+
+
+@dataclass(frozen=True)
+class TaughtFiles:
+    checkpoint: Path
+    labels: Path
+    report: Path
+
+
+def files_for(checkpoint: Path) -> TaughtFiles:
+    if checkpoint.suffix.lower() != CHECKPOINT_SUFFIX:
+        raise InvalidArgument("out", f"must end in {CHECKPOINT_SUFFIX}, got {checkpoint.name}")
+    return TaughtFiles(checkpoint, checkpoint.with_suffix(".txt"),
+                       checkpoint.with_name(f"{checkpoint.stem}.report.json"))
+
+
+def evaluation_of(trained: TrainedModel, dataset: Dataset) -> Evaluation:
+    counts = dict.fromkeys(trained.classes, 0)
+    for example in trained.examples:
+        counts[trained.classes[example.label]] += 1
+    labels = [trained.examples[i].label for i in trained.val_index]
+    return evaluate(
+        trained.classes, counts, np.array(labels, dtype=np.int64), trained.val_probabilities,
+        [trained.examples[i].path for i in trained.val_index], dataset.duplicates)
+
+
+def report_of(trained: TrainedModel, evaluation: Evaluation, backbone: Classifier,
+              dataset: Dataset, files: TaughtFiles) -> dict[str, object]:
+    return {
+        "checkpoint": str(files.checkpoint),
+        "labels": str(files.labels),
+        "backbone": {"model": backbone.model_name, "weights": str(backbone.weights_path)},
+        "preprocessing": preprocessing_key(trained.preprocessor),
+        "recipe": trained.recipe.to_dict(),
+        "result": {"best_stage": trained.best_stage, "best_epoch": trained.best_epoch,
+                   "stopped": trained.stopped,
+                   "probe_val_accuracy": trained.probe_val_accuracy},
+        "features": {"computed": trained.features.computed,
+                     "from_cache": trained.features.from_cache},
+        "train_images": len(trained.train_index),
+        "skipped": [{"file": str(s.path), "reason": s.reason} for s in dataset.skipped],
+        **evaluation.to_dict(),
+    }
+
+
+def save_taught_model(trained: TrainedModel, files: TaughtFiles,
+                      report: dict[str, object]) -> None:
+    """Write checkpoint, labels and report, each completely or not at all."""
+    from safetensors.torch import save
+
+    state = {k: v.detach().cpu().contiguous() for k, v in trained.network.state_dict().items()}
+    data = save(state, metadata={"format": "pt", "classes": json.dumps(trained.classes)})
+    files.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(files.checkpoint, lambda stream: stream.write(data))
+    write_text_atomically(files.labels, "".join(f"{name}\n" for name in trained.classes))
+    write_text_atomically(files.report, json.dumps(report, indent=2, allow_nan=False) + "\n")
