@@ -67,9 +67,8 @@ def report_of(trained: TrainedModel, evaluation: Evaluation, backbone: Classifie
     }
 
 
-def save_taught_model(trained: TrainedModel, files: TaughtFiles,
-                      report: dict[str, object]) -> None:
-    """Write checkpoint, labels and report, each completely or not at all."""
+def save_checkpoint(trained: TrainedModel, files: TaughtFiles) -> None:
+    """Write the checkpoint and its labels, each completely or not at all."""
     from safetensors.torch import save
 
     state = {k: v.detach().cpu().contiguous() for k, v in trained.network.state_dict().items()}
@@ -77,4 +76,30 @@ def save_taught_model(trained: TrainedModel, files: TaughtFiles,
     files.checkpoint.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(files.checkpoint, lambda stream: stream.write(data))
     write_text_atomically(files.labels, "".join(f"{name}\n" for name in trained.classes))
+
+
+def write_report(files: TaughtFiles, report: dict[str, object]) -> None:
     write_text_atomically(files.report, json.dumps(report, indent=2, allow_nan=False) + "\n")
+
+
+def mistake_maps(files: TaughtFiles, evaluation: Evaluation) -> list[Path]:
+    """Grad-CAM overlays of the most confident mistakes, by the saved model as the engine
+    loads it, for the class it wrongly chose: ``NAME.mistakes/<rank>-<image>.png``."""
+    from desktop_app.core.image_io import decode_image
+    from desktop_app.core.overlay import overlay, save_png
+    from desktop_app.inference.classifier import load_classifier
+
+    if not evaluation.mistakes:
+        return []
+    folder = files.checkpoint.with_name(f"{files.checkpoint.stem}.mistakes")
+    folder.mkdir(parents=True, exist_ok=True)
+    model = load_classifier(weights=files.checkpoint, device="cpu", backend="eager")
+    written = []
+    for rank, mistake in enumerate(evaluation.mistakes, start=1):
+        predicted = model.labels.index(mistake.predicted)
+        pred = model.predict(mistake.path, topk=1, cam_classes=[predicted])
+        pixels = decode_image(mistake.path).array
+        target = folder / f"{rank}-{Path(mistake.path).stem}.png"
+        save_png(target, overlay(pixels, pred.cams[predicted]))
+        written.append(target)
+    return written

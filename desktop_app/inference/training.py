@@ -25,7 +25,6 @@ Images are preprocessed as the saved checkpoint will be when loaded
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from torchvision.models.resnet import ResNet
 
 from desktop_app.core.dataset import Dataset, Example, check_teachable
 from desktop_app.core.errors import InvalidArgument
+from desktop_app.inference.catalog import TRAIN_EPOCHS, TRAIN_LEARNING_RATE, TRAIN_VAL_SPLIT
 from desktop_app.inference.classifier import Classifier, custom_checkpoint_preprocessor
 from desktop_app.inference.feature_cache import (
     CountCallback,
@@ -63,9 +63,9 @@ _LABEL_SMOOTHING = 0.1
 @dataclass(frozen=True)
 class Recipe:
     linear_only: bool = False
-    epochs: int = 15  # fine-tuning epochs at most (early stopping may end sooner)
-    learning_rate: float = 3e-4  # AdamW, for layer4 and the head
-    val_split: float = 0.2
+    epochs: int = TRAIN_EPOCHS  # fine-tuning epochs at most (early stopping may end sooner)
+    learning_rate: float = TRAIN_LEARNING_RATE  # AdamW, for layer4 and the head
+    val_split: float = TRAIN_VAL_SPLIT
     seed: int = 0
     batch_size: int = 16
     patience: int = 4  # epochs without improvement before stopping
@@ -320,8 +320,9 @@ def _fit_logistic(head: nn.Linear, x: torch.Tensor, y: torch.Tensor, l2: float) 
         return loss
 
     with torch.enable_grad():
-        loss = optimiser.step(closure)
-    return float(loss) if loss is not None and math.isfinite(float(loss)) else float("nan")
+        optimiser.step(closure)
+    with torch.no_grad():  # step() returns the loss before the fit
+        return float(cross_entropy(head(x), y))
 
 
 def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
