@@ -427,9 +427,9 @@ def _write_maps(
 def _run_train(options: argparse.Namespace) -> int:
     from desktop_app.core.dataset import check_teachable, scan_dataset
     from desktop_app.core.errors import Cancelled
+    from desktop_app.inference.taught_files import files_for
 
     try:
-        from desktop_app.inference.taught_files import files_for
         files = files_for(options.out)
     except InvalidArgument as exc:
         _bad_argument(options, "--out", str(exc))

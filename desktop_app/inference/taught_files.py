@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,9 +18,10 @@ from desktop_app.core.atomic import write_atomically, write_text_atomically
 from desktop_app.core.dataset import Dataset
 from desktop_app.core.errors import InvalidArgument
 from desktop_app.core.evaluation import Evaluation, evaluate
-from desktop_app.inference.classifier import Classifier
-from desktop_app.inference.feature_cache import preprocessing_key
-from desktop_app.inference.training import TrainedModel
+
+if TYPE_CHECKING:  # torch stays unimported until a model is trained: the CLI checks first
+    from desktop_app.inference.classifier import Classifier
+    from desktop_app.inference.training import TrainedModel
 
 CHECKPOINT_SUFFIX = ".safetensors"
 
@@ -50,6 +52,8 @@ def evaluation_of(trained: TrainedModel, dataset: Dataset) -> Evaluation:
 
 def report_of(trained: TrainedModel, evaluation: Evaluation, backbone: Classifier,
               dataset: Dataset, files: TaughtFiles) -> dict[str, object]:
+    from desktop_app.inference.feature_cache import preprocessing_key
+
     return {
         "checkpoint": str(files.checkpoint),
         "labels": str(files.labels),

@@ -31,7 +31,6 @@ import numpy as np  # before torch, as in a program that uses the engine
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import write_fake_weights  # noqa: E402
 from shapes_model import CLASSES, make_sample  # noqa: E402
 
 
@@ -109,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiply image counts (a smoke test uses e.g. 0.1)")
     args = parser.parse_args(argv)
+    # conftest sets TORCH_HOME to a temporary folder of its own and blocks sockets; only
+    # this process imports it (not the helpers that time a run).
+    from conftest import write_fake_weights
+
     work = Path(tempfile.mkdtemp(prefix="bench-train-"))
     os.environ["TORCH_HOME"] = str(work / "torch")
     for model in ("resnet18", "resnet50"):
