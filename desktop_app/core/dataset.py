@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +56,14 @@ class Dataset:
     repeats: int
 
     def counts(self) -> dict[str, int]:
-        totals = dict.fromkeys(self.classes, 0)
-        for example in self.examples:
-            totals[self.classes[example.label]] += 1
-        return totals
+        return count_by_class(self.classes, self.examples)
+
+
+def count_by_class(classes: Sequence[str], examples: Iterable[Example]) -> dict[str, int]:
+    totals = dict.fromkeys(classes, 0)
+    for example in examples:
+        totals[classes[example.label]] += 1
+    return totals
 
 
 def file_digest(path: Path) -> str:

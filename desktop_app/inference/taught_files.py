@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from desktop_app.core.atomic import write_atomically, write_text_atomically
-from desktop_app.core.dataset import Dataset
+from desktop_app.core.dataset import Dataset, count_by_class
 from desktop_app.core.errors import InvalidArgument
 from desktop_app.core.evaluation import Evaluation, evaluate
 
@@ -41,9 +41,7 @@ def files_for(checkpoint: Path) -> TaughtFiles:
 
 
 def evaluation_of(trained: TrainedModel, dataset: Dataset) -> Evaluation:
-    counts = dict.fromkeys(trained.classes, 0)
-    for example in trained.examples:
-        counts[trained.classes[example.label]] += 1
+    counts = count_by_class(trained.classes, trained.examples)
     labels = [trained.examples[i].label for i in trained.val_index]
     return evaluate(
         trained.classes, counts, np.array(labels, dtype=np.int64), trained.val_probabilities,

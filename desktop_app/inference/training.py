@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn.functional import cross_entropy
 from torchvision.models.resnet import ResNet
 
-from desktop_app.core.dataset import Dataset, Example, check_teachable
+from desktop_app.core.dataset import Dataset, Example, check_teachable, count_by_class
 from desktop_app.core.errors import InvalidArgument
 from desktop_app.inference.catalog import TRAIN_EPOCHS, TRAIN_LEARNING_RATE, TRAIN_VAL_SPLIT
 from desktop_app.inference.classifier import Classifier, custom_checkpoint_preprocessor
@@ -159,10 +159,7 @@ def teach(
             network, preprocessor, dataset.examples, cache, with_layer3=not recipe.linear_only,
             on_skip=on_skip, on_count=on_count, cancel=cancel)
         examples = tuple(dataset.examples[i] for i in features.kept)
-        counts = dict.fromkeys(dataset.classes, 0)
-        for example in examples:
-            counts[dataset.classes[example.label]] += 1
-        check_teachable(dataset.classes, counts)
+        check_teachable(dataset.classes, count_by_class(dataset.classes, examples))
         labels = np.array([e.label for e in examples])
         train_idx, val_idx = stratified_split(labels, recipe.val_split, recipe.seed)
         run = _Run(network, features, labels, train_idx, val_idx, len(dataset.classes), recipe,
