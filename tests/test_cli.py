@@ -185,5 +185,5 @@ def test_help_lists_commands_without_loading_torch_or_qt() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=REPO)
     assert result.stdout.strip().splitlines()[-1] == "[]"
-    for command in ("predict", "weights", "bench"):
+    for command in ("predict", "train", "weights", "bench"):
         assert command in result.stdout
