@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from desktop_app import __version__
 from desktop_app.core.errors import InvalidArgument, LensError, one_line
@@ -32,6 +32,10 @@ from desktop_app.inference.catalog import (
     TRAIN_LEARNING_RATE,
     TRAIN_VAL_SPLIT,
 )
+
+if TYPE_CHECKING:
+    from desktop_app.core.evaluation import Evaluation
+    from desktop_app.inference.training import TrainedModel
 
 SUBCOMMANDS = ("predict", "train", "weights", "bench")
 PROG = "resnet-lens"
@@ -472,7 +476,7 @@ def _run_train(options: argparse.Namespace) -> int:
     if options.json:
         print(json.dumps(report), flush=True)
     else:
-        _print_evaluation(evaluation, trained, report)
+        _print_evaluation(evaluation, trained)
         print(f"wrote {files.checkpoint}, {files.labels.name}, {files.report.name}"
               + (f" and {len(maps)} mistake maps in {maps[0].parent.name}" if maps else ""))
     if trained.stopped == "cancelled":
@@ -481,7 +485,7 @@ def _run_train(options: argparse.Namespace) -> int:
     return 0
 
 
-def _print_evaluation(evaluation, trained, report: dict[str, object]) -> None:
+def _print_evaluation(evaluation: Evaluation, trained: TrainedModel) -> None:
     classes = evaluation.classes
     print("images: " + ", ".join(f"{c} {evaluation.counts[c]}" for c in classes))
     print(f"validation accuracy: {evaluation.accuracy:.1%} on "
@@ -500,10 +504,9 @@ def _print_evaluation(evaluation, trained, report: dict[str, object]) -> None:
             print(f"  {m.path}: {m.true}, taken for {m.predicted} ({m.confidence:.1%})")
     for warning in evaluation.warnings:
         print(f"warning: {warning}")
-    result = report["result"]
-    features = report["features"]
-    print(f"best: {result['best_stage']} epoch {result['best_epoch']} ({result['stopped']}); "
-          f"features: {features['computed']} computed, {features['from_cache']} from the cache")
+    print(f"best: {trained.best_stage} epoch {trained.best_epoch} ({trained.stopped}); "
+          f"features: {trained.features.computed} computed, "
+          f"{trained.features.from_cache} from the cache")
 
 
 @contextlib.contextmanager
