@@ -1,4 +1,5 @@
-"""``resnet-lens``: the window by default; ``predict``, ``weights`` and ``bench`` sub-commands.
+"""``resnet-lens``: the window by default; ``predict``, ``train``, ``weights`` and ``bench``
+sub-commands.
 
 Heavy modules (torch, Qt) are imported inside the commands that need them, so ``resnet-lens``
 reaches the window quickly and ``--help`` is instant.
@@ -10,12 +11,14 @@ import argparse
 import contextlib
 import json
 import logging
+import signal
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from desktop_app import __version__
 from desktop_app.core.errors import InvalidArgument, LensError, one_line
@@ -25,9 +28,16 @@ from desktop_app.inference.catalog import (
     DEFAULT_CAM_METHOD,
     DEFAULT_MODEL,
     MODEL_NAMES,
+    TRAIN_EPOCHS,
+    TRAIN_LEARNING_RATE,
+    TRAIN_VAL_SPLIT,
 )
 
-SUBCOMMANDS = ("predict", "weights", "bench")
+if TYPE_CHECKING:
+    from desktop_app.core.evaluation import Evaluation
+    from desktop_app.inference.training import TrainedModel
+
+SUBCOMMANDS = ("predict", "train", "weights", "bench")
 PROG = "resnet-lens"
 
 
@@ -115,6 +125,32 @@ def _parser() -> argparse.ArgumentParser:
                          help='one JSON object per image; a file that fails gets '
                          '{"file": …, "error": …}')
     predict.set_defaults(run=_run_predict, parser=predict)
+
+    train = sub.add_parser(
+        "train", help="teach a model your own classes: one sub-folder of images per class")
+    train.add_argument("data_dir", type=Path, metavar="DATA_DIR",
+                       help="a folder with one sub-folder per class; the folder name is the label")
+    train.add_argument("--out", type=Path, required=True, metavar="FILE.safetensors",
+                       help="the new checkpoint; FILE.txt (labels) and FILE.report.json go beside")
+    _model_options(train)
+    train.add_argument("--linear-only", action="store_true",
+                       help="train only a linear head on the frozen features (fastest)")
+    train.add_argument("--epochs", type=_positive_int, default=TRAIN_EPOCHS,
+                       help=f"fine-tuning epochs at most (default {TRAIN_EPOCHS}; "
+                       "early stopping may end sooner)")
+    train.add_argument("--lr", type=_positive_float, default=TRAIN_LEARNING_RATE,
+                       help=f"fine-tuning learning rate (default {TRAIN_LEARNING_RATE:g})")
+    train.add_argument("--val-split", type=_open_fraction, default=TRAIN_VAL_SPLIT,
+                       help=f"share of each class held out for validation "
+                       f"(default {TRAIN_VAL_SPLIT:g})")
+    train.add_argument("--seed", type=_whole_number, default=0,
+                       help="random seed: the same seed and images give the same model")
+    train.add_argument("--cache-dir", type=Path, default=None,
+                       help="feature cache folder (default: $RESNET_LENS_CACHE_DIR, else the "
+                       "user cache folder)")
+    train.add_argument("--json", action="store_true",
+                       help="print the report (as written to FILE.report.json) as JSON")
+    train.set_defaults(run=_run_train, parser=train)
 
     weights = sub.add_parser("weights", help="list models and cached weights; fetch them now")
     weights.add_argument(
@@ -206,6 +242,26 @@ def _fraction(text: str) -> float:
         value = -1.0
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0.0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
+
+
+def _open_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
     return value
 
 
@@ -373,6 +429,128 @@ def _write_maps(
         written.append({"method": pred.cam_method, "layer": pred.cam_layer, "class": index,
                         "path": str(target)})
     return written
+
+
+def _run_train(options: argparse.Namespace) -> int:
+    from desktop_app.core.dataset import check_teachable, scan_dataset
+    from desktop_app.core.errors import Cancelled
+    from desktop_app.inference.taught_files import files_for
+
+    try:
+        files = files_for(options.out)
+    except InvalidArgument as exc:
+        _bad_argument(options, "--out", str(exc))
+    dataset = scan_dataset(options.data_dir)  # before the slow model load
+    for skipped in dataset.skipped:
+        _err(f"{skipped.path}: {skipped.reason}; skipped")
+    check_teachable(dataset.classes, dataset.counts())
+
+    from desktop_app.inference import load_classifier
+    from desktop_app.inference.taught_files import (
+        evaluation_of,
+        mistake_maps,
+        report_of,
+        save_checkpoint,
+        write_report,
+    )
+    from desktop_app.inference.training import Recipe, teach
+
+    recipe = Recipe(linear_only=options.linear_only, epochs=options.epochs,
+                    learning_rate=options.lr, val_split=options.val_split, seed=options.seed)
+    backbone = load_classifier(options.model, options.weights, options.labels, options.device,
+                               progress=_download_progress(), backend="eager")
+    with _ctrl_c_stops() as stop, _count_line("features") as count:
+        try:
+            trained = teach(
+                backbone, dataset, recipe, options.cache_dir,
+                progress=lambda r: _err(f"{r.stage} {r.epoch}/{r.epochs}: loss {r.loss:.3f}, "
+                                        f"validation accuracy {r.val_accuracy:.1%}"),
+                on_skip=lambda _example, reason: _err(f"{reason}; skipped"),
+                on_count=count, cancel=stop.is_set)
+        except Cancelled as exc:
+            _err(str(exc))
+            return 130
+    evaluation = evaluation_of(trained, dataset)
+    save_checkpoint(trained, files)
+    maps = mistake_maps(files, evaluation)
+    report = report_of(trained, evaluation, backbone, dataset, files)
+    report["mistake_maps"] = [str(p) for p in maps]
+    write_report(files, report)
+    if options.json:
+        print(json.dumps(report), flush=True)
+    else:
+        _print_evaluation(evaluation, trained)
+        print(f"wrote {files.checkpoint}, {files.labels.name}, {files.report.name}"
+              + (f" and {len(maps)} mistake maps in {maps[0].parent.name}" if maps else ""))
+    if trained.stopped == "cancelled":
+        _err("stopped by Ctrl+C: saved the best model so far")
+        return 130
+    return 0
+
+
+def _print_evaluation(evaluation: Evaluation, trained: TrainedModel) -> None:
+    classes = evaluation.classes
+    print("images: " + ", ".join(f"{c} {evaluation.counts[c]}" for c in classes))
+    print(f"validation accuracy: {evaluation.accuracy:.1%} on "
+          f"{sum(evaluation.val_counts.values())} images (linear probe alone: "
+          f"{trained.probe_val_accuracy:.1%})")
+    for c in classes:
+        print(f"  {c}: {evaluation.per_class_accuracy[c]:.1%} of {evaluation.val_counts[c]}")
+    width = max(6, *(len(c) for c in classes))
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print(" " * (width + 2) + "".join(f"{c:>{width + 1}}" for c in classes))
+    for c, row in zip(classes, evaluation.confusion_matrix, strict=True):
+        print(f"  {c:<{width}}" + "".join(f"{n:>{width + 1}}" for n in row))
+    if evaluation.mistakes:
+        print("most confident mistakes:")
+        for m in evaluation.mistakes:
+            print(f"  {m.path}: {m.true}, taken for {m.predicted} ({m.confidence:.1%})")
+    for warning in evaluation.warnings:
+        print(f"warning: {warning}")
+    print(f"best: {trained.best_stage} epoch {trained.best_epoch} ({trained.stopped}); "
+          f"features: {trained.features.computed} computed, "
+          f"{trained.features.from_cache} from the cache")
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops() -> Iterator[threading.Event]:
+    """The first Ctrl+C asks training to stop and keep its best model; a second aborts."""
+    stop = threading.Event()
+
+    def handler(_signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        _err("stopping: the best model so far will be saved (Ctrl+C again to abort)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _count_line(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """``label done/total`` redrawn on a terminal's stderr; nothing otherwise."""
+    stream = sys.stderr
+    if stream is None or not stream.isatty():
+        yield None
+        return
+    shown = False
+
+    def report(done: int, total: int) -> None:
+        nonlocal shown
+        shown = done < total  # the last count ends the line
+        stream.write(f"\r{label} {done}/{total}" + ("" if shown else "\n"))
+        stream.flush()
+
+    try:
+        yield report
+    finally:
+        if shown:
+            stream.write("\n")
+            stream.flush()
 
 
 def _run_weights(options: argparse.Namespace) -> int:

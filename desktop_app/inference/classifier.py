@@ -390,7 +390,8 @@ def _load_file(model: str | None, path: Path, labels: Any) -> LoadedModel:
         name = model
     checkpoints.load_into(network, state, path.name)
     if official is not None:
-        default_labels, transform = tuple(official.meta["categories"]), official.transforms()
+        default_labels = tuple(official.meta["categories"])
+        preprocessor = Preprocessor(official.transforms())
     else:
         beside = checkpoints.find_labels_file(path)
         imagenet = weights.official_weights(DEFAULT_MODEL)
@@ -401,11 +402,17 @@ def _load_file(model: str | None, path: Path, labels: Any) -> LoadedModel:
             if arch.num_classes == 1000
             else tuple(f"class {i}" for i in range(arch.num_classes))
         )
-        # Custom checkpoints get the preprocessing of torchvision's current ResNet recipe.
-        transform = imagenet.transforms()
+        preprocessor = custom_checkpoint_preprocessor()
         name = f"{name} ({path.name})"
     names = _checked_labels(labels, default_labels, path.name)
-    return LoadedModel(name, network, names, Preprocessor(transform), path)
+    return LoadedModel(name, network, names, preprocessor, path)
+
+
+def custom_checkpoint_preprocessor() -> Preprocessor:
+    """What a custom checkpoint's images go through: torchvision's current ResNet recipe.
+    Training (``inference.training``) uses it too, so a taught model sees at training time
+    what it will see once loaded."""
+    return Preprocessor(weights.official_weights(DEFAULT_MODEL).transforms())
 
 
 def _official_spec_for_file(file_name: str) -> Any:

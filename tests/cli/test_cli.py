@@ -182,5 +182,5 @@ def test_help_lists_commands_without_loading_torch_or_qt() -> None:
             "print(sorted(m for m in ('torch', 'PySide6', 'cv2') if m in sys.modules))")
     result = run_python(code, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
-    for command in ("predict", "weights", "bench"):
+    for command in ("predict", "train", "weights", "bench"):
         assert command in result.stdout

@@ -178,10 +178,12 @@ def make_sample(
     canvas: tuple[int, int] | None = None,
     shape_crop_px: tuple[float, float] = _SHAPE_CROP_PX,
     edge_slack_crop_px: float | None = None,
+    pattern: int | None = None,
 ) -> Sample:
     """One image of class ``label``: on a random canvas, the shape anywhere in the crop; or
     on ``canvas`` (width, height), with the shape within ``edge_slack_crop_px`` of the
-    border gap at one end of the crop's long axis (a random end)."""
+    border gap at one end of the crop's long axis (a random end). ``pattern`` fills the
+    shape with another class's pattern: combinations the model never saw (transfer tests)."""
     width, height = canvas or _random_canvas_size(rng)
     geometry = crop_geometry(width, height)
     scale = min(geometry.scale_x, geometry.scale_y)  # original -> crop pixels (about equal)
@@ -229,7 +231,7 @@ def make_sample(
     u = dx * math.cos(tilt) + dy * math.sin(tilt)
     v = -dx * math.sin(tilt) + dy * math.cos(tilt)
     period = rng.uniform(*_PATTERN_PERIOD_CROP_PX)
-    fill = np.where(_pattern(label, u, v, period)[..., None], second, first)
+    fill = np.where(_pattern(label if pattern is None else pattern, u, v, period)[..., None], second, first)
     background.paste(Image.fromarray(fill.astype(np.uint8)), (left, top), mask)
 
     # Uniform integer noise: as good as Gaussian here, and ten times cheaper to make.

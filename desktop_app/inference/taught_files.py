@@ -1,0 +1,107 @@
+"""A taught model on disk: ``NAME.safetensors``, ``NAME.txt`` (its labels, one per line,
+which ``load_classifier(weights=…)`` finds beside it) and ``NAME.report.json``.
+
+The checkpoint is a plain torchvision ResNet state dict, so anything that loads custom
+checkpoints loads it as it is; the class count comes from ``fc``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from desktop_app.core.atomic import write_atomically, write_text_atomically
+from desktop_app.core.dataset import Dataset, count_by_class
+from desktop_app.core.errors import InvalidArgument
+from desktop_app.core.evaluation import Evaluation, evaluate
+
+if TYPE_CHECKING:  # torch stays unimported until a model is trained: the CLI checks first
+    from desktop_app.inference.classifier import Classifier
+    from desktop_app.inference.training import TrainedModel
+
+CHECKPOINT_SUFFIX = ".safetensors"
+
+
+@dataclass(frozen=True)
+class TaughtFiles:
+    checkpoint: Path
+    labels: Path
+    report: Path
+
+
+def files_for(checkpoint: Path) -> TaughtFiles:
+    if checkpoint.suffix.lower() != CHECKPOINT_SUFFIX:
+        raise InvalidArgument("out", f"must end in {CHECKPOINT_SUFFIX}, got {checkpoint.name}")
+    return TaughtFiles(checkpoint, checkpoint.with_suffix(".txt"),
+                       checkpoint.with_name(f"{checkpoint.stem}.report.json"))
+
+
+def evaluation_of(trained: TrainedModel, dataset: Dataset) -> Evaluation:
+    counts = count_by_class(trained.classes, trained.examples)
+    labels = [trained.examples[i].label for i in trained.val_index]
+    return evaluate(
+        trained.classes, counts, np.array(labels, dtype=np.int64), trained.val_probabilities,
+        [trained.examples[i].path for i in trained.val_index], dataset.duplicates)
+
+
+def report_of(trained: TrainedModel, evaluation: Evaluation, backbone: Classifier,
+              dataset: Dataset, files: TaughtFiles) -> dict[str, object]:
+    from desktop_app.inference.feature_cache import preprocessing_key
+
+    return {
+        "checkpoint": str(files.checkpoint),
+        "labels": str(files.labels),
+        "backbone": {"model": backbone.model_name, "weights": str(backbone.weights_path)},
+        "preprocessing": preprocessing_key(trained.preprocessor),
+        "recipe": trained.recipe.to_dict(),
+        "result": {"best_stage": trained.best_stage, "best_epoch": trained.best_epoch,
+                   "stopped": trained.stopped,
+                   "probe_val_accuracy": trained.probe_val_accuracy},
+        "features": {"computed": trained.features.computed,
+                     "from_cache": trained.features.from_cache},
+        "train_images": len(trained.train_index),
+        "skipped": [{"file": str(s.path), "reason": s.reason} for s in dataset.skipped],
+        **evaluation.to_dict(),
+    }
+
+
+def save_checkpoint(trained: TrainedModel, files: TaughtFiles) -> None:
+    """Write the checkpoint and its labels, each completely or not at all."""
+    from safetensors.torch import save
+
+    state = {k: v.detach().cpu().contiguous() for k, v in trained.network.state_dict().items()}
+    data = save(state, metadata={"format": "pt", "classes": json.dumps(trained.classes)})
+    files.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(files.checkpoint, lambda stream: stream.write(data))
+    write_text_atomically(files.labels, "".join(f"{name}\n" for name in trained.classes))
+
+
+def write_report(files: TaughtFiles, report: dict[str, object]) -> None:
+    write_text_atomically(files.report, json.dumps(report, indent=2, allow_nan=False) + "\n")
+
+
+def mistake_maps(files: TaughtFiles, evaluation: Evaluation) -> list[Path]:
+    """Grad-CAM overlays of the most confident mistakes, by the saved model as the engine
+    loads it, for the class it wrongly chose: ``NAME.mistakes/<rank>-<image>.png``."""
+    from desktop_app.core.image_io import decode_image
+    from desktop_app.core.overlay import overlay, save_png
+    from desktop_app.inference.classifier import load_classifier
+
+    if not evaluation.mistakes:
+        return []
+    folder = files.checkpoint.with_name(f"{files.checkpoint.stem}.mistakes")
+    folder.mkdir(parents=True, exist_ok=True)
+    model = load_classifier(weights=files.checkpoint, device="cpu", backend="eager")
+    written = []
+    for rank, mistake in enumerate(evaluation.mistakes, start=1):
+        predicted = model.labels.index(mistake.predicted)
+        pred = model.predict(mistake.path, topk=1, cam_classes=[predicted])
+        pixels = decode_image(mistake.path).array
+        target = folder / f"{rank}-{Path(mistake.path).stem}.png"
+        save_png(target, overlay(pixels, pred.cams[predicted]))
+        written.append(target)
+    return written

@@ -1,0 +1,332 @@
+"""Teaching a ResNet new classes on the CPU: a linear probe, then layer4 and the head (LP-FT).
+
+The recipe, chosen for a few dozen images per class:
+
+1. Every image goes once through the frozen backbone; its layer-3 activation and its pooled
+   layer-4 feature are cached on disk (``feature_cache``), so retraining costs only the new
+   images.
+2. Linear probe: an L2-regularised logistic regression on the pooled features, fitted with
+   L-BFGS for a few regularisation strengths; the validation split picks one.
+3. Fine-tuning (unless ``linear_only``): layer4 and the head, the head starting from the
+   probe (LP-FT, arXiv 2202.10054), trained with AdamW on the cached layer-3 activations.
+   Batch-norm statistics stay frozen (the batches are far too small to estimate them).
+   Augmentation happens on the activation grid, where it costs nothing: a horizontal flip of
+   the map, and a random shift of up to one cell (16 input pixels) with the border cell
+   repeated, i.e. a random crop. Image-space augmentation would need a backbone pass per
+   view per epoch, which is what the cache avoids.
+4. Early stopping on a stratified validation split: the best state by validation accuracy,
+   then loss, is kept (the probe counts as epoch 0, so fine-tuning never ends worse than the
+   probe on validation); patience ends the run. Cancelling keeps that best state too.
+
+Images are preprocessed as the saved checkpoint will be when loaded
+(``custom_checkpoint_preprocessor``), so the model trains on what it will see.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.functional import cross_entropy
+from torchvision.models.resnet import ResNet
+
+from desktop_app.core.dataset import Dataset, Example, check_teachable, count_by_class
+from desktop_app.core.errors import InvalidArgument
+from desktop_app.inference.catalog import TRAIN_EPOCHS, TRAIN_LEARNING_RATE, TRAIN_VAL_SPLIT
+from desktop_app.inference.classifier import Classifier, custom_checkpoint_preprocessor
+from desktop_app.inference.feature_cache import (
+    CountCallback,
+    FeatureCache,
+    Features,
+    SkipCallback,
+    default_cache_dir,
+    extract_features,
+    weights_digest,
+)
+from desktop_app.inference.preprocess import Preprocessor
+from desktop_app.inference.threads import engine_threads
+
+PROBE = "linear probe"
+FINE_TUNE = "fine-tune"
+# Inverse regularisation strengths tried by the probe (CLIP's protocol sweeps C likewise).
+_PROBE_L2 = (1e-4, 1e-3, 1e-2, 1e-1)
+_PROBE_ITERATIONS = 200
+_WEIGHT_DECAY = 1e-4
+_LABEL_SMOOTHING = 0.1
+
+
+@dataclass(frozen=True)
+class Recipe:
+    linear_only: bool = False
+    epochs: int = TRAIN_EPOCHS  # fine-tuning epochs at most (early stopping may end sooner)
+    learning_rate: float = TRAIN_LEARNING_RATE  # AdamW, for layer4 and the head
+    val_split: float = TRAIN_VAL_SPLIT
+    seed: int = 0
+    batch_size: int = 16
+    patience: int = 4  # epochs without improvement before stopping
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise InvalidArgument("epochs", f"must be at least 1, got {self.epochs}")
+        if not self.learning_rate > 0:
+            raise InvalidArgument("learning_rate", f"must be above 0, got {self.learning_rate}")
+        if not 0 < self.val_split < 1:
+            raise InvalidArgument("val_split", f"must be between 0 and 1, got {self.val_split}")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": PROBE if self.linear_only else f"{PROBE}, then {FINE_TUNE} layer4 + head",
+                **asdict(self), "probe_l2": list(_PROBE_L2), "label_smoothing": _LABEL_SMOOTHING,
+                "augmentation": "layer-3 activation map: horizontal flip, shift up to 1 cell",
+                "batch_norm": "statistics frozen"}
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    stage: str  # PROBE or FINE_TUNE
+    epoch: int
+    epochs: int
+    loss: float  # training loss
+    val_accuracy: float
+
+
+ProgressCallback = Callable[[EpochReport], None]
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    network: ResNet  # the backbone with the taught layer4 and head, on the CPU, eval mode
+    classes: tuple[str, ...]
+    examples: tuple[Example, ...]  # those that decoded
+    train_index: np.ndarray
+    val_index: np.ndarray
+    val_probabilities: np.ndarray  # (len(val_index), classes)
+    probe_val_accuracy: float
+    best_stage: str
+    best_epoch: int
+    stopped: str  # "completed", "early stopping" or "cancelled"
+    features: Features
+    preprocessor: Preprocessor
+    recipe: Recipe
+
+
+def stratified_split(
+    labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) indices: about ``fraction`` of each class, at least one image of
+    every class on each side (classes need two images)."""
+    rng = np.random.default_rng(seed)
+    train: list[int] = []
+    val: list[int] = []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        n_val = min(len(members) - 1, max(1, round(len(members) * fraction)))
+        val += members[:n_val].tolist()
+        train += members[n_val:].tolist()
+    return np.array(sorted(train)), np.array(sorted(val))
+
+
+def teach(
+    backbone: Classifier,
+    dataset: Dataset,
+    recipe: Recipe = Recipe(),
+    cache_dir: Path | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    on_skip: SkipCallback | None = None,
+    on_count: CountCallback | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> TrainedModel:
+    """Teach ``backbone`` the classes of ``dataset``.
+
+    ``progress`` gets one report per probe strength and fine-tuning epoch; ``on_skip`` each
+    image that does not decode; ``on_count(done, total)`` the feature progress. Once
+    ``cancel()`` is true, training stops with the best state so far (``stopped`` says
+    "cancelled"); before any model exists (during feature extraction) it raises
+    ``Cancelled``. Raises ``DatasetError`` for fewer than two classes with two usable images.
+    """
+    check_teachable(dataset.classes, dataset.counts())
+    network = backbone.network
+    preprocessor = custom_checkpoint_preprocessor()
+    cache = FeatureCache(cache_dir or default_cache_dir(),
+                         weights_digest(backbone.weights_path), preprocessor)
+    with engine_threads(backbone.num_threads):
+        features = extract_features(
+            network, preprocessor, dataset.examples, cache, with_layer3=not recipe.linear_only,
+            on_skip=on_skip, on_count=on_count, cancel=cancel)
+        examples = tuple(dataset.examples[i] for i in features.kept)
+        check_teachable(dataset.classes, count_by_class(dataset.classes, examples))
+        labels = np.array([e.label for e in examples])
+        train_idx, val_idx = stratified_split(labels, recipe.val_split, recipe.seed)
+        run = _Run(network, features, labels, train_idx, val_idx, len(dataset.classes), recipe,
+                   progress, cancel)
+        result = run.train()
+    return TrainedModel(
+        result.network, dataset.classes, examples, train_idx, val_idx, result.val_probabilities,
+        run.probe_accuracy, result.stage, result.epoch, result.stopped, features, preprocessor,
+        recipe)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    network: ResNet
+    val_probabilities: np.ndarray
+    stage: str
+    epoch: int
+    stopped: str
+
+
+class _Run:
+    """One training run's state: the probe, then fine-tuning, keeping the best."""
+
+    def __init__(self, network: ResNet, features: Features, labels: np.ndarray,
+                 train_idx: np.ndarray, val_idx: np.ndarray, n_classes: int, recipe: Recipe,
+                 progress: ProgressCallback | None, cancel: Callable[[], bool] | None) -> None:
+        self.backbone = network
+        self.features = features
+        self.labels = torch.from_numpy(labels)
+        self.train_idx, self.val_idx = train_idx, val_idx
+        self.n_classes = n_classes
+        self.recipe = recipe
+        self.progress = progress
+        self.cancel = cancel or (lambda: False)
+        self.device = next(network.parameters()).device
+        self.probe_accuracy = float("nan")
+
+    def _report(self, stage: str, epoch: int, epochs: int, loss: float, accuracy: float) -> None:
+        if self.progress is not None:
+            self.progress(EpochReport(stage, epoch, epochs, loss, accuracy))
+
+    def train(self) -> _Outcome:
+        torch.manual_seed(self.recipe.seed)
+        head, probs, stopped = self._probe()
+        layer4 = self.backbone.layer4
+        stage, epoch = PROBE, 0
+        if not self.recipe.linear_only and stopped == "completed":
+            layer4, head, probs, stage, epoch, stopped = self._fine_tune(head, probs)
+        network = copy.deepcopy(self.backbone).cpu()
+        network.layer4 = copy.deepcopy(layer4).cpu()
+        network.fc = head.cpu()
+        network.eval()
+        for parameter in network.parameters():
+            parameter.requires_grad_(False)
+        return _Outcome(network, probs, stage, epoch, stopped)
+
+    # -- linear probe -------------------------------------------------------------------------
+    def _probe(self) -> tuple[nn.Linear, np.ndarray, str]:
+        pooled = torch.from_numpy(self.features.pooled)
+        x, y = pooled[self.train_idx], self.labels[self.train_idx]
+        x_val, y_val = pooled[self.val_idx], self.labels[self.val_idx]
+        best: tuple[tuple[float, float], nn.Linear, np.ndarray] | None = None
+        stopped = "completed"
+        for i, l2 in enumerate(_PROBE_L2, start=1):
+            if best is not None and self.cancel():
+                stopped = "cancelled"
+                break
+            head = nn.Linear(x.shape[1], self.n_classes)
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+            loss = _fit_logistic(head, x, y, l2)
+            with torch.no_grad():
+                logits = head(x_val)
+            accuracy = float((logits.argmax(1) == y_val).float().mean())
+            score = (accuracy, -float(cross_entropy(logits, y_val)))
+            self._report(PROBE, i, len(_PROBE_L2), loss, accuracy)
+            if best is None or score > best[0]:
+                best = (score, head, torch.softmax(logits, 1).numpy())
+        assert best is not None
+        self.probe_accuracy = best[0][0]
+        return best[1], best[2], stopped
+
+    # -- fine-tuning layer4 + head ---------------------------------------------------------------
+    def _fine_tune(
+        self, probe_head: nn.Linear, probe_probs: np.ndarray
+    ) -> tuple[nn.Module, nn.Linear, np.ndarray, str, int, str]:
+        recipe = self.recipe
+        layer4 = copy.deepcopy(self.backbone.layer4).to(self.device)
+        head = copy.deepcopy(probe_head).to(self.device)
+        layer4.eval()  # batch-norm statistics frozen; its affine parameters still learn
+        for parameter in (*layer4.parameters(), *head.parameters()):
+            parameter.requires_grad_(True)
+        optimiser = torch.optim.AdamW([*layer4.parameters(), *head.parameters()],
+                                      lr=recipe.learning_rate, weight_decay=_WEIGHT_DECAY)
+        generator = torch.Generator().manual_seed(recipe.seed)
+        assert self.features.layer3 is not None
+        activations = torch.from_numpy(self.features.layer3)
+        y_val = self.labels[self.val_idx]
+
+        probe_log_probs = torch.from_numpy(probe_probs).clamp_min(1e-12).log()
+        best_score = (self.probe_accuracy, -float(cross_entropy(probe_log_probs, y_val)))
+        best = (copy.deepcopy(layer4), copy.deepcopy(head), probe_probs, PROBE, 0)
+        stale, stopped = 0, "completed"
+        for epoch in range(1, recipe.epochs + 1):
+            order = self.train_idx[torch.randperm(len(self.train_idx), generator=generator)]
+            total, seen = 0.0, 0
+            for start in range(0, len(order), recipe.batch_size):
+                if self.cancel():
+                    stopped = "cancelled"
+                    break
+                idx = order[start:start + recipe.batch_size]
+                x = _augment(activations[idx].float(), generator).to(self.device)
+                logits = head(torch.flatten(self.backbone.avgpool(layer4(x)), 1))
+                loss = cross_entropy(logits, self.labels[idx].to(self.device),
+                                     label_smoothing=_LABEL_SMOOTHING)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                total += float(loss.detach()) * len(idx)
+                seen += len(idx)
+            if stopped == "cancelled":
+                break
+            logits = self._val_logits(layer4, head, activations)
+            accuracy = float((logits.argmax(1) == y_val).float().mean())
+            score = (accuracy, -float(cross_entropy(logits, y_val)))
+            self._report(FINE_TUNE, epoch, recipe.epochs, total / max(seen, 1), accuracy)
+            if score > best_score:
+                best_score, stale = score, 0
+                best = (copy.deepcopy(layer4), copy.deepcopy(head),
+                        torch.softmax(logits, 1).numpy(), FINE_TUNE, epoch)
+            else:
+                stale += 1
+                if stale >= recipe.patience:
+                    stopped = "early stopping"
+                    break
+        best_layer4, best_head, probs, stage, best_epoch = best
+        return best_layer4, best_head, probs, stage, best_epoch, stopped
+
+    def _val_logits(self, layer4: nn.Module, head: nn.Linear, activations: torch.Tensor
+                    ) -> torch.Tensor:
+        with torch.no_grad():
+            x = activations[self.val_idx].float().to(self.device)
+            return head(torch.flatten(self.backbone.avgpool(layer4(x)), 1)).cpu()
+
+
+def _fit_logistic(head: nn.Linear, x: torch.Tensor, y: torch.Tensor, l2: float) -> float:
+    """Multinomial logistic regression by L-BFGS: mean cross-entropy + l2/2 · ||W||²."""
+    optimiser = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=_PROBE_ITERATIONS,
+                                  line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = cross_entropy(head(x), y) + 0.5 * l2 * head.weight.square().sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimiser.step(closure)
+    with torch.no_grad():  # step() returns the loss before the fit
+        return float(cross_entropy(head(x), y))
+
+
+def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Flip half the maps; shift each by up to one cell, repeating the border (a crop)."""
+    n, _, h, w = x.shape
+    flip = torch.rand(n, generator=generator) < 0.5
+    x[flip] = x[flip].flip(-1)
+    padded = nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+    offsets = torch.randint(0, 3, (n, 2), generator=generator).tolist()
+    return torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(offsets)])
