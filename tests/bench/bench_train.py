@@ -31,7 +31,7 @@ import numpy as np  # before torch, as in a program that uses the engine
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
-from shapes_model import CLASSES, make_sample  # noqa: E402
+from support.shapes_model import CLASSES, make_sample  # noqa: E402
 
 
 def _save(root: Path, label: int, name: str, stream: np.random.SeedSequence) -> None:

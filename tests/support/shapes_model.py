@@ -231,7 +231,8 @@ def make_sample(
     u = dx * math.cos(tilt) + dy * math.sin(tilt)
     v = -dx * math.sin(tilt) + dy * math.cos(tilt)
     period = rng.uniform(*_PATTERN_PERIOD_CROP_PX)
-    fill = np.where(_pattern(label if pattern is None else pattern, u, v, period)[..., None], second, first)
+    drawn = _pattern(label if pattern is None else pattern, u, v, period)
+    fill = np.where(drawn[..., None], second, first)
     background.paste(Image.fromarray(fill.astype(np.uint8)), (left, top), mask)
 
     # Uniform integer noise: as good as Gaussian here, and ten times cheaper to make.

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_runner import run_cli
-from shapes_model import CLASSES, Sample, ShapesModel, make_sample, shapes_model_fixture
+from support.processes import run_cli
+from support.shapes_model import CLASSES, Sample, ShapesModel, make_sample
 
 from desktop_app.cli import main
 from desktop_app.core.dataset import DatasetError, check_teachable, scan_dataset
@@ -156,11 +156,6 @@ def test_evaluation_counts_confusions_orders_mistakes_and_warns(tmp_path) -> Non
 class Novel:
     train_dir: Path
     heldout: list[Written]
-
-
-@pytest.fixture(scope="module")
-def shapes_model(request: pytest.FixtureRequest) -> ShapesModel:
-    return shapes_model_fixture(request)
 
 
 @pytest.fixture(scope="module")
