@@ -49,11 +49,10 @@ from torch import Tensor
 from torchvision.transforms.functional import gaussian_blur
 
 from desktop_app.core.errors import Cancelled, InvalidArgument
+from desktop_app.inference.cam_methods import CancelCheck, ProgressCallback
 from desktop_app.inference.catalog import FAITHFULNESS_METRICS
 from desktop_app.inference.gradcam import eval_mode
 
-ProgressCallback = Callable[[int, int], None]
-CancelCheck = Callable[[], bool]
 BASELINES: tuple[str, ...] = ("zero", "blur")
 _SOLVER_TOLERANCE = 1e-4
 _COARSEST = 16  # pixels along the shorter side below which the solver starts from zero
