@@ -69,7 +69,7 @@ def test_bad_arguments_are_invalid(resnet18_weights) -> None:
         randomisation_check(clf, image, class_index=5000)
 
 
-def test_command_prints_the_table_and_json(tmp_path, resnet18_weights) -> None:
+def test_command_prints_the_table(tmp_path, resnet18_weights) -> None:
     image = tmp_path / "noise.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
                     ).save(image)
