@@ -30,3 +30,6 @@ DEFAULT_CAM_METHOD = "gradcam"
 TRAIN_EPOCHS = 15
 TRAIN_LEARNING_RATE = 3e-4
 TRAIN_VAL_SPLIT = 0.2
+# Faithfulness scores of a map (inference/faithfulness.py): RISE's deletion and insertion
+# areas, ROAD's combined score.
+FAITHFULNESS_METRICS: tuple[str, ...] = ("deletion", "insertion", "road")
