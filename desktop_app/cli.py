@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import logging
 import statistics
@@ -19,6 +20,7 @@ from typing import NoReturn, TextIO
 
 from desktop_app import __version__
 from desktop_app.core.errors import InvalidArgument, LensError, one_line
+from desktop_app.core.map_outputs import MAP_FORMATS, OVERLAY_MAX_SIDE
 from desktop_app.inference.catalog import (
     CAM_METHODS,
     DEFAULT_CAM_LAYER,
@@ -70,8 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    predict = sub.add_parser("predict", help="classify images or folders, optionally saving maps")
-    predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
+    predict = sub.add_parser(
+        "predict",
+        help="classify images, folders, globs or @list files, optionally saving maps",
+        description="Classify images. Inputs: files, folders (walked recursively, in name "
+        "order), globs such as 'photos/**/*.jpg', or @FILE listing one path per line. "
+        "Files are decoded ahead on a small thread pool, run through the model in batches "
+        "and written behind on a writer thread; memory stays bounded on any number of files.",
+    )
+    predict.add_argument("inputs", nargs="+", metavar="IMAGE_FOLDER_GLOB_OR_@LIST")
     _model_options(predict)
     predict.add_argument("--topk", type=_positive_int, default=5,
                          help="classes to report (default 5)")
@@ -82,10 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     predict.add_argument(
         "--cam-classes",
-        type=_index_list,
-        default=None,
-        metavar="I,J,…",
-        help="class indices to map (default: the top-k classes)",
+        type=_cam_classes,
+        default="top1",
+        metavar="top1|topk|I,J,…",
+        help="classes to map with --cam-dir: top1 (default), topk (each reported class: "
+        "--topk times the files and time), or class indices",
     )
     predict.add_argument(
         "--cam",
@@ -102,11 +112,16 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--cam-dir", type=Path, help="write CAM maps into this folder")
     predict.add_argument(
         "--cam-format",
-        choices=("png", "npy"),
-        default="png",
-        help="png: overlay on the image; npy: raw float32 map, image-sized, "
-        "NaN where the model saw nothing",
+        choices=MAP_FORMATS,
+        default="jpg",
+        help="per map, for a 3-megapixel photo: jpg (default) overlay, at most "
+        f"{OVERLAY_MAX_SIDE} px, ~0.15 MB; png lossless overlay ~1 MB; npz raw map, "
+        "float16 grid + crop geometry, ~1 KB (full-size array: desktop_app.load_map(path)); "
+        "npy raw float32 map at full size, NaN where the model saw nothing, 12 MB",
     )
+    predict.add_argument("--full-size", action="store_true",
+                         help="overlays at the photo's own size (a 3-megapixel photo: "
+                         "~0.6 MB as jpg, ~6 MB as png, and slower)")
     predict.add_argument("--colormap", default="jet",
                          help="overlay colormap: jet (default), turbo, inferno, viridis, …")
     predict.add_argument("--alpha", type=_fraction, default=0.5,
@@ -114,6 +129,14 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true",
                          help='one JSON object per image; a file that fails gets '
                          '{"file": …, "error": …}')
+    predict.add_argument("--out", type=Path, metavar="FILE.jsonl",
+                         help="also write the JSON lines to FILE, each flushed as its image "
+                         "is done (an interrupted run keeps every finished image)")
+    predict.add_argument("--resume", action="store_true",
+                         help="with --out: skip images whose line is in FILE and whose map "
+                         "files exist (same --cam, --cam-layer, --cam-format); add the rest")
+    predict.add_argument("--batch-size", type=_positive_int, default=None,
+                         help="images per forward (default 8 on a CPU, 32 on CUDA)")
     predict.set_defaults(run=_run_predict, parser=predict)
 
     weights = sub.add_parser("weights", help="list models and cached weights; fetch them now")
@@ -168,6 +191,10 @@ def _index_list(text: str) -> list[int]:
     return indices
 
 
+def _cam_classes(text: str) -> str | list[int]:
+    return text if text in ("top1", "topk") else _index_list(text)
+
+
 def _method_list(text: str) -> list[str]:
     methods = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [m for m in methods if m not in CAM_METHODS]
@@ -214,11 +241,13 @@ def _bad_argument(options: argparse.Namespace, option: str, message: str) -> NoR
 
 def _run_predict(options: argparse.Namespace) -> int:
     from desktop_app.core.colormaps import COLORMAPS
-    from desktop_app.inference import load_classifier
+    from desktop_app.core.sources import iter_inputs
 
     if options.colormap not in COLORMAPS:  # before the slow model load
         _bad_argument(options, "--colormap",
                       f"unknown colormap {options.colormap!r}; choose from {', '.join(COLORMAPS)}")
+    if options.resume and not options.out:
+        _bad_argument(options, "--resume", "needs --out FILE, the results it continues")
     if options.cam_dir:
         if options.cam_dir.exists() and not options.cam_dir.is_dir():
             _bad_argument(options, "--cam-dir", f"{options.cam_dir} is a file, not a folder")
@@ -226,10 +255,33 @@ def _run_predict(options: argparse.Namespace) -> int:
             options.cam_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             _bad_argument(options, "--cam-dir", one_line(exc))
-    files, missing = _expand_inputs(options.inputs)
-    for item, reason in missing:
-        _report_failure(options, item, reason)
-    failures = len(missing)
+    head, inputs = _peek_files(iter_inputs(options.inputs), 2)
+    clf = _load_for_predict(options, files=head)
+    with contextlib.ExitStack() as stack:
+        log = None
+        if options.out:
+            from desktop_app.core.result_log import ResultLog
+
+            log = stack.enter_context(ResultLog(options.out, resume=options.resume))
+        return _predict_stream(options, clf, inputs, log)
+
+
+def _peek_files(stream: Iterator[Path | object], wanted: int
+                ) -> tuple[int, Iterator[Path | object]]:
+    """How many files (up to ``wanted``) the stream starts with, and the whole stream."""
+    seen: list[Path | object] = []
+    files = 0
+    for item in stream:
+        seen.append(item)
+        files += isinstance(item, Path)
+        if files >= wanted:
+            break
+    return files, itertools.chain(seen, stream)
+
+
+def _load_for_predict(options: argparse.Namespace, files: int):
+    from desktop_app.inference import load_classifier
+
     clf = load_classifier(
         options.model,
         options.weights,
@@ -238,51 +290,78 @@ def _run_predict(options: argparse.Namespace) -> int:
         progress=_download_progress(),
         # Building the fused forward costs seconds and saves a fraction of one forward per
         # image: a single photo is fastest with eager PyTorch.
-        backend="eager" if len(files) <= 1 else "auto",
+        backend="eager" if files <= 1 else "auto",
     )
     try:
         clf.check_arguments(options.topk, "gradcam", options.cam_layer, options.cam_classes)
     except InvalidArgument as exc:
         _bad_argument(options, f"--{exc.argument.replace('_', '-')}", str(exc))
+    return clf
+
+
+def _predict_stream(options: argparse.Namespace, clf, inputs: Iterator, log) -> int:
+    from desktop_app.core.map_outputs import MapOptions, write_maps
+    from desktop_app.inference.pipeline import FolderRequest, Outcome, run_folder
+
+    methods = tuple(options.cam) if options.cam_dir else ()
+    maps = MapOptions(options.cam_dir, options.cam_format, options.colormap, options.alpha,
+                      None if options.full_size else OVERLAY_MAX_SIDE) if methods else None
+    request = FolderRequest(options.topk, methods, options.cam_layer, options.cam_classes,
+                            options.aug_smooth, options.eigen_smooth, _cam_progress)
+    stems: dict[int, str] = {}  # for the images in flight only
     used_stems: set[str] = set()
-    methods = options.cam if options.cam_dir else []
-    for path in _progress(files, "classifying"):
+    counts = {"failed": 0, "skipped": 0}
+    tick = _progress_counter("classifying")
+
+    suffix = f".{options.cam_format}" if methods else None
+
+    def files() -> Iterator:
+        index = 0  # run_folder numbers what it is given
+        for item in inputs:
+            if isinstance(item, Path):
+                # Every file takes its name in the same order, done or not, so that a
+                # resumed run names the rest as the first run did.
+                stem = _free_stem(item, used_stems)
+                if options.resume and log.done(str(item), methods, options.cam_layer, suffix):
+                    counts["skipped"] += 1
+                    continue
+                stems[index] = stem
+            yield item
+            index += 1
+
+    def write(outcome: Outcome) -> None:
+        stem = stems.pop(outcome.index, outcome.path.stem)
+        tick()
+        if outcome.error is not None:
+            counts["failed"] += 1
+            _report_failure(options, str(outcome.path), outcome.error)
+            return
         try:
-            preds = []
-            for method in methods or [None]:
-                with _cam_progress(method, path) as report:
-                    preds.append(clf.predict(
-                        path,
-                        topk=options.topk,
-                        cam_layer=options.cam_layer,
-                        cam=method,
-                        cam_classes=options.cam_classes,
-                        aug_smooth=options.aug_smooth,
-                        eigen_smooth=options.eigen_smooth,
-                        progress=report,
-                    ))
-            written = []
-            if methods:
-                stem = _free_stem(path, used_stems)
-                for pred in preds:
-                    written += _write_maps(options, path, stem, pred)
+            written = write_maps(maps, outcome.path, stem, outcome.predictions) if maps else []
         except (LensError, OSError) as exc:
-            failures += 1
-            _report_failure(options, str(path), one_line(exc))
-            continue
-        pred = preds[0]
+            counts["failed"] += 1
+            _report_failure(options, str(outcome.path), one_line(exc))
+            return
+        pred = outcome.predictions[0]
+        record = {"file": str(outcome.path), **pred.to_dict()}
+        del record["cam_method"]  # one line per image, possibly several methods
+        record["cam_methods"] = list(methods)
+        record["maps"] = written
         if options.json:
-            record = {"file": str(path), **pred.to_dict()}
-            del record["cam_method"]  # one line per image, possibly several methods
-            record["cam_methods"] = list(methods)
-            record["maps"] = written
-            print(json.dumps(record), flush=True)
+            _out(json.dumps(record))
         else:
             best = ", ".join(f"{s.label} {s.probability:.1%}" for s in pred.topk)
-            print(f"{path}: {best}", flush=True)
-    return 1 if failures else 0
+            _out(f"{outcome.path}: {best}")
+        if log is not None:
+            log.append(record)
 
-
+    try:
+        run_folder(clf, files(), request, write, batch_size=options.batch_size)
+    finally:
+        tick(end=True)
+    if counts["skipped"]:
+        _err(f"resumed: {counts['skipped']} image(s) already done in {options.out}")
+    return 1 if counts["failed"] else 0
 def _free_stem(path: Path, used_stems: set[str]) -> str:
     """The file name stem for ``path``'s maps; two inputs with one name must not overwrite
     each other."""
@@ -293,30 +372,20 @@ def _free_stem(path: Path, used_stems: set[str]) -> str:
     return stem
 
 
-@contextlib.contextmanager
-def _cam_progress(method: str | None, path: Path) -> Iterator[Callable[[int, int], None] | None]:
+def _cam_progress(method: str, image: str) -> Callable[[int, int], None] | None:
     """Score-CAM's and Ablation-CAM's forwards counted on a terminal's stderr; else nothing."""
     stream = sys.stderr
     if stream is None or not stream.isatty() or method not in ("scorecam", "ablationcam"):
-        yield None
-        return
-    shown = False
+        return None
+    name = Path(image).name
 
     def report(done: int, total: int) -> None:
-        nonlocal shown
-        shown = True
-        stream.write(f"\r{method} {path.name}: {done}/{total} forwards")
+        stream.write(f"\r{method} {name}: {done}/{total} forwards")
+        if done >= total:
+            stream.write("\n")
         stream.flush()
 
-    try:
-        yield report
-    except KeyboardInterrupt:
-        shown = False  # main() ends the line
-        raise
-    finally:
-        if shown:
-            stream.write("\n")
-            stream.flush()
+    return report
 
 
 def _report_failure(options: argparse.Namespace, item: str, reason: str) -> None:
@@ -325,51 +394,7 @@ def _report_failure(options: argparse.Namespace, item: str, reason: str) -> None
     message = reason if reason.startswith(item) else f"{item}: {reason}"
     _err(message)
     if options.json:
-        print(json.dumps({"file": item, "error": message}), flush=True)
-
-
-def _expand_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files as given, folders expanded to their images; plus (input, reason) per missing one."""
-    from desktop_app.core.image_io import iter_image_files
-
-    files: list[Path] = []
-    missing: list[tuple[str, str]] = []
-    for item in inputs:
-        path = Path(item)
-        if not path.exists():
-            missing.append((item, "no such file or folder"))
-        elif path.is_dir():
-            found = list(iter_image_files([path]))
-            if not found:
-                missing.append((item, "folder holds no images"))
-            files.extend(found)
-        else:
-            files.append(path)
-    return files, missing
-
-
-def _write_maps(
-    options: argparse.Namespace, path: Path, stem: str, pred
-) -> list[dict[str, object]]:
-    """Write one map per class, named by rank, class, method and layer; describe each."""
-    from desktop_app.core.image_io import decode_image
-    from desktop_app.core.overlay import overlay, save_npy, save_png
-
-    rank = {s.index: r for r, s in enumerate(pred.topk, start=1)}
-    pixels = decode_image(path).array if options.cam_format == "png" else None
-    written: list[dict[str, object]] = []
-    for index in pred.cams:
-        name = f"{stem}.top{rank[index]}" if index in rank else f"{stem}.class"
-        target = options.cam_dir / (
-            f"{name}-{index}.{pred.cam_method}.{pred.cam_layer}.{options.cam_format}"
-        )
-        if pixels is None:
-            save_npy(target, pred.cams[index])
-        else:
-            save_png(target, overlay(pixels, pred.cams[index], options.colormap, options.alpha))
-        written.append({"method": pred.cam_method, "layer": pred.cam_layer, "class": index,
-                        "path": str(target)})
-    return written
+        _out(json.dumps({"file": item, "error": message}))
 
 
 def _run_weights(options: argparse.Namespace) -> int:
@@ -488,17 +513,31 @@ def _download_progress(label: str = "weights"):
     return report
 
 
-def _progress(items: list[Path], label: str) -> Iterator[Path]:
-    """Yield ``items``, drawing a progress bar on stderr when it is a terminal."""
+def _progress_counter(label: str) -> Callable[..., None]:
+    """``tick()`` per image counts on a terminal's stderr (the total is not known: inputs
+    are streamed); ``tick(end=True)`` ends the line. Silent elsewhere."""
     stream = sys.stderr
-    show = stream is not None and stream.isatty() and len(items) > 1
-    for i, item in enumerate(items, start=1):
-        yield item
-        if show:
-            width = 30
-            filled = width * i // len(items)
-            stream.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {i}/{len(items)}")
-            stream.flush()
-    if show:
-        stream.write("\n")
+    show = stream is not None and stream.isatty()
+    done = 0
+
+    def tick(end: bool = False) -> None:
+        nonlocal done
+        if not show:
+            return
+        if end:
+            if done > 1:
+                stream.write("\n")
+        else:
+            done += 1
+            if done > 1:
+                stream.write(f"\r{label}: {done} done")
         stream.flush()
+
+    return tick
+
+
+def _out(line: str) -> None:
+    # One write per line: the writer thread prints results while the main thread may not.
+    if sys.stdout is not None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()

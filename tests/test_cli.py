@@ -55,6 +55,8 @@ def test_predict_writes_npy_maps_at_image_size(folder, tmp_path, resnet18_weight
         str(out),
         "--cam-format",
         "npy",
+        "--cam-classes",
+        "topk",
         "--json",
     )
     assert result.returncode == 0, result.stderr
@@ -79,6 +81,8 @@ def test_predict_writes_png_overlays_and_chosen_classes(folder, tmp_path, resnet
         "1,2",
         "--cam-layer",
         "layer3",
+        "--cam-format",
+        "png",
     )
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
