@@ -240,12 +240,14 @@ def _bad_argument(options: argparse.Namespace, option: str, message: str) -> NoR
 
 
 def _run_predict(options: argparse.Namespace) -> int:
-    from desktop_app.core.colormaps import COLORMAPS
     from desktop_app.core.sources import iter_inputs
 
-    if options.colormap not in COLORMAPS:  # before the slow model load
-        _bad_argument(options, "--colormap",
-                      f"unknown colormap {options.colormap!r}; choose from {', '.join(COLORMAPS)}")
+    if options.cam_dir:  # OpenCV's tables, imported only when maps are drawn
+        from desktop_app.core.colormaps import COLORMAPS
+
+        if options.colormap not in COLORMAPS:  # before the slow model load
+            _bad_argument(options, "--colormap", f"unknown colormap {options.colormap!r}; "
+                          f"choose from {', '.join(COLORMAPS)}")
     if options.resume and not options.out:
         _bad_argument(options, "--resume", "needs --out FILE, the results it continues")
     if options.cam_dir:

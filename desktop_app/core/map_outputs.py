@@ -13,12 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from desktop_app.core.image_io import decode_for_overlay
-from desktop_app.core.map_files import SavedMap, save_map
-from desktop_app.core.overlay import overlay, save_jpeg, save_npy, save_png
-from desktop_app.core.results import Prediction
+if TYPE_CHECKING:
+    from desktop_app.core.results import Prediction
 
 OVERLAY_FORMATS = ("jpg", "png")
 MAP_FORMATS = (*OVERLAY_FORMATS, "npz", "npy")
@@ -38,6 +36,12 @@ def write_maps(options: MapOptions, source: Path, stem: str,
                predictions: Sequence[Prediction]) -> list[dict[str, Any]]:
     """Write every map of ``predictions`` (one per CAM method) for the image at ``source``;
     return a description of each file (method, layer, class, path) for the results."""
+    # Here, not above: the command line reads this module's formats for --help, which
+    # must not wait for OpenCV.
+    from desktop_app.core.image_io import decode_for_overlay
+    from desktop_app.core.map_files import SavedMap, save_map
+    from desktop_app.core.overlay import overlay, save_jpeg, save_npy, save_png
+
     pixels = None  # decoded once for all overlays, only when one is written
     written: list[dict[str, Any]] = []
     for pred in predictions:
