@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--full-size", action="store_true",
                          help="overlays at the photo's own size (a 3-megapixel photo: "
-                         "~0.6 MB as jpg, ~6 MB as png, and slower)")
+                         "~0.6 MB as jpg, ~4 MB as png, and slower)")
     predict.add_argument("--colormap", default="jet",
                          help="overlay colormap: jet (default), turbo, inferno, viridis, …")
     predict.add_argument("--alpha", type=_fraction, default=0.5,
@@ -137,6 +137,10 @@ def _parser() -> argparse.ArgumentParser:
                          "files exist (same --cam, --cam-layer, --cam-format); add the rest")
     predict.add_argument("--batch-size", type=_positive_int, default=None,
                          help="images per forward (default 8 on a CPU, 32 on CUDA)")
+    predict.add_argument("--cluster", metavar="ray[://ADDRESS]",
+                         help="run on Ray Data (pip install 'resnet-lens[cluster]'): ray for a "
+                         "local instance or the one RAY_ADDRESS names, ray://HOST:10001 for a "
+                         "cluster; inputs must be readable by the workers")
     predict.set_defaults(run=_run_predict, parser=predict)
 
     weights = sub.add_parser("weights", help="list models and cached weights; fetch them now")
@@ -257,28 +261,28 @@ def _run_predict(options: argparse.Namespace) -> int:
             options.cam_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             _bad_argument(options, "--cam-dir", one_line(exc))
-    head, inputs = _peek_files(iter_inputs(options.inputs), 2)
-    clf = _load_for_predict(options, files=head)
+    stream = iter_inputs(options.inputs)
+    # Up to two files ahead: how many there are decides the forward, and inputs that name
+    # nothing are reported before the model loads (which may fail for its own reasons).
+    head: list[Path] = []
+    missing = 0
+    for item in stream:
+        if isinstance(item, Path):
+            head.append(item)
+            if len(head) == 2:
+                break
+        else:
+            missing += 1
+            _report_failure(options, item.item, item.reason)
+    clf = _load_for_predict(options, files=len(head))
     with contextlib.ExitStack() as stack:
         log = None
         if options.out:
             from desktop_app.core.result_log import ResultLog
 
             log = stack.enter_context(ResultLog(options.out, resume=options.resume))
-        return _predict_stream(options, clf, inputs, log)
-
-
-def _peek_files(stream: Iterator[Path | object], wanted: int
-                ) -> tuple[int, Iterator[Path | object]]:
-    """How many files (up to ``wanted``) the stream starts with, and the whole stream."""
-    seen: list[Path | object] = []
-    files = 0
-    for item in stream:
-        seen.append(item)
-        files += isinstance(item, Path)
-        if files >= wanted:
-            break
-    return files, itertools.chain(seen, stream)
+        failed = _predict_stream(options, clf, itertools.chain(head, stream), log)
+    return 1 if failed or missing else 0
 
 
 def _load_for_predict(options: argparse.Namespace, files: int):
@@ -302,6 +306,8 @@ def _load_for_predict(options: argparse.Namespace, files: int):
 
 
 def _predict_stream(options: argparse.Namespace, clf, inputs: Iterator, log) -> int:
+    """Classify ``inputs`` through the pipeline, printing and writing as they finish;
+    returns the number that failed."""
     from desktop_app.core.map_outputs import MapOptions, write_maps
     from desktop_app.inference.pipeline import FolderRequest, Outcome, run_folder
 
@@ -358,12 +364,34 @@ def _predict_stream(options: argparse.Namespace, clf, inputs: Iterator, log) -> 
             log.append(record)
 
     try:
-        run_folder(clf, files(), request, write, batch_size=options.batch_size)
+        if options.cluster:
+            _run_on_cluster(options, clf, files(), request, write)
+        else:
+            run_folder(clf, files(), request, write, batch_size=options.batch_size)
     finally:
         tick(end=True)
     if counts["skipped"]:
         _err(f"resumed: {counts['skipped']} image(s) already done in {options.out}")
-    return 1 if counts["failed"] else 0
+    return counts["failed"]
+def _run_on_cluster(options: argparse.Namespace, clf, files: Iterator, request, write) -> None:
+    from desktop_app.inference.cluster import ModelSpec, ray_address, run_on_ray
+    from desktop_app.inference.pipeline import default_batch_size
+
+    try:
+        address = ray_address(options.cluster)
+    except LensError as exc:
+        _bad_argument(options, "--cluster", str(exc))
+    try:
+        import ray  # noqa: F401  (only to say how to get it)
+    except ImportError as exc:
+        raise LensError("--cluster needs Ray: pip install 'resnet-lens[cluster]'") from exc
+    # Workers load what this process loaded: the same file, or the same official weights.
+    spec = ModelSpec(options.model, str(options.weights) if options.weights else None,
+                     str(options.labels) if options.labels else None, options.device)
+    run_on_ray(address, spec, files, request, write,
+               batch_size=options.batch_size or default_batch_size(clf.device))
+
+
 def _free_stem(path: Path, used_stems: set[str]) -> str:
     """The file name stem for ``path``'s maps; two inputs with one name must not overwrite
     each other."""

@@ -2,8 +2,8 @@
 and CAM method, named ``<stem>.top<rank>-<class>.<method>.<layer>.<format>``.
 
 What each format costs, per map, for a 3-megapixel photo (measured, layer4):
-``jpg`` overlay capped at 1024 px ~0.1-0.2 MB; ``png`` capped ~1 MB; full-size overlays
-(``max_side=None``) ~0.6 MB as JPEG, ~6 MB as PNG; ``npz`` (float16 grid + crop geometry,
+``jpg`` overlay capped at 1024 px ~0.1-0.15 MB; ``png`` capped ~1 MB; full-size overlays
+(``max_side=None``) ~0.6 MB as JPEG, ~4 MB as PNG; ``npz`` (float16 grid + crop geometry,
 full map by ``desktop_app.load_map``) ~1 KB; ``npy`` (float32, full size) 4 bytes per
 pixel, 12 MB.
 """

@@ -140,6 +140,21 @@ def _drain(batch: list[_Pending]) -> None:
         future.cancel()
 
 
+def classify_batch(clf: Classifier, items: list[tuple[int, Path]],
+                   request: FolderRequest) -> list[Outcome]:
+    """One batch of ``(index, path)``, decoded and classified on the calling thread: for
+    callers that run many of these in parallel themselves (a Ray actor)."""
+    pending: list[_Pending] = []
+    for index, path in items:
+        future: Future[ModelInput] = Future()
+        try:
+            future.set_result(clf.prepare(path))
+        except (LensError, OSError) as exc:
+            future.set_exception(exc)
+        pending.append((index, path, future))
+    return _classify(clf, pending, request)
+
+
 def _classify(clf: Classifier, batch: list[_Pending], request: FolderRequest) -> list[Outcome]:
     ready: list[tuple[int, Path, ModelInput]] = []
     errors: dict[int, Outcome] = {}
