@@ -183,20 +183,17 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
 
 
-def _index_list(text: str) -> list[int]:
+def _cam_classes(text: str) -> str | list[int]:
+    if text in ("top1", "topk"):
+        return text
     try:
         indices = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated class indices such as 0,3, got {text!r}") from exc
+    except ValueError:
+        indices = []
     if not indices or min(indices) < 0:
         raise argparse.ArgumentTypeError(
-            f"expected class indices from 0 up, such as 0,3, got {text!r}")
+            f"expected top1, topk or class indices from 0 up such as 0,3, got {text!r}")
     return indices
-
-
-def _cam_classes(text: str) -> str | list[int]:
-    return text if text in ("top1", "topk") else _index_list(text)
 
 
 def _method_list(text: str) -> list[str]:
@@ -254,6 +251,8 @@ def _run_predict(options: argparse.Namespace) -> int:
                           f"choose from {', '.join(COLORMAPS)}")
     if options.resume and not options.out:
         _bad_argument(options, "--resume", "needs --out FILE, the results it continues")
+    if options.cluster:
+        _check_cluster(options)
     if options.cam_dir:
         if options.cam_dir.exists() and not options.cam_dir.is_dir():
             _bad_argument(options, "--cam-dir", f"{options.cam_dir} is a file, not a folder")
@@ -320,7 +319,6 @@ def _predict_stream(options: argparse.Namespace, clf, inputs: Iterator, log) -> 
     used_stems: set[str] = set()
     counts = {"failed": 0, "skipped": 0}
     tick = _progress_counter("classifying")
-
     suffix = f".{options.cam_format}" if methods else None
 
     def files() -> Iterator:
@@ -373,22 +371,30 @@ def _predict_stream(options: argparse.Namespace, clf, inputs: Iterator, log) -> 
     if counts["skipped"]:
         _err(f"resumed: {counts['skipped']} image(s) already done in {options.out}")
     return counts["failed"]
+
+
+def _check_cluster(options: argparse.Namespace) -> None:
+    """A bad --cluster, or no Ray, is said before the model loads."""
+    import importlib.util
+
+    from desktop_app.inference.cluster import ray_address
+
+    try:
+        ray_address(options.cluster)
+    except LensError as exc:
+        _bad_argument(options, "--cluster", str(exc))
+    if importlib.util.find_spec("ray") is None:
+        raise LensError("--cluster needs Ray: pip install 'resnet-lens[cluster]'")
+
+
 def _run_on_cluster(options: argparse.Namespace, clf, files: Iterator, request, write) -> None:
     from desktop_app.inference.cluster import ModelSpec, ray_address, run_on_ray
     from desktop_app.inference.pipeline import default_batch_size
 
-    try:
-        address = ray_address(options.cluster)
-    except LensError as exc:
-        _bad_argument(options, "--cluster", str(exc))
-    try:
-        import ray  # noqa: F401  (only to say how to get it)
-    except ImportError as exc:
-        raise LensError("--cluster needs Ray: pip install 'resnet-lens[cluster]'") from exc
     # Workers load what this process loaded: the same file, or the same official weights.
     spec = ModelSpec(options.model, str(options.weights) if options.weights else None,
                      str(options.labels) if options.labels else None, options.device)
-    run_on_ray(address, spec, files, request, write,
+    run_on_ray(ray_address(options.cluster), spec, files, request, write,
                batch_size=options.batch_size or default_batch_size(clf.device))
 
 

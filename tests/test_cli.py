@@ -143,6 +143,8 @@ def three_class_model(tmp_path_factory) -> Path:
     ("--topk", "many", "from 1 up"),
     ("--cam-classes", "7", "this model has 3 classes, 0-2"),
     ("--cam-classes", "-1", "from 0 up"),
+    ("--cam-classes", "top2", "expected top1, topk or class indices"),
+    ("--cluster", "rai", "expected ray or ray://HOST:PORT"),
     ("--colormap", "rainbow", "choose from jet, turbo"),
     ("--alpha", "1.5", "from 0 to 1"),
     ("--cam-dir", "{image}", "is a file, not a folder"),
