@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import logging
 import signal
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from desktop_app import __version__
 from desktop_app.core.errors import InvalidArgument, LensError, one_line
+from desktop_app.core.map_outputs import MAP_FORMATS, OVERLAY_MAX_SIDE
 from desktop_app.inference.catalog import (
     CAM_METHODS,
     DEFAULT_CAM_LAYER,
@@ -81,8 +83,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    predict = sub.add_parser("predict", help="classify images or folders, optionally saving maps")
-    predict.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
+    predict = sub.add_parser(
+        "predict",
+        help="classify images, folders, globs or @list files, optionally saving maps",
+        description="Classify images. Inputs: files, folders (walked recursively, in name "
+        "order), globs such as 'photos/**/*.jpg', or @FILE listing one path per line. "
+        "Files are decoded ahead on a small thread pool, run through the model in batches "
+        "and written behind on a writer thread; memory stays bounded on any number of files.",
+    )
+    predict.add_argument("inputs", nargs="+", metavar="IMAGE_FOLDER_GLOB_OR_@LIST")
     _model_options(predict)
     predict.add_argument("--topk", type=_positive_int, default=5,
                          help="classes to report (default 5)")
@@ -93,10 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     predict.add_argument(
         "--cam-classes",
-        type=_index_list,
-        default=None,
-        metavar="I,J,…",
-        help="class indices to map (default: the top-k classes)",
+        type=_cam_classes,
+        default="top1",
+        metavar="top1|topk|I,J,…",
+        help="classes to map with --cam-dir: top1 (default), topk (each reported class: "
+        "--topk times the files and time), or class indices",
     )
     predict.add_argument(
         "--cam",
@@ -121,11 +131,16 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--cam-dir", type=Path, help="write CAM maps into this folder")
     predict.add_argument(
         "--cam-format",
-        choices=("png", "npy"),
-        default="png",
-        help="png: overlay on the image; npy: raw float32 map, image-sized, "
-        "NaN where the model saw nothing",
+        choices=MAP_FORMATS,
+        default="jpg",
+        help="per map, for a 3-megapixel photo: jpg (default) overlay, at most "
+        f"{OVERLAY_MAX_SIDE} px, ~0.15 MB; png lossless overlay ~1 MB; npz raw map, "
+        "float16 grid + crop geometry, ~1 KB (full-size array: desktop_app.load_map(path)); "
+        "npy raw float32 map at full size, NaN where the model saw nothing, 12 MB",
     )
+    predict.add_argument("--full-size", action="store_true",
+                         help="overlays at the photo's own size (a 3-megapixel photo: "
+                         "~0.6 MB as jpg, ~4 MB as png, and slower)")
     predict.add_argument("--colormap", default="jet",
                          help="overlay colormap: jet (default), turbo, inferno, viridis, …")
     predict.add_argument("--alpha", type=_fraction, default=0.5,
@@ -133,6 +148,18 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true",
                          help='one JSON object per image; a file that fails gets '
                          '{"file": …, "error": …}')
+    predict.add_argument("--out", type=Path, metavar="FILE.jsonl",
+                         help="also write the JSON lines to FILE, each flushed as its image "
+                         "is done (an interrupted run keeps every finished image)")
+    predict.add_argument("--resume", action="store_true",
+                         help="with --out: skip images whose line is in FILE and whose map "
+                         "files exist (same --cam, --cam-layer, --cam-format); add the rest")
+    predict.add_argument("--batch-size", type=_positive_int, default=None,
+                         help="images per forward (default 8 on a CPU, 32 on CUDA)")
+    predict.add_argument("--cluster", metavar="ray[://ADDRESS]",
+                         help="run on Ray Data (pip install 'resnet-lens[cluster]'): ray for a "
+                         "local instance or the one RAY_ADDRESS names, ray://HOST:10001 for a "
+                         "cluster; inputs must be readable by the workers")
     predict.set_defaults(run=_run_predict, parser=predict)
 
     train = sub.add_parser(
@@ -221,15 +248,16 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                         help="auto (default; the window: as last time), cpu, cuda, cuda:1, mps")
 
 
-def _index_list(text: str) -> list[int]:
+def _cam_classes(text: str) -> str | list[int]:
+    if text in ("top1", "topk"):
+        return text
     try:
         indices = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated class indices such as 0,3, got {text!r}") from exc
+    except ValueError:
+        indices = []
     if not indices or min(indices) < 0:
         raise argparse.ArgumentTypeError(
-            f"expected class indices from 0 up, such as 0,3, got {text!r}")
+            f"expected top1, topk or class indices from 0 up such as 0,3, got {text!r}")
     return indices
 
 
@@ -308,12 +336,18 @@ def _bad_argument(options: argparse.Namespace, option: str, message: str) -> NoR
 
 
 def _run_predict(options: argparse.Namespace) -> int:
-    from desktop_app.core.colormaps import COLORMAPS
-    from desktop_app.inference import load_classifier
+    from desktop_app.core.sources import iter_inputs
 
-    if options.colormap not in COLORMAPS:  # before the slow model load
-        _bad_argument(options, "--colormap",
-                      f"unknown colormap {options.colormap!r}; choose from {', '.join(COLORMAPS)}")
+    if options.cam_dir:  # OpenCV's tables, imported only when maps are drawn
+        from desktop_app.core.colormaps import COLORMAPS
+
+        if options.colormap not in COLORMAPS:  # before the slow model load
+            _bad_argument(options, "--colormap", f"unknown colormap {options.colormap!r}; "
+                          f"choose from {', '.join(COLORMAPS)}")
+    if options.resume and not options.out:
+        _bad_argument(options, "--resume", "needs --out FILE, the results it continues")
+    if options.cluster:
+        _check_cluster(options)
     if options.cam_dir:
         if options.cam_dir.exists() and not options.cam_dir.is_dir():
             _bad_argument(options, "--cam-dir", f"{options.cam_dir} is a file, not a folder")
@@ -321,10 +355,33 @@ def _run_predict(options: argparse.Namespace) -> int:
             options.cam_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             _bad_argument(options, "--cam-dir", one_line(exc))
-    files, missing = _expand_inputs(options.inputs)
-    for item, reason in missing:
-        _report_failure(options, item, reason)
-    failures = len(missing)
+    stream = iter_inputs(options.inputs)
+    # Up to two files ahead: how many there are decides the forward, and inputs that name
+    # nothing are reported before the model loads (which may fail for its own reasons).
+    head: list[Path] = []
+    missing = 0
+    for item in stream:
+        if isinstance(item, Path):
+            head.append(item)
+            if len(head) == 2:
+                break
+        else:
+            missing += 1
+            _report_failure(options, item.item, item.reason)
+    clf = _load_for_predict(options, files=len(head))
+    with contextlib.ExitStack() as stack:
+        log = None
+        if options.out:
+            from desktop_app.core.result_log import ResultLog
+
+            log = stack.enter_context(ResultLog(options.out, resume=options.resume))
+        failed = _predict_stream(options, clf, itertools.chain(head, stream), log)
+    return 1 if failed or missing else 0
+
+
+def _load_for_predict(options: argparse.Namespace, files: int):
+    from desktop_app.inference import load_classifier
+
     clf = load_classifier(
         options.model,
         options.weights,
@@ -333,58 +390,117 @@ def _run_predict(options: argparse.Namespace) -> int:
         progress=_download_progress(),
         # Building the fused forward costs seconds and saves a fraction of one forward per
         # image: a single photo is fastest with eager PyTorch.
-        backend="eager" if len(files) <= 1 else "auto",
+        backend="eager" if files <= 1 else "auto",
     )
     try:
         clf.check_arguments(options.topk, "gradcam", options.cam_layer, options.cam_classes)
     except InvalidArgument as exc:
         _bad_argument(options, f"--{exc.argument.replace('_', '-')}", str(exc))
+    return clf
+
+
+def _predict_stream(options: argparse.Namespace, clf, inputs: Iterator, log) -> int:
+    """Classify ``inputs`` through the pipeline, printing and writing as they finish;
+    returns the number that failed."""
+    from desktop_app.core.map_outputs import MapOptions, write_maps
+    from desktop_app.inference.pipeline import FolderRequest, Outcome, run_folder
+
+    methods = tuple(options.cam) if options.cam_dir or options.metrics else ()
+    maps = MapOptions(options.cam_dir, options.cam_format, options.colormap, options.alpha,
+                      None if options.full_size else OVERLAY_MAX_SIDE) if options.cam_dir else None
+    scoring = bool(options.metrics)
+    request = FolderRequest(options.topk, methods, options.cam_layer, options.cam_classes,
+                            options.aug_smooth, options.eigen_smooth,
+                            lambda method, image: _cam_progress(method, image, scoring),
+                            tuple(options.metrics))
+    stems: dict[int, str] = {}  # for the images in flight only
     used_stems: set[str] = set()
-    methods = options.cam if options.cam_dir or options.metrics else []
-    for path in _progress(files, "classifying"):
+    counts = {"failed": 0, "skipped": 0}
+    tick = _progress_counter("classifying")
+    suffix = f".{options.cam_format}" if methods else None
+
+    def files() -> Iterator:
+        index = 0  # run_folder numbers what it is given
+        for item in inputs:
+            if isinstance(item, Path):
+                # Every file takes its name in the same order, done or not, so that a
+                # resumed run names the rest as the first run did.
+                stem = _free_stem(item, used_stems)
+                if options.resume and log.done(str(item), methods, options.cam_layer, suffix):
+                    counts["skipped"] += 1
+                    continue
+                stems[index] = stem
+            yield item
+            index += 1
+
+    def write(outcome: Outcome) -> None:
+        stem = stems.pop(outcome.index, outcome.path.stem)
+        tick()
+        if outcome.error is not None:
+            counts["failed"] += 1
+            _report_failure(options, str(outcome.path), outcome.error)
+            return
         try:
-            preds = []
-            for method in methods or [None]:
-                with _cam_progress(method, path, bool(options.metrics)) as report:
-                    preds.append(clf.predict(
-                        path,
-                        topk=options.topk,
-                        cam_layer=options.cam_layer,
-                        cam=method,
-                        cam_classes=options.cam_classes,
-                        aug_smooth=options.aug_smooth,
-                        eigen_smooth=options.eigen_smooth,
-                        metrics=options.metrics if method else (),
-                        progress=report,
-                    ))
-            written = []
-            if options.cam_dir:
-                stem = _free_stem(path, used_stems)
-                for pred in preds:
-                    written += _write_maps(options, path, stem, pred)
+            written = write_maps(maps, outcome.path, stem, outcome.predictions) if maps else []
         except (LensError, OSError) as exc:
-            failures += 1
-            _report_failure(options, str(path), one_line(exc))
-            continue
-        pred = preds[0]
+            counts["failed"] += 1
+            _report_failure(options, str(outcome.path), one_line(exc))
+            return
+        pred = outcome.predictions[0]
+        record = {"file": str(outcome.path), **pred.to_dict()}
+        del record["cam_method"]  # one line per image, possibly several methods
+        record["cam_methods"] = list(methods)
+        record["maps"] = written
+        # {method: {class: {metric: score}}}
+        record["metrics"] = {p.cam_method: p.to_dict()["metrics"] for p in outcome.predictions
+                             if options.metrics}
         if options.json:
-            record = {"file": str(path), **pred.to_dict()}
-            del record["cam_method"]  # one line per image, possibly several methods
-            record["cam_methods"] = list(methods)
-            record["maps"] = written
-            # {method: {class: {metric: score}}}
-            record["metrics"] = {p.cam_method: p.to_dict()["metrics"] for p in preds
-                                 if options.metrics}
-            print(json.dumps(record), flush=True)
+            _out(json.dumps(record))
         else:
             best = ", ".join(f"{s.label} {s.probability:.1%}" for s in pred.topk)
-            print(f"{path}: {best}", flush=True)
-            for p in preds if options.metrics else []:
+            _out(f"{outcome.path}: {best}")
+            for p in outcome.predictions if options.metrics else ():
                 for index, scores in p.metrics.items():
                     values = ", ".join(f"{name} {value:.3f}" for name, value in scores.items())
-                    print(f"  {p.cam_method} {clf.labels[index]} ({index}): {values}",
-                          flush=True)
-    return 1 if failures else 0
+                    _out(f"  {p.cam_method} {clf.labels[index]} ({index}): {values}")
+        if log is not None:
+            log.append(record)
+
+    try:
+        if options.cluster:
+            _run_on_cluster(options, clf, files(), request, write)
+        else:
+            run_folder(clf, files(), request, write, batch_size=options.batch_size)
+    finally:
+        tick(end=True)
+    if counts["skipped"]:
+        _err(f"resumed: {counts['skipped']} image(s) already done in {options.out}")
+    return counts["failed"]
+
+
+def _check_cluster(options: argparse.Namespace) -> None:
+    """A bad --cluster, or no Ray, is said before the model loads."""
+    import importlib.util
+
+    from desktop_app.inference.cluster import ray_address
+
+    try:
+        ray_address(options.cluster)
+    except LensError as exc:
+        _bad_argument(options, "--cluster", str(exc))
+    if importlib.util.find_spec("ray") is None:
+        raise LensError("--cluster needs Ray: pip install 'resnet-lens[cluster]'")
+
+
+def _run_on_cluster(options: argparse.Namespace, clf, files: Iterator, request, write) -> None:
+    from desktop_app.inference.cluster import ModelSpec, ray_address, run_on_ray
+    from desktop_app.inference.pipeline import default_batch_size
+
+    # Workers load what this process loaded: the same file, or the same official weights.
+    spec = ModelSpec(options.model, str(options.weights) if options.weights else None,
+                     str(options.labels) if options.labels else None, options.device)
+    run_on_ray(ray_address(options.cluster), spec, files, request, write,
+               batch_size=options.batch_size or default_batch_size(clf.device))
 
 
 def _run_sanity(options: argparse.Namespace) -> int:
@@ -435,34 +551,22 @@ def _free_stem(path: Path, used_stems: set[str]) -> str:
     return stem
 
 
-@contextlib.contextmanager
-def _cam_progress(
-    method: str | None, path: Path, scoring: bool
-) -> Iterator[Callable[[int, int], None] | None]:
+def _cam_progress(method: str, image: str, scoring: bool) -> Callable[[int, int], None] | None:
     """Score-CAM's and Ablation-CAM's forwards, or the scoring's, counted on a terminal's
     stderr; else nothing."""
     stream = sys.stderr
     slow = scoring or method in ("scorecam", "ablationcam")
-    if stream is None or not stream.isatty() or method is None or not slow:
-        yield None
-        return
-    shown = False
+    if stream is None or not stream.isatty() or not slow:
+        return None
+    name = Path(image).name
 
     def report(done: int, total: int) -> None:
-        nonlocal shown
-        shown = True
-        stream.write(f"\r{method} {path.name}: {done}/{total} forwards")
+        stream.write(f"\r{method} {name}: {done}/{total} forwards")
+        if done >= total:
+            stream.write("\n")
         stream.flush()
 
-    try:
-        yield report
-    except KeyboardInterrupt:
-        shown = False  # main() ends the line
-        raise
-    finally:
-        if shown:
-            stream.write("\n")
-            stream.flush()
+    return report
 
 
 def _report_failure(options: argparse.Namespace, item: str, reason: str) -> None:
@@ -471,51 +575,7 @@ def _report_failure(options: argparse.Namespace, item: str, reason: str) -> None
     message = reason if reason.startswith(item) else f"{item}: {reason}"
     _err(message)
     if options.json:
-        print(json.dumps({"file": item, "error": message}), flush=True)
-
-
-def _expand_inputs(inputs: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files as given, folders expanded to their images; plus (input, reason) per missing one."""
-    from desktop_app.core.image_io import iter_image_files
-
-    files: list[Path] = []
-    missing: list[tuple[str, str]] = []
-    for item in inputs:
-        path = Path(item)
-        if not path.exists():
-            missing.append((item, "no such file or folder"))
-        elif path.is_dir():
-            found = list(iter_image_files([path]))
-            if not found:
-                missing.append((item, "folder holds no images"))
-            files.extend(found)
-        else:
-            files.append(path)
-    return files, missing
-
-
-def _write_maps(
-    options: argparse.Namespace, path: Path, stem: str, pred
-) -> list[dict[str, object]]:
-    """Write one map per class, named by rank, class, method and layer; describe each."""
-    from desktop_app.core.image_io import decode_image
-    from desktop_app.core.overlay import overlay, save_npy, save_png
-
-    rank = {s.index: r for r, s in enumerate(pred.topk, start=1)}
-    pixels = decode_image(path).array if options.cam_format == "png" else None
-    written: list[dict[str, object]] = []
-    for index in pred.cams:
-        name = f"{stem}.top{rank[index]}" if index in rank else f"{stem}.class"
-        target = options.cam_dir / (
-            f"{name}-{index}.{pred.cam_method}.{pred.cam_layer}.{options.cam_format}"
-        )
-        if pixels is None:
-            save_npy(target, pred.cams[index])
-        else:
-            save_png(target, overlay(pixels, pred.cams[index], options.colormap, options.alpha))
-        written.append({"method": pred.cam_method, "layer": pred.cam_layer, "class": index,
-                        "path": str(target)})
-    return written
+        _out(json.dumps({"file": item, "error": message}))
 
 
 def _run_train(options: argparse.Namespace) -> int:
@@ -756,17 +816,31 @@ def _download_progress(label: str = "weights"):
     return report
 
 
-def _progress(items: list[Path], label: str) -> Iterator[Path]:
-    """Yield ``items``, drawing a progress bar on stderr when it is a terminal."""
+def _progress_counter(label: str) -> Callable[..., None]:
+    """``tick()`` per image counts on a terminal's stderr (the total is not known: inputs
+    are streamed); ``tick(end=True)`` ends the line. Silent elsewhere."""
     stream = sys.stderr
-    show = stream is not None and stream.isatty() and len(items) > 1
-    for i, item in enumerate(items, start=1):
-        yield item
-        if show:
-            width = 30
-            filled = width * i // len(items)
-            stream.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {i}/{len(items)}")
-            stream.flush()
-    if show:
-        stream.write("\n")
+    show = stream is not None and stream.isatty()
+    done = 0
+
+    def tick(end: bool = False) -> None:
+        nonlocal done
+        if not show:
+            return
+        if end:
+            if done > 1:
+                stream.write("\n")
+        else:
+            done += 1
+            if done > 1:
+                stream.write(f"\r{label}: {done} done")
         stream.flush()
+
+    return tick
+
+
+def _out(line: str) -> None:
+    # One write per line: the writer thread prints results while the main thread may not.
+    if sys.stdout is not None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()

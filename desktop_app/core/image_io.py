@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import stat
 import unicodedata
@@ -105,15 +106,27 @@ def decode_for_model(source: ImageSource, resize_size: int, *,
     return decode_image(source, min_side=resize_size, name=name)
 
 
+def decode_for_overlay(source: ImageSource, max_side: int | None, *,
+                       name: str | None = None) -> DecodedImage:
+    """The picture a saved overlay is drawn on: the whole image, shrunk (never enlarged) so
+    that its longer side is at most ``max_side`` (None: full size). JPEGs decode at the
+    smallest scale that still covers ``max_side``, as :func:`decode_for_model` does for the
+    model; ``original_size`` stays the image's own."""
+    return decode_image(source, fit_within=max_side, name=name)
+
+
 def decode_image(
-    source: ImageSource, *, min_side: int | None = None, name: str | None = None
+    source: ImageSource, *, min_side: int | None = None, name: str | None = None,
+    fit_within: int | None = None,
 ) -> DecodedImage:
     """Decode ``source`` into an RGB :class:`DecodedImage`.
 
     ``source`` is a path, the bytes of a file, a PIL image, a uint8 array of shape (H, W, 3)
     RGB, (H, W) grey or (H, W, 4) RGBA, or a :class:`DecodedImage` (returned as is).
     ``min_side`` lets JPEGs decode at a reduced scale whose shorter side is still at least
-    ``min_side`` pixels (files and bytes only). ``name`` replaces the label used in messages
+    ``min_side`` pixels (files and bytes only). ``fit_within`` shrinks the result so that
+    its longer side is at most that many pixels (see :func:`decode_for_overlay`). ``name``
+    replaces the label used in messages
     (by default the path as given). An RGB PIL image without EXIF rotation is used as is,
     not copied.
 
@@ -124,6 +137,20 @@ def decode_image(
         not isinstance(min_side, int) or isinstance(min_side, bool) or min_side < 1
     ):
         raise ValueError(f"min_side must be a positive int or None, got {min_side!r}")
+    if fit_within is None:
+        return _decode_any(source, min_side, None, name)
+    if not isinstance(fit_within, int) or isinstance(fit_within, bool) or fit_within < 1:
+        raise ValueError(f"fit_within must be a positive int or None, got {fit_within!r}")
+    decoded = _decode_any(source, min_side, fit_within, name)
+    if max(decoded.image.size) <= fit_within:
+        return decoded
+    small = decoded.image.copy()  # a DecodedImage given by the caller stays as it was
+    small.thumbnail((fit_within, fit_within), Image.Resampling.BILINEAR)
+    return DecodedImage(small, decoded.original_size, decoded.name, decoded.format)
+
+
+def _decode_any(source: ImageSource, min_side: int | None, fit_within: int | None,
+                name: str | None) -> DecodedImage:
     if isinstance(source, DecodedImage):
         return source
     if isinstance(source, np.ndarray):
@@ -133,11 +160,11 @@ def decode_image(
         return _from_pil(source, _one_line(str(label)))
     if isinstance(source, (bytes, bytearray, memoryview)):
         label = _one_line(name or "<bytes>")
-        return _decode_stream(io.BytesIO(source), label, min_side)
+        return _decode_stream(io.BytesIO(source), label, min_side, fit_within)
     if isinstance(source, (str, os.PathLike)):
         label = _one_line(name or os.fsdecode(source))
         with _open_file(source, label) as stream:
-            return _decode_stream(stream, label, min_side)
+            return _decode_stream(stream, label, min_side, fit_within)
     raise TypeError(f"cannot decode an image from {type(source).__name__}")
 
 
@@ -214,15 +241,17 @@ def _open_file(path: str | os.PathLike, label: str) -> BinaryIO:
         raise ImageDecodeError(f"{label}: cannot open file ({_reason(exc)})") from exc
 
 
-def _decode_stream(stream: BinaryIO, label: str, min_side: int | None) -> DecodedImage:
+def _decode_stream(stream: BinaryIO, label: str, min_side: int | None,
+                   fit_within: int | None = None) -> DecodedImage:
     # Pillow warns about images between 1x and 2x its pixel limit; _check_pixel_count
     # refuses those itself, with a message, so the warning would only be noise on stderr.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        return _decode_open_stream(stream, label, min_side)
+        return _decode_open_stream(stream, label, min_side, fit_within)
 
 
-def _decode_open_stream(stream: BinaryIO, label: str, min_side: int | None) -> DecodedImage:
+def _decode_open_stream(stream: BinaryIO, label: str, min_side: int | None,
+                        fit_within: int | None) -> DecodedImage:
     try:
         img = Image.open(stream, formats=_available_formats())
     except UnidentifiedImageError as exc:
@@ -237,6 +266,11 @@ def _decode_open_stream(stream: BinaryIO, label: str, min_side: int | None) -> D
         if min_side is not None and img.format in _DRAFT_FORMATS:
             # A square request keeps both sides >= min_side whatever the rotation.
             img.draft("RGB", (min_side, min_side))
+        elif fit_within is not None and img.format in _DRAFT_FORMATS:
+            # Both sides scaled alike, so the longer one still covers fit_within after the
+            # draft (the longer side is the longer side in any orientation).
+            fit = fit_within / max(width, height)
+            img.draft("RGB", (math.ceil(width * fit), math.ceil(height * fit)))
         _check_pixel_count(img, label)
         img.load()
         if orientation in _TRANSPOSING:

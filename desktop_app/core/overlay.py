@@ -1,7 +1,7 @@
 """Grad-CAM heat maps blended over photos, and crash-safe export of the results.
 
 Colour order is RGB everywhere in this module (inputs, outputs, colormaps); conversion to
-OpenCV's BGR happens only inside :func:`save_png`.
+OpenCV's BGR happens only inside :func:`save_png` and :func:`save_jpeg`.
 """
 
 from __future__ import annotations
@@ -57,16 +57,29 @@ def save_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
     The file appears complete or not at all: an existing file is only replaced once the new
     one is fully written. Raises ``OSError`` (with the path) when writing fails.
     """
+    _save_encoded(path, rgb, ".png", [])
+
+
+def save_jpeg(path: str | os.PathLike, rgb: np.ndarray, quality: int = 90) -> None:
+    """As :func:`save_png`, as a JPEG of ``quality`` (1-100): an overlay is a photo blended
+    with a smooth colour ramp, which JPEG stores at a tenth of the PNG's size and encodes
+    several times faster, with no visible loss at 90."""
+    _save_encoded(path, rgb, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+
+
+def _save_encoded(path: str | os.PathLike, rgb: np.ndarray, suffix: str,
+                  params: list[int]) -> None:
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8:
-        raise TypeError("save_png needs a uint8 numpy array")
+        raise TypeError(f"save_{suffix[1:]} needs a uint8 numpy array")
     if rgb.size == 0 or not (rgb.ndim == 2 or (rgb.ndim == 3 and rgb.shape[2] == 3)):
-        raise ValueError(f"save_png needs a non-empty (H, W, 3) or (H, W) array, got {rgb.shape}")
+        raise ValueError(
+            f"save_{suffix[1:]} needs a non-empty (H, W, 3) or (H, W) array, got {rgb.shape}")
     pixels = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
     # Encoding to memory, then writing the bytes ourselves, also works for non-ASCII paths
     # on Windows, where cv2.imwrite does not.
-    ok, encoded = cv2.imencode(".png", pixels)
+    ok, encoded = cv2.imencode(suffix, pixels, params)
     if not ok:
-        raise ValueError(f"PNG encoding failed for an array of shape {rgb.shape}")
+        raise ValueError(f"{suffix[1:].upper()} encoding failed for an array of shape {rgb.shape}")
     write_atomically(path, lambda stream: stream.write(encoded.tobytes()))
 
 

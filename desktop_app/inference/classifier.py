@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,19 @@ from desktop_app.inference.threads import engine_threads
 log = logging.getLogger(__name__)
 
 ImageInput = str | os.PathLike[str] | Image.Image | np.ndarray | DecodedImage
+# Which classes get maps: explicit indices, "top1", or "topk" (every reported class).
+CamClasses = Sequence[int] | str | None
+CAM_CLASS_CHOICES = ("top1", "topk")
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """An image decoded by the one decode policy and preprocessed: what ``predict_batch``
+    takes. Made by ``Classifier.prepare``, which is safe to call from several threads."""
+
+    decoded: DecodedImage
+    tensor: torch.Tensor  # (1, 3, crop, crop) on the CPU
+    timings: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -140,7 +153,7 @@ class Classifier:
         topk: int = 5,
         cam: str | None = "gradcam",
         cam_layer: str = DEFAULT_CAM_LAYER,
-        cam_classes: Sequence[int] | None = None,
+        cam_classes: CamClasses = None,
         *,
         aug_smooth: bool = False,
         eigen_smooth: bool = False,
@@ -154,7 +167,8 @@ class Classifier:
 
         ``cam`` is one of ``CAM_METHODS`` (see ``cam_methods`` and ``cam_formulas``). Maps
         are in the input image's own pixels (full size, after EXIF orientation); the part the
-        model never saw is NaN. ``cam_classes`` defaults to the top-k classes.
+        model never saw is NaN. ``cam_classes``: class indices, ``"top1"``, or ``"topk"``
+        (the default, also meant by None): the top-k classes.
         ``aug_smooth``/``eigen_smooth`` are pytorch-grad-cam's options of those names.
         ``batch_size``: images per forward for Ablation-CAM (off layer4) and Score-CAM, which
         report ``progress(done, total)`` forwards and stop with ``Cancelled`` once ``cancel()``
@@ -192,6 +206,106 @@ class Classifier:
                     decoded, topk, cam, layer, cam_classes, timings, options)
         timings["total"] = _ms(start)
 
+        return self._prediction(decoded, scores, grids, cam, cam_layer, forward, timings, notes,
+                                scored)
+
+    def prepare(self, image: ImageInput) -> ModelInput:
+        """Decode (by ``decode_for_model``) and preprocess ``image`` for ``predict_batch``.
+        Touches no model state, so a pool of threads can prepare the next images while
+        the model runs (Pillow and torch release the GIL)."""
+        start = time.perf_counter()
+        decoded = decode_for_model(image, self.preprocessor.resize_size)
+        timings = {"decode": _ms(start)}
+        t = time.perf_counter()
+        tensor = self.preprocessor(decoded.image)
+        timings["preprocess"] = _ms(t)
+        return ModelInput(decoded, tensor, timings)
+
+    def predict_batch(
+        self,
+        inputs: Sequence[ModelInput],
+        topk: int = 5,
+        cam: str | None = "gradcam",
+        cam_layer: str = DEFAULT_CAM_LAYER,
+        cam_classes: CamClasses = None,
+        *,
+        aug_smooth: bool = False,
+        eigen_smooth: bool = False,
+        metrics: Sequence[str] = (),
+        progress: Callable[[DecodedImage], ProgressCallback | None] | None = None,
+    ) -> list[Prediction]:
+        """What ``predict`` gives for each prepared image, with one forward for all of them
+        when no CAM or layer-4 Grad-CAM is asked for (its maps come from the same forward);
+        any other CAM, or ``metrics``, runs ``predict`` image by image, with
+        ``progress(image)``'s callback (Score-CAM's or the scoring's forwards).
+        ``timings["forward"]`` is each image's share of the batch's forward."""
+        layer = self.check_arguments(topk, cam, cam_layer, cam_classes, metrics)
+        batched = not metrics and (cam is None or (
+            cam == "gradcam" and layer == self._fast_layer and not (aug_smooth or eigen_smooth)))
+        if not batched:
+            return [self.predict(item.decoded, topk, cam, cam_layer, cam_classes,
+                                 aug_smooth=aug_smooth, eigen_smooth=eigen_smooth,
+                                 metrics=metrics,
+                                 progress=progress(item.decoded) if progress else None)
+                    for item in inputs]
+        if not inputs:
+            return []
+        with engine_threads(self._threads):
+            try:
+                return self._predict_batch(inputs, topk, cam, cam_layer, cam_classes)
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+        # A batch too big for the device: one at a time, as predict falls back itself.
+        log.warning("out of memory for a batch of %d on %s", len(inputs), self._device)
+        return [self.predict(item.decoded, topk, cam, cam_layer, cam_classes)
+                for item in inputs]
+
+    def _predict_batch(
+        self,
+        inputs: Sequence[ModelInput],
+        topk: int,
+        cam: str | None,
+        cam_layer: str,
+        cam_classes: CamClasses,
+    ) -> list[Prediction]:
+        start = time.perf_counter()
+        compiled = self._compiled  # read once: a background compile may swap it meanwhile
+        x = torch.cat([item.tensor for item in inputs]).to(self._device)
+        with torch.inference_mode():
+            logits, features = compiled.forward(x)
+        forward_ms = _ms(start) / len(inputs)
+        fc_weight = self._loaded.network.fc.weight
+        predictions = []
+        for i, item in enumerate(inputs):
+            timings = {**item.timings, "forward": forward_ms}
+            scores = self._top_scores(logits[i], topk)
+            grids = None
+            if cam is not None:
+                t = time.perf_counter()
+                classes = _classes_to_map(cam_classes, scores)
+                with torch.inference_mode():
+                    maps = (cams_from_fc(features[i:i + 1], fc_weight, classes) if classes
+                            else np.zeros((0, 1, 1), dtype=np.float32))
+                grids = dict(zip(classes, maps, strict=True))
+                timings["cam"] = _ms(t)
+            timings["total"] = sum(timings.values())
+            predictions.append(self._prediction(
+                item.decoded, scores, grids, cam, cam_layer, compiled.name, timings, [], {}))
+        return predictions
+
+    def _prediction(
+        self,
+        decoded: DecodedImage,
+        scores: tuple[ClassScore, ...],
+        grids: dict[int, np.ndarray] | None,
+        cam: str | None,
+        cam_layer: str,
+        forward: str,
+        timings: dict[str, float],
+        notes: list[str],
+        scored: dict[int, dict[str, float]],
+    ) -> Prediction:
         width, height = decoded.image.size
         cams = None
         if grids is not None:
@@ -260,7 +374,7 @@ class Classifier:
         topk: int = 5,
         cam: str | None = "gradcam",
         cam_layer: str = DEFAULT_CAM_LAYER,
-        cam_classes: Sequence[int] | None = None,
+        cam_classes: CamClasses = None,
         metrics: Sequence[str] = (),
         *,
         scoring: bool = False,
@@ -277,7 +391,11 @@ class Classifier:
         if not topk >= 1:
             raise InvalidArgument("topk", f"must be at least 1, got {topk}")
         layer = canonical_layer(self._loaded.network, cam_layer)
-        if cam_classes is not None:
+        if isinstance(cam_classes, str):
+            if cam_classes not in CAM_CLASS_CHOICES:
+                raise InvalidArgument(
+                    "cam_classes", f"expected top1, topk or class indices, got {cam_classes!r}")
+        elif cam_classes is not None:
             bad = [int(c) for c in cam_classes if not 0 <= int(c) < self.num_classes]
             if bad:
                 raise InvalidArgument(
@@ -292,7 +410,7 @@ class Classifier:
         topk: int,
         cam: str | None,
         layer: str,
-        cam_classes: Sequence[int] | None,
+        cam_classes: CamClasses,
         timings: dict[str, float],
         options: dict[str, Any],
     ) -> tuple[tuple[ClassScore, ...], dict[int, np.ndarray] | None, str,
@@ -314,10 +432,7 @@ class Classifier:
             return scores, None, forward, {}
 
         t = time.perf_counter()
-        classes = (
-            [int(c) for c in cam_classes] if cam_classes is not None else [s.index for s in scores]
-        )
-        classes = list(dict.fromkeys(classes))  # keep order, drop repeats
+        classes = _classes_to_map(cam_classes, scores)
         network = self._loaded.network
         if not classes:
             maps = np.zeros((0, 1, 1), dtype=np.float32)
@@ -402,6 +517,17 @@ class Classifier:
         self._loaded.network.to(device)
         self._device = device
         self._compiled = self._compile()
+
+
+def _classes_to_map(cam_classes: CamClasses, scores: tuple[ClassScore, ...]) -> list[int]:
+    """The classes whose maps are made, in order, without repeats."""
+    if cam_classes == "top1":
+        classes = [scores[0].index]
+    elif cam_classes is None or cam_classes == "topk":
+        classes = [s.index for s in scores]
+    else:
+        classes = [int(c) for c in cam_classes]
+    return list(dict.fromkeys(classes))
 
 
 def _ms(start: float) -> float:
@@ -522,4 +648,5 @@ def _checked_labels(labels: Any, default: tuple[str, ...], source: str) -> tuple
     return names
 
 
-__all__ = ["CAM_METHODS", "Classifier", "load_classifier"]
+__all__ = ["CAM_CLASS_CHOICES", "CAM_METHODS", "CamClasses", "Classifier", "ModelInput",
+           "load_classifier"]

@@ -53,6 +53,8 @@ def test_predict_writes_npy_maps_at_image_size(folder, tmp_path, resnet18_weight
         str(out),
         "--cam-format",
         "npy",
+        "--cam-classes",
+        "topk",
         "--json",
     )
     assert result.returncode == 0, result.stderr
@@ -77,6 +79,8 @@ def test_predict_writes_png_overlays_and_chosen_classes(folder, tmp_path, resnet
         "1,2",
         "--cam-layer",
         "layer3",
+        "--cam-format",
+        "png",
     )
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
@@ -137,6 +141,8 @@ def three_class_model(tmp_path_factory) -> Path:
     ("--topk", "many", "from 1 up"),
     ("--cam-classes", "7", "this model has 3 classes, 0-2"),
     ("--cam-classes", "-1", "from 0 up"),
+    ("--cam-classes", "top2", "expected top1, topk or class indices"),
+    ("--cluster", "rai", "expected ray or ray://HOST:PORT"),
     ("--colormap", "rainbow", "choose from jet, turbo"),
     ("--alpha", "1.5", "from 0 to 1"),
     ("--cam-dir", "{image}", "is a file, not a folder"),

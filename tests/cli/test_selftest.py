@@ -156,8 +156,8 @@ def test_cli_predict_with_no_stdio(resnet18_weights, tmp_path) -> None:
     ]
     assert _run_without_stdio("desktop_app.cli", args, tmp_path) == 0
     for stem in ("a", "b"):
-        written = sorted(maps.glob(f"{stem}.top*.png"))
-        assert [p.name.split("-")[0] for p in written] == [f"{stem}.top1", f"{stem}.top2"]
+        written = sorted(maps.glob(f"{stem}.top*.jpg"))  # by default the top class only
+        assert [p.name.split("-")[0] for p in written] == [f"{stem}.top1"]
         assert all(Image.open(p).size == (120, 90) for p in written)
     # A failing input goes through the error path (stderr is None there too).
     code = _run_without_stdio(

@@ -277,7 +277,7 @@ def test_cli_writes_maps_per_method_and_layer(photo_file, tmp_path, resnet18_wei
     out = tmp_path / "maps"
     result = run_cli("predict", str(photo_file), "--model", "resnet18", "--topk", "2", "--json",
                      "--cam", "gradcam++,eigencam", "--cam-dir", str(out), "--cam-layer",
-                     "layer3")
+                     "layer3", "--cam-classes", "topk", "--cam-format", "png")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     top = [s["index"] for s in record["topk"]]

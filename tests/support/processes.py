@@ -48,11 +48,24 @@ def run(
     )
 
 
-def run_python(code: str, *args: str, **options: object) -> subprocess.CompletedProcess[str]:
-    """``python -c code args…`` in this interpreter, network blocked."""
-    return run([sys.executable, "-c", _NETWORK_GUARD + code, *args], **options)  # type: ignore[arg-type]
+def run_python(code: str, *args: str, network_guard: bool = True,
+               **options: object) -> subprocess.CompletedProcess[str]:
+    """``python -c code args…`` in this interpreter, network blocked unless the child needs
+    local TCP sockets (a Ray instance)."""
+    return run(_python_argv(code, args, network_guard), **options)  # type: ignore[arg-type]
 
 
 def run_cli(*args: str, **options: object) -> subprocess.CompletedProcess[str]:
-    """``resnet-lens args…`` from this checkout, network blocked."""
-    return run_python(_CLI, *args, **options)
+    """``resnet-lens args…`` from this checkout, network blocked (see ``run_python``)."""
+    return run_python(_CLI, *args, **options)  # type: ignore[arg-type]
+
+
+def start_cli(*args: str) -> subprocess.Popen[bytes]:
+    """``resnet-lens args…`` started in the background (output discarded), network blocked:
+    for a test that interrupts it."""
+    return subprocess.Popen(_python_argv(_CLI, args, True), cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _python_argv(code: str, args: Sequence[str], network_guard: bool) -> list[str]:
+    return [sys.executable, "-c", (_NETWORK_GUARD if network_guard else "") + code, *args]
