@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 from desktop_app import __version__
 from desktop_app.core.errors import InvalidArgument, LensError, one_line
 from desktop_app.core.map_outputs import MAP_FORMATS, OVERLAY_MAX_SIDE
+from desktop_app.core.process import configure_logging
 from desktop_app.inference.catalog import (
     CAM_METHODS,
     DEFAULT_CAM_LAYER,
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return gui_main(args)
     parser = _parser()
     options = parser.parse_args(args)
-    logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s")
+    configure_logging(logging.WARNING, f"{PROG}: %(message)s")
     try:
         return int(options.run(options))
     except LensError as exc:

@@ -1,5 +1,5 @@
-"""Process-wide state, owned here and nowhere else: what runs when the process exits, what
-Ctrl+C and SIGTERM do, and the window's fast exit.
+"""Process-wide state, owned here and nowhere else: where log records go, what runs when
+the process exits, what Ctrl+C and SIGTERM do, and the window's fast exit.
 
 Threads are the engine's business (``desktop_app.inference.threads`` sizes torch's and
 BLAS's pools where the model runs); everything else that outlives one window or one command
@@ -18,6 +18,13 @@ from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
 Cleanup = TypeVar("Cleanup", bound=Callable[[], None])
+
+
+def configure_logging(level: int, fmt: str) -> None:
+    """Where the package's log records go (stderr), for the entry points: the window and the
+    CLI. A library user's own configuration is left alone (``basicConfig`` does nothing
+    once the root logger has handlers)."""
+    logging.basicConfig(level=level, format=fmt)
 
 
 def at_exit(cleanup: Cleanup) -> Cleanup:

@@ -27,7 +27,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.cli import _model_options
-from desktop_app.core.process import exit_now, on_termination
+from desktop_app.core.process import configure_logging, exit_now, on_termination
 from desktop_app.core.resources import ICON_FILE, resource_path
 from desktop_app.ui.controllers.worker import EngineFactory, TorchEngine
 from desktop_app.ui.main_window import APP_NAME, MainWindow
@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.INFO if args.verbose else logging.WARNING,
+                      "%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(args.paths, model=args.model, weights=_text(args.weights),
                labels=_text(args.labels), device=args.device, camera=args.camera, theme=args.theme,
                threads=args.threads, settings_path=args.settings, exit_process=True)
