@@ -369,6 +369,10 @@ def _run_predict(options: argparse.Namespace) -> int:
         else:
             missing += 1
             _report_failure(options, item.item, item.reason)
+    if not head:  # nothing to classify: the model (a download, perhaps) is not needed
+        if not missing:
+            _err("no images to classify")
+        return 1
     clf = _load_for_predict(options, files=len(head))
     with contextlib.ExitStack() as stack:
         log = None

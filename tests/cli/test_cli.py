@@ -90,18 +90,22 @@ def test_predict_writes_png_overlays_and_chosen_classes(folder, tmp_path, resnet
         assert im.size == (200, 300) and im.mode == "RGB"
 
 
-def test_missing_input_and_offline_weights_are_one_line(tmp_path) -> None:
-    result = run_cli(
-        "predict",
-        str(tmp_path / "nope.png"),
-        "--model",
-        "resnet101",
-        env={"TORCH_HOME": str(tmp_path / "home")},
-    )
-    assert result.returncode != 0
+def test_missing_input_is_one_line_and_loads_no_model(tmp_path) -> None:
+    """Nothing to classify: no download is attempted and no message about weights."""
+    result = run_cli("predict", str(tmp_path / "nope.png"), "--model", "resnet101",
+                     env={"TORCH_HOME": str(tmp_path / "home")})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"resnet-lens: {tmp_path / 'nope.png'}: no such file or folder"]
+
+
+def test_offline_weights_are_one_line(tmp_path, folder) -> None:
+    result = run_cli("predict", str(folder / "a.png"), str(tmp_path / "nope.png"), "--model",
+                     "resnet101", env={"TORCH_HOME": str(tmp_path / "home")})
+    assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert any("nope.png: no such file" in line for line in lines)
-    assert any("resnet101-cd907fc2.pth" in line and "--weights" in line for line in lines)
+    assert len(lines) == 2 and "nope.png: no such file" in lines[0]
+    assert "resnet101-cd907fc2.pth" in lines[1] and "--weights" in lines[1]
     assert "Traceback" not in result.stderr
 
 
