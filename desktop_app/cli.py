@@ -300,34 +300,22 @@ _positive_int = _int_at_least(1)
 _whole_number = _int_at_least(0)
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
-    return value
+def _number_where(accepts: Callable[[float], bool], expected: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")  # accepted by none of the tests below
+        if not accepts(value) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0.0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
-    return value
-
-
-def _open_fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
-    return value
+_fraction = _number_where(lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1")
+_positive_float = _number_where(lambda v: v > 0.0, "a number above 0")
+_open_fraction = _number_where(lambda v: 0.0 < v < 1.0, "a number between 0 and 1")
 
 
 def _bad_argument(options: argparse.Namespace, option: str, message: str) -> NoReturn:
