@@ -1,4 +1,5 @@
-"""``resnet-lens``: the window by default; ``predict``, ``weights`` and ``bench`` sub-commands.
+"""``resnet-lens``: the window by default; ``predict``, ``sanity``, ``weights`` and ``bench``
+sub-commands.
 
 Heavy modules (torch, Qt) are imported inside the commands that need them, so ``resnet-lens``
 reaches the window quickly and ``--help`` is instant.
@@ -24,10 +25,11 @@ from desktop_app.inference.catalog import (
     DEFAULT_CAM_LAYER,
     DEFAULT_CAM_METHOD,
     DEFAULT_MODEL,
+    FAITHFULNESS_METRICS,
     MODEL_NAMES,
 )
 
-SUBCOMMANDS = ("predict", "weights", "bench")
+SUBCOMMANDS = ("predict", "sanity", "weights", "bench")
 PROG = "resnet-lens"
 
 
@@ -95,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
         help=f"CAM methods for --cam-dir: {', '.join(CAM_METHODS)} (default {DEFAULT_CAM_METHOD});"
         " maps are named <image>.top<rank>-<class>.<method>.<layer>.<format>",
     )
+    predict.add_argument(
+        "--metrics",
+        type=_metric_list,
+        default=[],
+        metavar="METRIC[,METRIC…]",
+        help=f"score each map's faithfulness: {', '.join(FAITHFULNESS_METRICS)} (deletion: "
+        "lower is better; insertion and road: higher is better)",
+    )
     predict.add_argument("--aug-smooth", action="store_true",
                          help="average the maps of 6 flipped/scaled inputs (6x the cost)")
     predict.add_argument("--eigen-smooth", action="store_true",
@@ -115,6 +125,23 @@ def _parser() -> argparse.ArgumentParser:
                          help='one JSON object per image; a file that fails gets '
                          '{"file": …, "error": …}')
     predict.set_defaults(run=_run_predict, parser=predict)
+
+    sanity = sub.add_parser(
+        "sanity", help="model-randomisation check: do the maps change when the weights do?")
+    sanity.add_argument("image", metavar="IMAGE")
+    _model_options(sanity)
+    sanity.add_argument("--cam", type=_method_list, default=[DEFAULT_CAM_METHOD],
+                        metavar="METHOD[,METHOD…]",
+                        help=f"methods to check: {', '.join(CAM_METHODS)} "
+                        f"(default {DEFAULT_CAM_METHOD})")
+    sanity.add_argument("--cam-layer", default=DEFAULT_CAM_LAYER,
+                        help="layer4 (default), layer1-3, or a block such as layer3.5")
+    sanity.add_argument("--class", dest="class_index", type=_whole_number, default=None,
+                        metavar="I", help="class index to map (default: the top class)")
+    sanity.add_argument("--seed", type=_whole_number, default=0,
+                        help="seed of the re-initialisation (default 0)")
+    sanity.add_argument("--json", action="store_true", help="one JSON object")
+    sanity.set_defaults(run=_run_sanity, parser=sanity)
 
     weights = sub.add_parser("weights", help="list models and cached weights; fetch them now")
     weights.add_argument(
@@ -179,6 +206,16 @@ def _method_list(text: str) -> list[str]:
             f"unknown CAM method {', '.join(unknown) or repr(text)}; "
             f"choose from {', '.join(CAM_METHODS)}")
     return list(dict.fromkeys(methods))
+
+
+def _metric_list(text: str) -> list[str]:
+    metrics = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [m for m in metrics if m not in FAITHFULNESS_METRICS]
+    if unknown or not metrics:
+        raise argparse.ArgumentTypeError(
+            f"unknown metric {', '.join(unknown) or repr(text)}; "
+            f"choose from {', '.join(FAITHFULNESS_METRICS)}")
+    return list(dict.fromkeys(metrics))
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
@@ -248,12 +285,12 @@ def _run_predict(options: argparse.Namespace) -> int:
     except InvalidArgument as exc:
         _bad_argument(options, f"--{exc.argument.replace('_', '-')}", str(exc))
     used_stems: set[str] = set()
-    methods = options.cam if options.cam_dir else []
+    methods = options.cam if options.cam_dir or options.metrics else []
     for path in _progress(files, "classifying"):
         try:
             preds = []
             for method in methods or [None]:
-                with _cam_progress(method, path) as report:
+                with _cam_progress(method, path, bool(options.metrics)) as report:
                     preds.append(clf.predict(
                         path,
                         topk=options.topk,
@@ -262,10 +299,11 @@ def _run_predict(options: argparse.Namespace) -> int:
                         cam_classes=options.cam_classes,
                         aug_smooth=options.aug_smooth,
                         eigen_smooth=options.eigen_smooth,
+                        metrics=options.metrics if method else (),
                         progress=report,
                     ))
             written = []
-            if methods:
+            if options.cam_dir:
                 stem = _free_stem(path, used_stems)
                 for pred in preds:
                     written += _write_maps(options, path, stem, pred)
@@ -279,11 +317,57 @@ def _run_predict(options: argparse.Namespace) -> int:
             del record["cam_method"]  # one line per image, possibly several methods
             record["cam_methods"] = list(methods)
             record["maps"] = written
+            # {method: {class: {metric: score}}}
+            record["metrics"] = {p.cam_method: p.to_dict()["metrics"] for p in preds
+                                 if options.metrics}
             print(json.dumps(record), flush=True)
         else:
             best = ", ".join(f"{s.label} {s.probability:.1%}" for s in pred.topk)
             print(f"{path}: {best}", flush=True)
+            for p in preds if options.metrics else []:
+                for index, scores in p.metrics.items():
+                    values = ", ".join(f"{name} {value:.3f}" for name, value in scores.items())
+                    print(f"  {p.cam_method} {clf.labels[index]} ({index}): {values}",
+                          flush=True)
     return 1 if failures else 0
+
+
+def _run_sanity(options: argparse.Namespace) -> int:
+    from desktop_app.inference import load_classifier
+    from desktop_app.inference.sanity import FLAG_STEP, randomisation_check
+
+    path = Path(options.image)
+    if not path.is_file():
+        _bad_argument(options, "IMAGE", f"{options.image}: no such file")
+    clf = load_classifier(options.model, options.weights, options.labels, options.device,
+                          progress=_download_progress(), backend="eager")
+    classes = None if options.class_index is None else [options.class_index]
+    try:
+        clf.check_arguments(1, options.cam[0], options.cam_layer, classes)
+    except InvalidArgument as exc:
+        argument = "--class" if exc.argument == "cam_classes" else \
+            f"--{exc.argument.replace('_', '-')}"
+        _bad_argument(options, argument, str(exc))
+    report = randomisation_check(clf, path, options.cam, options.class_index,
+                                 options.cam_layer, options.seed)
+    if options.json:
+        print(json.dumps({"file": str(path), "model": clf.model_name, **report.to_dict()}))
+        return 0
+    print(f"{path}: class {report.label} ({report.class_index}), {report.cam_layer}; Spearman "
+          "correlation of each map with the trained model's after re-initialising, top down:")
+    width = max(12, *(len(m) + 2 for m in report.correlations))
+    print(f"{'randomised':<12}" + "".join(f"{m:>{width}}" for m in report.correlations))
+    for i, step in enumerate(report.steps):
+        label = step if i == 0 else f"..{step}"
+        print(f"{label:<12}" + "".join(
+            f"{values[i]:>{width}.2f}" for values in report.correlations.values()))
+    for method in report.flagged:
+        print(f"{method}: still correlates >= {report.threshold} with everything down to "
+              f"{FLAG_STEP} random: it explains the image more than the model")
+    if not report.flagged:
+        print("every map changed with the weights (correlation below "
+              f"{report.threshold} by {FLAG_STEP})")
+    return 0
 
 
 def _free_stem(path: Path, used_stems: set[str]) -> str:
@@ -297,10 +381,14 @@ def _free_stem(path: Path, used_stems: set[str]) -> str:
 
 
 @contextlib.contextmanager
-def _cam_progress(method: str | None, path: Path) -> Iterator[Callable[[int, int], None] | None]:
-    """Score-CAM's and Ablation-CAM's forwards counted on a terminal's stderr; else nothing."""
+def _cam_progress(
+    method: str | None, path: Path, scoring: bool
+) -> Iterator[Callable[[int, int], None] | None]:
+    """Score-CAM's and Ablation-CAM's forwards, or the scoring's, counted on a terminal's
+    stderr; else nothing."""
     stream = sys.stderr
-    if stream is None or not stream.isatty() or method not in ("scorecam", "ablationcam"):
+    slow = scoring or method in ("scorecam", "ablationcam")
+    if stream is None or not stream.isatty() or method is None or not slow:
         yield None
         return
     shown = False

@@ -94,6 +94,37 @@ class CropGeometry:
         out[~self.seen_mask(width, height)] = np.nan
         return out
 
+    def warp_to_crop(self, image_map: np.ndarray) -> np.ndarray:
+        """The inverse of ``warp_to_image``: sample a map given over the original image (at
+        that size or any other, e.g. a reduced decode's) at the centre of every crop pixel.
+
+        Bilinear with half-pixel centres and clamped edges; NaN neighbours (the part of the
+        image a map declares unseen) are left out and the others' weights renormalised, so a
+        crop pixel is NaN only when all four neighbours are. Returns float32
+        (crop_size, crop_size).
+        """
+        height, width = image_map.shape
+        values = np.asarray(image_map, dtype=np.float32)
+        fx, fy = width / self.image_width, height / self.image_height
+        # Crop pixel centre -> resized -> original -> map pixel (half-pixel centres).
+        crop = np.arange(self.crop_size) + 0.5
+        ys = np.clip((crop + self.top) / self.scale_y * fy - 0.5, 0.0, height - 1.0)
+        xs = np.clip((crop + self.left) / self.scale_x * fx - 0.5, 0.0, width - 1.0)
+        y0 = np.minimum(np.floor(ys).astype(np.intp), max(height - 2, 0))
+        x0 = np.minimum(np.floor(xs).astype(np.intp), max(width - 2, 0))
+        wy, wx = (ys - y0)[:, None], (xs - x0)[None, :]
+        y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
+        total = np.zeros((self.crop_size, self.crop_size), dtype=np.float64)
+        weight = np.zeros_like(total)
+        for rows, row_w in ((y0, 1 - wy), (y1, wy)):
+            for cols, col_w in ((x0, 1 - wx), (x1, wx)):
+                sample = values[rows[:, None], cols[None, :]]
+                w = np.where(np.isnan(sample), 0.0, row_w * col_w)
+                total += w * np.nan_to_num(sample)
+                weight += w
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(weight > 0, total / weight, np.nan).astype(np.float32)
+
 
 def _neighbours(
     n_out: int, n_grid: int, scale: float, offset: int, crop: int

@@ -78,7 +78,8 @@ class Prediction:
     """What the model thinks one image is, and why.
 
     ``timings`` holds milliseconds per stage (``decode``, ``preprocess``, ``forward``, ``cam``,
-    ``total``); ``notes`` holds things the user should know, such as a fallback to CPU.
+    ``total``, and ``metrics`` when scored); ``notes`` holds things the user should know,
+    such as a fallback to CPU.
     """
 
     topk: tuple[ClassScore, ...]
@@ -92,6 +93,9 @@ class Prediction:
     notes: tuple[str, ...] = field(default_factory=tuple)
     cam_method: str | None = None  # one of inference.catalog.CAM_METHODS
     backend: str = "eager"  # the forward that ran: eager, onednn or torchscript
+    # Faithfulness scores of each mapped class's map: {class index: {metric: score}}
+    # (inference/faithfulness.py); empty unless asked for.
+    metrics: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (maps excluded: they are arrays)."""
@@ -110,4 +114,5 @@ class Prediction:
             "cam_classes": sorted(self.cams) if self.cams is not None else [],
             "timings_ms": {k: round(v, 3) for k, v in self.timings.items()},
             "notes": list(self.notes),
+            "metrics": {str(c): dict(scores) for c, scores in self.metrics.items()},
         }

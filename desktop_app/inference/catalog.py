@@ -26,3 +26,6 @@ CAM_METHODS: tuple[str, ...] = (
     "scorecam",
 )
 DEFAULT_CAM_METHOD = "gradcam"
+# Faithfulness scores of a map (inference/faithfulness.py): RISE's deletion and insertion
+# areas, ROAD's combined score.
+FAITHFULNESS_METRICS: tuple[str, ...] = ("deletion", "insertion", "road")

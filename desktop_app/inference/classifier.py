@@ -17,6 +17,7 @@ import torchvision
 from PIL import Image
 
 from desktop_app.core.errors import InvalidArgument, WeightsError
+from desktop_app.core.geometry import CropGeometry
 from desktop_app.core.image_io import DecodedImage, decode_for_model
 from desktop_app.core.results import CamMaps, ClassScore, Prediction
 from desktop_app.inference import checkpoints, weights
@@ -32,9 +33,15 @@ from desktop_app.inference.catalog import (
     CAM_METHODS,
     DEFAULT_CAM_LAYER,
     DEFAULT_MODEL,
+    FAITHFULNESS_METRICS,
     MODEL_NAMES,
 )
 from desktop_app.inference.devices import is_out_of_memory, resolve_device
+from desktop_app.inference.faithfulness import (
+    FaithfulnessSettings,
+    checked_metrics,
+    faithfulness_scores,
+)
 from desktop_app.inference.gradcam import cams_from_fc, normalise, split_forward
 from desktop_app.inference.network import cam_layer_names, canonical_layer
 from desktop_app.inference.preprocess import Preprocessor
@@ -138,6 +145,8 @@ class Classifier:
         aug_smooth: bool = False,
         eigen_smooth: bool = False,
         batch_size: int = 32,
+        metrics: Sequence[str] = (),
+        metric_settings: FaithfulnessSettings | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelCheck | None = None,
     ) -> Prediction:
@@ -150,12 +159,20 @@ class Classifier:
         ``batch_size``: images per forward for Ablation-CAM (off layer4) and Score-CAM, which
         report ``progress(done, total)`` forwards and stop with ``Cancelled`` once ``cancel()``
         returns True.
+        ``metrics``: names from ``FAITHFULNESS_METRICS``; each mapped class's map is scored
+        (``pred.metrics[class][name]``) on the model's input, as ``score_map`` would score
+        it, with ``metric_settings`` (default ``FaithfulnessSettings()``, whose
+        ``batch_size`` then follows ``batch_size``); ``progress`` then counts the scoring's
+        perturbed images, after the CAM's forwards.
         """
-        layer = self.check_arguments(topk, cam, cam_layer, cam_classes)
+        layer = self.check_arguments(topk, cam, cam_layer, cam_classes, metrics)
         if batch_size < 1:
             raise InvalidArgument("batch_size", f"must be at least 1, got {batch_size}")
         options = {"aug_smooth": aug_smooth, "eigen_smooth": eigen_smooth,
-                   "batch_size": batch_size, "progress": progress, "cancel": cancel}
+                   "batch_size": batch_size, "progress": progress, "cancel": cancel,
+                   "metrics": checked_metrics(metrics),
+                   "metric_settings": metric_settings or FaithfulnessSettings(
+                       batch_size=batch_size)}
 
         start = time.perf_counter()
         decoded = decode_for_model(image, self.preprocessor.resize_size)
@@ -163,7 +180,7 @@ class Classifier:
         notes: list[str] = []
         with engine_threads(self._threads):
             try:
-                scores, grids, forward = self._infer(
+                scores, grids, forward, scored = self._infer(
                     decoded, topk, cam, layer, cam_classes, timings, options)
             except Exception as exc:
                 if not (is_out_of_memory(exc) and self._device.type != "cpu"):
@@ -171,7 +188,7 @@ class Classifier:
                 notes.append(f"{self._device.type.upper()} ran out of memory; switched to the CPU")
                 log.warning("out of memory on %s; falling back to CPU", self._device)
                 self._move_to(torch.device("cpu"))
-                scores, grids, forward = self._infer(
+                scores, grids, forward, scored = self._infer(
                     decoded, topk, cam, layer, cam_classes, timings, options)
         timings["total"] = _ms(start)
 
@@ -191,7 +208,52 @@ class Classifier:
             source=decoded.name,
             notes=tuple(notes),
             backend=forward,
+            metrics=scored,
         )
+
+    def score_map(
+        self,
+        image: ImageInput,
+        class_index: int,
+        saliency: np.ndarray,
+        metrics: Sequence[str] = FAITHFULNESS_METRICS,
+        *,
+        settings: FaithfulnessSettings | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelCheck | None = None,
+    ) -> dict[str, float]:
+        """``{metric: score}`` for any saliency map of ``image``, given in the image's own
+        pixels (height, width after EXIF orientation, as ``pred.cams[c]``), for
+        ``class_index``. Scored on the model's input: the map is sampled at every crop
+        pixel (``CropGeometry.warp_to_crop``). NaN marks what the map says nothing about
+        (the unseen part, in ``pred.cams``): it is left out of the sampling, and a crop pixel
+        with only NaN around it ranks as the map's least salient value. See
+        ``faithfulness`` for the metrics and ``FaithfulnessSettings`` for the defaults.
+        """
+        self.check_arguments(1, None, DEFAULT_CAM_LAYER, [class_index], metrics, scoring=True)
+        decoded = decode_for_model(image, self.preprocessor.resize_size)
+        width, height = decoded.original_size
+        saliency = np.asarray(saliency, dtype=np.float32)
+        if saliency.shape != (height, width):
+            raise InvalidArgument(
+                "saliency", f"a {saliency.shape[-1] if saliency.ndim else 0}x"
+                f"{saliency.shape[0] if saliency.ndim else 0} map for a {width}x{height} image")
+        geometry = self.preprocessor.geometry(*decoded.image.size)
+        on_crop = geometry.warp_to_crop(saliency)
+        if np.isnan(on_crop).all():
+            raise InvalidArgument("saliency", "the map is NaN over all the model sees")
+        on_crop = np.where(np.isnan(on_crop), np.nanmin(on_crop), on_crop)
+        with engine_threads(self._threads):
+            x = self.preprocessor(decoded.image).to(self._device)
+            return faithfulness_scores(self.network, x, class_index, on_crop, metrics,
+                                       settings or FaithfulnessSettings(), progress, cancel)
+
+    def with_network(self, network: torchvision.models.ResNet) -> Classifier:
+        """A classifier over ``network`` (same architecture, e.g. a re-initialised copy of
+        this one's) with this one's labels, preprocessing, device and threads; eager."""
+        loaded = LoadedModel(self.model_name, network.to(self._device).eval(), self.labels,
+                             self.preprocessor, self.weights_path)
+        return Classifier(loaded, self._device, "eager", self._threads)
 
     def check_arguments(
         self,
@@ -199,9 +261,16 @@ class Classifier:
         cam: str | None = "gradcam",
         cam_layer: str = DEFAULT_CAM_LAYER,
         cam_classes: Sequence[int] | None = None,
+        metrics: Sequence[str] = (),
+        *,
+        scoring: bool = False,
     ) -> str:
         """Raise ``InvalidArgument`` (naming the parameter) for what this model cannot take;
-        return the block that ``cam_layer`` stands for. ``predict`` calls it first."""
+        return the block that ``cam_layer`` stands for. ``predict`` calls it first
+        (``score_map`` with ``scoring``: metrics need no CAM method there)."""
+        checked_metrics(metrics)
+        if metrics and cam is None and not scoring:
+            raise InvalidArgument("metrics", "scores are of maps: choose a CAM method")
         if cam is not None and cam not in CAM_METHODS:
             raise InvalidArgument(
                 "cam", f"unknown CAM method {cam!r}; choose one of {', '.join(CAM_METHODS)}")
@@ -226,8 +295,10 @@ class Classifier:
         cam_classes: Sequence[int] | None,
         timings: dict[str, float],
         options: dict[str, Any],
-    ) -> tuple[tuple[ClassScore, ...], dict[int, np.ndarray] | None, str]:
-        """Scores, CAM grids and the forward that ran ("eager" off the layer-4 fast path)."""
+    ) -> tuple[tuple[ClassScore, ...], dict[int, np.ndarray] | None, str,
+               dict[int, dict[str, float]]]:
+        """Scores, CAM grids, the forward that ran ("eager" off the layer-4 fast path) and
+        the maps' faithfulness scores."""
         t = time.perf_counter()
         x = self.preprocessor(decoded.image).to(self._device)
         timings["preprocess"] = _ms(t)
@@ -240,7 +311,7 @@ class Classifier:
         scores = self._top_scores(logits[0], topk)
         timings["forward"] = _ms(t)
         if cam is None:
-            return scores, None, forward
+            return scores, None, forward, {}
 
         t = time.perf_counter()
         classes = (
@@ -271,7 +342,22 @@ class Classifier:
                 else normalise(run(x, request))
             )
         timings["cam"] = _ms(t)
-        return scores, dict(zip(classes, maps, strict=True)), forward
+        grids = dict(zip(classes, maps, strict=True))
+        scored: dict[int, dict[str, float]] = {}
+        if options["metrics"]:
+            t = time.perf_counter()
+            crop = self.preprocessor.crop_size
+            on_crop = CropGeometry(crop, crop, 1.0, 1.0, 0, 0, crop)  # the grid over the crop
+            report = options["progress"]
+            for i, (c, grid) in enumerate(grids.items()):
+                # One rising count over all the classes' scoring.
+                progress = None if report is None else (
+                    lambda done, total, i=i: report(i * total + done, len(grids) * total))
+                scored[c] = faithfulness_scores(
+                    network, x, c, on_crop.warp_to_image(grid), options["metrics"],
+                    options["metric_settings"], progress, options["cancel"])
+            timings["metrics"] = _ms(t)
+        return scores, grids, forward, scored
 
     def _forward(
         self, x: torch.Tensor, layer: str, fast_path: bool, compiled: CompiledForward

@@ -141,6 +141,7 @@ def three_class_model(tmp_path_factory) -> Path:
     ("--alpha", "1.5", "from 0 to 1"),
     ("--cam-dir", "{image}", "is a file, not a folder"),
     ("--cam", "gradcam,nope", "unknown CAM method nope; choose from gradcam, hirescam"),
+    ("--metrics", "deletion,nope", "unknown metric nope; choose from deletion, insertion, road"),
 ])
 def test_a_bad_argument_is_one_line_naming_it_with_exit_status_2(
         folder, tmp_path, three_class_model, option, value, says) -> None:
@@ -182,5 +183,25 @@ def test_help_lists_commands_without_loading_torch_or_qt() -> None:
             "print(sorted(m for m in ('torch', 'PySide6', 'cv2') if m in sys.modules))")
     result = run_python(code, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
-    for command in ("predict", "weights", "bench"):
+    for command in ("predict", "sanity", "weights", "bench"):
         assert command in result.stdout
+
+
+def test_predict_scores_each_methods_maps(folder, resnet18_weights) -> None:
+    result = run_cli("predict", str(folder / "a.png"), "--model", "resnet18", "--topk", "1",
+                     "--cam", "gradcam,eigencam", "--metrics", "deletion", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    top = str(record["topk"][0]["index"])
+    assert set(record["metrics"]) == {"gradcam", "eigencam"}
+    for method in ("gradcam", "eigencam"):
+        assert list(record["metrics"][method]) == [top]
+        assert 0.0 <= record["metrics"][method][top]["deletion"] <= 1.0
+    assert record["maps"] == []  # scored without --cam-dir: nothing written
+    result = run_cli("predict", str(folder / "a.png"), "--model", "resnet18", "--topk", "1",
+                     "--metrics", "deletion")
+    assert result.returncode == 0, result.stderr
+    label = record["topk"][0]["label"]
+    assert result.stdout.splitlines()[1] == (
+        f"  gradcam {label} ({top}): deletion "
+        f"{record['metrics']['gradcam'][top]['deletion']:.3f}")

@@ -24,6 +24,7 @@ from support.shapes_model import CROP_SIZE, Sample, ShapesModel, make_edge_set
 from desktop_app.core.geometry import CropGeometry
 from desktop_app.core.results import Prediction
 from desktop_app.inference import load_classifier
+from desktop_app.inference.classifier import Classifier
 
 EDGE_IMAGES = 120
 LAYER4_CELL_CROP_PX = CROP_SIZE / 7
@@ -50,11 +51,16 @@ class Alignment:
 
 
 @pytest.fixture(scope="module")
-def edge_run(shapes_model: ShapesModel) -> Run:
+def learned_clf(shapes_model: ShapesModel) -> Classifier:
     clf = load_classifier(weights=shapes_model.weights, labels=shapes_model.labels, device="cpu")
     assert clf.labels == shapes_model.classes
+    return clf
+
+
+@pytest.fixture(scope="module")
+def edge_run(learned_clf: Classifier) -> Run:
     samples = make_edge_set(EDGE_IMAGES)
-    predictions = [clf.predict(s.image, topk=1, cam_classes=[s.label]) for s in samples]
+    predictions = [learned_clf.predict(s.image, topk=1, cam_classes=[s.label]) for s in samples]
     return Run(samples, predictions)
 
 
@@ -136,3 +142,21 @@ def test_the_same_check_fails_with_a_wrong_crop_mapping(
     result = alignment(edge_run, wrong)
     assert result.on_shape <= 0.3, result
     assert result.median_cells >= 1.0, result
+
+
+# Every class-specific method but Score-CAM, which costs one forward per layer-4 channel (512)
+# per image: 50 s an image on this project's loaded 2-core test machine. Eigen-CAM maps the
+# activation's first principal component, the same for every class, so nothing ties its peak
+# to the class's object.
+CLASS_SPECIFIC = ("hirescam", "gradcam++", "xgradcam", "layercam", "ablationcam")
+METHOD_IMAGES = 48  # of the edge set, per method: enough to tell 85 % from chance
+
+
+@pytest.mark.parametrize("method", CLASS_SPECIFIC)
+def test_every_class_specific_method_peaks_on_the_shape(
+        learned_clf: Classifier, edge_run: Run, method: str) -> None:
+    samples = edge_run.samples[:METHOD_IMAGES]
+    predictions = [learned_clf.predict(s.image, topk=1, cam=method, cam_classes=[s.label])
+                   for s in samples]
+    result = alignment(Run(samples, predictions), engine_mapping)
+    assert result.on_shape >= 0.85, result

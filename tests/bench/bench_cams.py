@@ -1,0 +1,160 @@
+"""CAM-method and faithfulness benchmark for issue 10: contenders timed alone, in
+alternating blocks (``bench_engine.alternating_blocks``), ratios from one run.
+
+    .venv/bin/python tests/bench/bench_cams.py [--blocks 4] [--per-block 3] [--quick]
+
+numpy is imported first (see bench_engine.py). Weights are seeded random tensors under
+torchvision's cache names in a temporary TORCH_HOME. Each pytorch-grad-cam contender gets
+its own model instance, so that no model carries another tool's hooks.
+
+Goals (issue 10):
+- layer4, ResNet-50, top-5 maps of a 640×480 frame: every method except Score-CAM
+  ≤ 1.15 × ``predict(cam="gradcam")``;
+- layer3, ResNet-50: Grad-CAM++ for the top class ≤ 0.6 × pytorch-grad-cam's
+  ``GradCAMPlusPlus``;
+- layer4, ResNet-18: Score-CAM ≤ 0.6 × pytorch-grad-cam's ``ScoreCAM`` (batch 32 both);
+- deletion + insertion + ROAD (default settings) of one ResNet-50 map: seconds, goal ≤ 4 s.
+
+``--quick`` is a smoke test (one block of one run; Score-CAM and the metrics skipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np  # first: see the module docstring
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("TORCH_HOME", tempfile.mkdtemp(prefix="bench-torch-"))
+
+from bench_engine import alternating_blocks, cpu_name
+from conftest import write_fake_weights
+
+FRAME = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+NOT_SCORE_CAM = ("gradcam", "hirescam", "gradcam++", "xgradcam", "layercam", "eigencam",
+                 "ablationcam")
+
+
+def _oracle_model(model_name: str, weights_file: Path):
+    import torch
+    import torchvision
+
+    model = torchvision.models.get_model(model_name, weights=None).eval()
+    model.load_state_dict(torch.load(weights_file, weights_only=True))
+    return model
+
+
+def bench_methods_at_layer4(blocks: int, per_block: int) -> None:
+    from desktop_app.inference import load_classifier
+
+    write_fake_weights("resnet50")
+    clf = load_classifier("resnet50", device="cpu")
+
+    def method(name: str):
+        def run() -> None:
+            pred = clf.predict(FRAME, topk=5, cam=name, cam_layer="layer4")
+            for index in pred.cams:  # full-resolution maps are part of the cost
+                pred.cams[index]
+        return run
+
+    times = alternating_blocks({m: method(m) for m in NOT_SCORE_CAM}, blocks, per_block)
+    base = times["gradcam"]
+    print("resnet50 layer4 top-5 (ms, ratio to gradcam; goal ≤ 1.15): " + " | ".join(
+        f"{m} {t:.1f} ({t / base:.2f})" for m, t in times.items()))
+
+
+def bench_gradcampp_layer3(blocks: int, per_block: int) -> None:
+    from PIL import Image
+    from pytorch_grad_cam import GradCAMPlusPlus
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from desktop_app.inference import load_classifier
+
+    weights_file = write_fake_weights("resnet50")
+    clf = load_classifier("resnet50", device="cpu")
+    x = clf.preprocessor(Image.fromarray(FRAME))
+    top = clf.predict(FRAME, cam=None).topk[0].index
+    hooked = _oracle_model("resnet50", weights_file)
+    oracle = GradCAMPlusPlus(model=hooked, target_layers=[hooked.layer3[-1]])
+    times = alternating_blocks({
+        "predict": lambda: clf.predict(FRAME, topk=1, cam="gradcam++", cam_layer="layer3"),
+        "grad-cam": lambda: oracle(input_tensor=x, targets=[ClassifierOutputTarget(top)]),
+    }, blocks, per_block)
+    oracle.__exit__(None, None, None)
+    print(f"resnet50 layer3 Grad-CAM++ top-1: ours {times['predict']:.1f} ms, pytorch-grad-cam "
+          f"{times['grad-cam']:.1f} ms, ratio {times['predict'] / times['grad-cam']:.2f} "
+          "(goal ≤ 0.6)")
+
+
+def bench_scorecam(blocks: int, per_block: int) -> None:
+    from PIL import Image
+    from pytorch_grad_cam import ScoreCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from desktop_app.inference import load_classifier
+
+    weights_file = write_fake_weights("resnet18")
+    clf = load_classifier("resnet18", device="cpu")
+    x = clf.preprocessor(Image.fromarray(FRAME))
+    top = clf.predict(FRAME, cam=None).topk[0].index
+    hooked = _oracle_model("resnet18", weights_file)
+    oracle = ScoreCAM(model=hooked, target_layers=[hooked.layer4[-1]])
+    oracle.batch_size = 32
+    times = alternating_blocks({
+        "predict": lambda: clf.predict(FRAME, topk=1, cam="scorecam", batch_size=32),
+        "grad-cam": lambda: oracle(input_tensor=x, targets=[ClassifierOutputTarget(top)]),
+    }, blocks, per_block)
+    oracle.__exit__(None, None, None)
+    print(f"resnet18 layer4 Score-CAM (batch 32): ours {times['predict'] / 1000:.2f} s, "
+          f"pytorch-grad-cam {times['grad-cam'] / 1000:.2f} s, ratio "
+          f"{times['predict'] / times['grad-cam']:.2f} (goal ≤ 0.6)")
+
+
+def bench_metrics(runs: int) -> None:
+    from desktop_app.inference import load_classifier
+    from desktop_app.inference.catalog import FAITHFULNESS_METRICS
+
+    write_fake_weights("resnet50")
+    clf = load_classifier("resnet50", device="cpu")
+    pred = clf.predict(FRAME, topk=1)
+    index = pred.topk[0].index
+    cam = pred.cams[index]
+    seconds = {m: [] for m in FAITHFULNESS_METRICS}
+    for _ in range(runs):
+        for metric in FAITHFULNESS_METRICS:  # each alone, so the split is visible
+            start = time.perf_counter()
+            clf.score_map(FRAME, index, cam, [metric])
+            seconds[metric].append(time.perf_counter() - start)
+    medians = {m: float(np.median(s)) for m, s in seconds.items()}
+    print("resnet50 one map, default settings (s): " + " | ".join(
+        f"{m} {s:.2f}" for m, s in medians.items())
+        + f" | total {sum(medians.values()):.2f} (goal ≤ 4)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=4)
+    parser.add_argument("--per-block", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="smoke test: tiny settings")
+    args = parser.parse_args()
+    import torch
+
+    blocks, per_block = (1, 1) if args.quick else (args.blocks, args.per_block)
+    print(f"{cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"medians of {blocks} blocks x {per_block} runs per contender")
+    bench_methods_at_layer4(blocks, per_block)
+    bench_gradcampp_layer3(blocks, per_block)
+    if not args.quick:
+        bench_scorecam(max(1, blocks // 2), 1)
+        bench_metrics(max(1, per_block))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
