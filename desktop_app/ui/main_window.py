@@ -121,6 +121,10 @@ class MainWindow(QMainWindow):
                         self.opener.changed, self.presenter.changed):
             changed.connect(self._update_actions)
         self.models.reclassify.connect(self.stills.classify)
+        self.models.method_changed.connect(self.live.explain_method)
+        self.live.reclassify_still.connect(self.stills.classify)
+        # After the model controller's own slot: the layer is updated when the live one asks.
+        self.model_controls.cam_layer_chosen.connect(lambda _layer: self.live.explain_method())
         self.models.failed.connect(lambda: self.predictions.set_message(NO_MODEL))
         self.models.ready.connect(self._on_model_ready)
         self.images.still_ready.connect(self.stills.show)
@@ -294,6 +298,7 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def set_overlay_visible(self, visible: bool) -> None:
         self.view.set_overlay_visible(visible)
+        self.overlay.legend.setVisible(visible and self.shown.has_map)
         self.overlay_controls.set_overlay_shown(visible)
         self.actions_.toggle_overlay.setChecked(visible)
 

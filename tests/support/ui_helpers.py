@@ -44,6 +44,8 @@ class FakeClassifier:
         self.delay = delay
         self.fail_times = fail_times
         self.calls: list[dict[str, Any]] = []
+        self.score_calls: list[dict[str, Any]] = []
+        self.score_delay = 0.0  # seconds per perturbed image in score_map
         self.thread_ids: set[int] = set()
 
     def predict(self, image: Any, topk: int = 5, cam: str | None = "gradcam",
@@ -81,8 +83,27 @@ class FakeClassifier:
             timings={"decode": 0.1, "preprocess": 0.2, "forward": total, "cam": 0.1,
                      "total": total},
             image_size=decoded.original_size, model=self.model_name, device=self.device,
-            cam_layer=cam_layer if cam else None, source=decoded.name,
+            cam_layer=cam_layer if cam else None, cam_method=cam, source=decoded.name,
         )
+
+    def score_map(self, image: Any, class_index: int, saliency: np.ndarray,
+                  metrics: Any = ("deletion", "insertion", "road"), *,
+                  progress: Any = None, cancel: Any = None) -> dict[str, float]:
+        """Scores that follow from the map (its mean), after 20 slow "forwards" that
+        report progress and honour cancel as the engine's do."""
+        from desktop_app.core.errors import Cancelled
+
+        self.score_calls.append({"class_index": class_index, "shape": saliency.shape})
+        total = 20
+        for done in range(total):
+            if cancel is not None and cancel():
+                raise Cancelled("Scoring cancelled")
+            time.sleep(self.score_delay)
+            if progress is not None:
+                progress(done + 1, total)
+        mean = float(np.nanmean(saliency))
+        scores = {"deletion": 1 - mean, "insertion": mean, "road": mean / 2}
+        return {m: scores[m] for m in metrics}
 
 
 @dataclass

@@ -39,7 +39,7 @@ def build_panes(settings: Settings) -> Panes:
     filmstrip = Filmstrip()
     filmstrip.setVisible(False)
     predictions = PredictionsPanel(s.topk)
-    model_controls = ModelControls(MODEL_NAMES)
+    model_controls = ModelControls(MODEL_NAMES, s.cam_method)
     overlay_controls = OverlayControls(COLORMAPS, s.colormap, s.opacity)
     camera_panel = CameraPanel(s.mirror)
     messages = MessagesPanel()
