@@ -30,6 +30,7 @@ from desktop_app.ui.controllers.model_controller import NO_MODEL, ModelControlle
 from desktop_app.ui.controllers.open_controller import OpenController
 from desktop_app.ui.controllers.overlay_painter import OverlayPainter
 from desktop_app.ui.controllers.prediction_presenter import PredictionPresenter
+from desktop_app.ui.controllers.score_controller import ScoreController
 from desktop_app.ui.controllers.still_controller import StillController
 from desktop_app.ui.controllers.worker import EngineFactory, WorkerClient
 from desktop_app.ui.qt_compat import emit
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.predictions, self.messages = panes.predictions, panes.messages
         self.model_controls, self.overlay_controls = panes.model_controls, panes.overlay_controls
         self.camera_panel, self.splitter = panes.camera_panel, panes.splitter
+        self.score_panel = panes.score_panel
         self.setCentralWidget(self.splitter)
         self.resize(1200, 780)
         self.status = StatusPanel(self.statusBar())
@@ -104,6 +106,7 @@ class MainWindow(QMainWindow):
                                              self.overlay, self.status)
         self.stills = StillController(self, self.shown, self.client, self.models,
                                       self.presenter, self.view, self.predictions)
+        self.scores = ScoreController(self, self.shown, self.client, self.score_panel)
         self._connect()
         geometry = settings.geometry
         if geometry is not None:
@@ -113,7 +116,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         a = self.actions_
         for controller in (self.models, self.images, self.exports, self.live, self.opener,
-                           self.stills):
+                           self.stills, self.scores):
             controller.message.connect(self.add_message)
         for notes in (self.exports.note, self.live.note, self.presenter.note):
             notes.connect(self._log_once)
@@ -134,6 +137,7 @@ class MainWindow(QMainWindow):
         self.live.prediction.connect(self.presenter.show)
         self.live.started.connect(self._on_live_started)
         self.presenter.shown.connect(self.prediction_shown)
+        self.presenter.changed.connect(self.scores.map_changed)
 
         a.open_files.triggered.connect(self.opener.ask_files)
         a.open_folder.triggered.connect(self.opener.ask_folder)
@@ -156,6 +160,7 @@ class MainWindow(QMainWindow):
         a.more_classes.triggered.connect(lambda: self.predictions.topk_spin.stepBy(1))
         a.fewer_classes.triggered.connect(lambda: self.predictions.topk_spin.stepBy(-1))
         a.follow_top.triggered.connect(self.presenter.follow_top_class)
+        a.score_map.triggered.connect(self.scores.score)
         a.camera.triggered.connect(self.live.toggle_camera)
         a.freeze.toggled.connect(self.live.set_frozen)
         a.mirror.setChecked(self.settings.mirror)
@@ -334,6 +339,7 @@ class MainWindow(QMainWindow):
         live = self.live.source
         a.save_overlay.setEnabled(shown.has_map and shown.shown_pixels() is not None)
         a.save_map.setEnabled(shown.has_map)
+        a.score_map.setEnabled(shown.has_map)
         a.copy_predictions.setEnabled(shown.prediction is not None)
         running = shown.folder_running
         a.classify_folder.setEnabled(not running and bool(self.images.paths()))

@@ -88,9 +88,10 @@ class FakeClassifier:
 
     def score_map(self, image: Any, class_index: int, saliency: np.ndarray,
                   metrics: Any = ("deletion", "insertion", "road"), *,
-                  progress: Any = None, cancel: Any = None) -> dict[str, float]:
+                  progress: Any = None, cancel: Any = None,
+                  curves: dict[str, np.ndarray] | None = None) -> dict[str, float]:
         """Scores that follow from the map (its mean), after 20 slow "forwards" that
-        report progress and honour cancel as the engine's do."""
+        report progress and honour cancel as the engine's do; falling curves."""
         from desktop_app.core.errors import Cancelled
 
         self.score_calls.append({"class_index": class_index, "shape": saliency.shape})
@@ -103,6 +104,9 @@ class FakeClassifier:
                 progress(done + 1, total)
         mean = float(np.nanmean(saliency))
         scores = {"deletion": 1 - mean, "insertion": mean, "road": mean / 2}
+        if curves is not None:
+            curves["deletion"] = np.linspace(1, 0, 9, dtype=np.float32)
+            curves["insertion"] = np.linspace(0, 1, 9, dtype=np.float32) ** 2
         return {m: scores[m] for m in metrics}
 
 

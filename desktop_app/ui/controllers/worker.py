@@ -58,7 +58,8 @@ class Classifier(Protocol):
                 cam_layer: str | None = None, cam_classes: list[int] | None = None) -> Any: ...
 
     def score_map(self, image: Any, class_index: int, saliency: Any, metrics: Any = ..., *,
-                  progress: Any = None, cancel: Any = None) -> dict[str, float]: ...
+                  progress: Any = None, cancel: Any = None,
+                  curves: dict[str, Any] | None = None) -> dict[str, float]: ...
 
 
 class Engine(Protocol):
@@ -307,15 +308,16 @@ class InferenceWorker(QObject):
             return (self._cancel_score.is_set() or self._stopping.is_set()
                     or self._mailbox.has("score") or self._mailbox.has("model"))
 
+        curves: dict[str, Any] = {}
         try:
             scores = self._classifier.score_map(
                 request.image, request.class_index, request.saliency, request.metrics,
-                progress=progress, cancel=cancelled)
+                progress=progress, cancel=cancelled, curves=curves)
         except Exception as error:  # reported (a cancel too: its reason says so)
             self._fail(request, error)
             return
-        emit(self.score_ready,
-             ScoreResult(request, dict(scores), (time.perf_counter() - started) * 1000.0))
+        emit(self.score_ready, ScoreResult(request, dict(scores), curves,
+                                           (time.perf_counter() - started) * 1000.0))
 
     def _fail(self, request: Request, error: BaseException) -> None:
         kind = request.kind.value

@@ -119,6 +119,7 @@ class ScoreRequest:
 class ScoreResult:
     request: ScoreRequest
     scores: dict[str, float]
+    curves: dict[str, np.ndarray]  # deletion/insertion probability curves, for the plot
     worker_ms: float
 
 
