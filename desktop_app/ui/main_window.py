@@ -21,6 +21,7 @@ from desktop_app.core.results import Prediction
 from desktop_app.inference.catalog import DEFAULT_MODEL
 from desktop_app.ui.controllers.actions import build_actions, install_navigation_key_guard
 from desktop_app.ui.controllers.background import Background
+from desktop_app.ui.controllers.compare_controller import CompareController
 from desktop_app.ui.controllers.export_controller import ExportController
 from desktop_app.ui.controllers.image_list import ImageList
 from desktop_app.ui.controllers.live_controller import LiveController
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
         self.stills = StillController(self, self.shown, self.client, self.models,
                                       self.presenter, self.view, self.predictions)
         self.scores = ScoreController(self, self.shown, self.client, self.score_panel)
+        self.compare = CompareController(self, self.shown, self.client, self.overlay_controls)
         self._connect()
         geometry = settings.geometry
         if geometry is not None:
@@ -116,7 +118,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         a = self.actions_
         for controller in (self.models, self.images, self.exports, self.live, self.opener,
-                           self.stills, self.scores):
+                           self.stills, self.scores, self.compare):
             controller.message.connect(self.add_message)
         for notes in (self.exports.note, self.live.note, self.presenter.note):
             notes.connect(self._log_once)
@@ -161,6 +163,8 @@ class MainWindow(QMainWindow):
         a.fewer_classes.triggered.connect(lambda: self.predictions.topk_spin.stepBy(-1))
         a.follow_top.triggered.connect(self.presenter.follow_top_class)
         a.score_map.triggered.connect(self.scores.score)
+        a.compare.triggered.connect(self.compare.start)
+        self.compare.open_cell.connect(self._open_compare_cell)
         a.camera.triggered.connect(self.live.toggle_camera)
         a.freeze.toggled.connect(self.live.set_frozen)
         a.mirror.setChecked(self.settings.mirror)
@@ -226,6 +230,7 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.removeEventFilter(self._key_guard)
         self.exports.cancel_run("window closed")
+        self.compare.cancel()
         self.models.close_dialogs()
         self.live.stop()
         if self.leave_busy_worker:
@@ -307,6 +312,12 @@ class MainWindow(QMainWindow):
         self.overlay_controls.set_overlay_shown(visible)
         self.actions_.toggle_overlay.setChecked(visible)
 
+    @Slot(str, int)
+    def _open_compare_cell(self, method: str, index: int) -> None:
+        """Show a Compare cell here: its method in the picker, its class pinned."""
+        self.models.choose_cam_method(method)
+        self.presenter.select_class(index)
+
     @Slot(int)
     def _on_topk_changed(self, k: int) -> None:
         self.settings.topk = k
@@ -340,6 +351,7 @@ class MainWindow(QMainWindow):
         a.save_overlay.setEnabled(shown.has_map and shown.shown_pixels() is not None)
         a.save_map.setEnabled(shown.has_map)
         a.score_map.setEnabled(shown.has_map)
+        a.compare.setEnabled(shown.prediction is not None)
         a.copy_predictions.setEnabled(shown.prediction is not None)
         running = shown.folder_running
         a.classify_folder.setEnabled(not running and bool(self.images.paths()))

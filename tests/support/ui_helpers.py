@@ -49,9 +49,11 @@ class FakeClassifier:
         self.thread_ids: set[int] = set()
 
     def predict(self, image: Any, topk: int = 5, cam: str | None = "gradcam",
-                cam_layer: str = "layer4", cam_classes: list[int] | None = None) -> Prediction:
+                cam_layer: str = "layer4", cam_classes: list[int] | None = None,
+                **_options: Any) -> Prediction:
         self.thread_ids.add(threading.get_ident())
-        self.calls.append({"topk": topk, "cam": cam, "cam_layer": cam_layer, "image": image})
+        self.calls.append({"topk": topk, "cam": cam, "cam_layer": cam_layer, "image": image,
+                           "cam_classes": cam_classes})
         started = time.perf_counter()
         if self.delay:
             time.sleep(self.delay)

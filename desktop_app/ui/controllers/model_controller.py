@@ -259,6 +259,11 @@ class ModelController(QObject):
         self._settings.cam_layer = layer
         emit(self.reclassify)
 
+    def choose_cam_method(self, method: str) -> None:
+        """Choose ``method`` as the user would in the picker."""
+        self._controls.set_cam_method(method)
+        self._on_cam_method_chosen(method)
+
     @Slot(str)
     def _on_cam_method_chosen(self, method: str) -> None:
         self._cam_method = method

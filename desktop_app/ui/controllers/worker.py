@@ -24,6 +24,7 @@ from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.requests import (
     DownloadProgress,
     FailureReason,
+    Kind,
     ModelInfo,
     ModelRequest,
     NoModelError,
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 # Taken in this order: a model switch first (results of the old model are wasted work),
 # then what the user is looking at, then scoring its map, then the background folder run.
-SLOTS = ("model", "predict", "score", "batch")  # the values of Kind.slot
+SLOTS = ("model", "predict", "score", "compare", "batch")  # the values of Kind.slot
 Request = ModelRequest | PredictRequest | ScoreRequest
 
 ProgressCallback = Callable[[int, "int | None"], None]
@@ -179,7 +180,9 @@ class InferenceWorker(QObject):
         self._classifier: Classifier | None = None
         self._stopping = threading.Event()
         self._cancel_download = threading.Event()
-        self._cancel_score = threading.Event()
+        # Scorings and Compare requests with an id up to this one are cancelled (an id, not
+        # a flag: a cancel can never be lost to, nor leak into, another request).
+        self._cancelled_up_to: dict[str, int] = {}  # by slot
         self._last_id = 0
 
     # Called from the GUI thread: plain flags, no Qt calls.
@@ -190,8 +193,8 @@ class InferenceWorker(QObject):
     def cancel_download(self) -> None:
         self._cancel_download.set()
 
-    def cancel_score(self) -> None:
-        self._cancel_score.set()
+    def cancel_score(self, slot: str, up_to: int) -> None:
+        self._cancelled_up_to[slot] = max(self._cancelled_up_to.get(slot, 0), up_to)
 
     @Slot()
     def _on_poke(self) -> None:
@@ -281,6 +284,11 @@ class InferenceWorker(QObject):
             options: dict[str, Any] = {"cam": request.cam_method if request.want_cams else None}
             if request.cam_layer is not None:
                 options["cam_layer"] = request.cam_layer
+            if request.cam_classes is not None:
+                options["cam_classes"] = list(request.cam_classes)
+            if request.kind is Kind.COMPARE:
+                # A Compare cell may be Score-CAM: its forwards stop on a cancel.
+                options["cancel"] = self._cancel_check(request)
             prediction = self._classifier.predict(request.image, topk=request.topk, **options)
         except Exception as error:  # reported, and the worker carries on
             self._fail(request, error)
@@ -293,7 +301,6 @@ class InferenceWorker(QObject):
         if self._classifier is None:
             self._fail(request, NoModelError("no model is loaded to score the map with"))
             return
-        self._cancel_score.clear()
         started = time.perf_counter()
         last = [0.0]
 
@@ -305,8 +312,9 @@ class InferenceWorker(QObject):
 
         def cancelled() -> bool:
             # The user's cancel, a newer scoring (the newest wins), a new model or a close.
-            return (self._cancel_score.is_set() or self._stopping.is_set()
-                    or self._mailbox.has("score") or self._mailbox.has("model"))
+            return (request.id <= self._cancelled_up_to.get(request.kind.slot, 0)
+                    or self._stopping.is_set()
+                    or self._mailbox.has(request.kind.slot) or self._mailbox.has("model"))
 
         curves: dict[str, Any] = {}
         try:
@@ -318,6 +326,16 @@ class InferenceWorker(QObject):
             return
         emit(self.score_ready, ScoreResult(request, dict(scores), curves,
                                            (time.perf_counter() - started) * 1000.0))
+
+    def _cancel_check(self, request: PredictRequest | ScoreRequest) -> CancelCallback:
+        def cancelled() -> bool:
+            # The user's cancel, a newer request of its slot (the newest wins), a new model
+            # or a close.
+            return (request.id <= self._cancelled_up_to.get(request.kind.slot, 0)
+                    or self._stopping.is_set()
+                    or self._mailbox.has(request.kind.slot) or self._mailbox.has("model"))
+
+        return cancelled
 
     def _fail(self, request: Request, error: BaseException) -> None:
         kind = request.kind.value
@@ -402,11 +420,11 @@ class WorkerClient(QObject):
     def cancel_download(self) -> None:
         self.worker.cancel_download()
 
-    def cancel_score(self) -> None:
+    def cancel_score(self, slot: str = "score") -> None:
         """Stop the scoring in progress (it fails with FailureReason.CANCELLED) and drop
-        one waiting."""
-        self.discard(ScoreRequest.kind.slot)
-        self.worker.cancel_score()
+        the request waiting in ``slot``."""
+        self.worker.cancel_score(slot, self._last_sent)
+        self.discard(slot)
 
     def stop(self, timeout_ms: int = 1800, *, wait_out: bool = True) -> bool:
         """Stop the thread; True when it ended within ``timeout_ms``.
@@ -465,9 +483,10 @@ class WorkerClient(QObject):
 
     @Slot(object)
     def _on_score_progress(self, progress: ScoreProgress) -> None:
-        reply = self._replies[ScoreRequest.kind.slot].get(progress.request_id)
-        if reply is not None and reply.on_progress is not None:
-            reply.on_progress(progress)
+        for replies in (self._replies["score"], self._replies["compare"]):
+            reply = replies.get(progress.request_id)
+            if reply is not None and reply.on_progress is not None:
+                reply.on_progress(progress)
 
     @Slot(object)
     def _on_failed(self, failure: WorkerFailure) -> None:

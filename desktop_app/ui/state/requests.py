@@ -30,6 +30,7 @@ class Kind(Enum):
     LIVE = "live"  # a camera or video frame
     BATCH = "batch"  # one file of a folder run
     SCORE = "score"  # faithfulness scores of the map on screen
+    COMPARE = "compare"  # one map or one scoring of the Compare grid
 
     @property
     def slot(self) -> str:
@@ -99,6 +100,7 @@ class PredictRequest:
     want_cams: bool = True
     session: int = 0
     cam_method: str = "gradcam"  # one of inference.catalog.CAM_METHODS
+    cam_classes: tuple[int, ...] | None = None  # None: the top-k classes
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,13 +108,13 @@ class ScoreRequest:
     """Score one map: ``saliency`` is in ``image``'s own pixels (NaN where unseen), as
     ``Prediction.cams[class_index]``; ``image`` as in :class:`PredictRequest`."""
 
-    kind: ClassVar[Kind] = Kind.SCORE
     id: int
     image: Any
     source: str
     class_index: int
     saliency: np.ndarray
     metrics: tuple[str, ...] = ("deletion", "insertion", "road")
+    kind: Kind = Kind.SCORE  # or COMPARE: the grid's scorings have their own slot
 
 
 @dataclass(frozen=True, eq=False)
