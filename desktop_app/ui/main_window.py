@@ -86,6 +86,8 @@ class MainWindow(QMainWindow):
         self.model_controls, self.overlay_controls = panes.model_controls, panes.overlay_controls
         self.camera_panel, self.splitter = panes.camera_panel, panes.splitter
         self.score_panel = panes.score_panel
+        self.score_panel.started.connect(
+            lambda: panes.side_scroll.ensureWidgetVisible(self.score_panel))
         self.setCentralWidget(self.splitter)
         self.resize(1200, 780)
         self.status = StatusPanel(self.statusBar())

@@ -20,7 +20,7 @@ from desktop_app.ui.state.requests import (
 from desktop_app.ui.state.screen import ScreenState, Source
 from desktop_app.ui.widgets.score_panel import ScorePanel
 
-IDLE_NOTE = "Scores the map shown: how much the class depends on the pixels it marks."
+IDLE_NOTE = "How much the class depends on the pixels the map marks."
 
 
 class ScoreController(QObject):

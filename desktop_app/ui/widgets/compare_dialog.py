@@ -45,6 +45,9 @@ class CompareDialog(QDialog):
         self.grid_widget = QWidget()
         self._grid = QGridLayout(self.grid_widget)
         self._grid.setSpacing(4)
+        # Packed at the top left: rows and columns keep the cells' size, however large
+        # the window.
+        self._grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.cells: dict[tuple[str, int], QToolButton] = {}
         scroll = QScrollArea()
         scroll.setWidget(self.grid_widget)
@@ -74,6 +77,8 @@ class CompareDialog(QDialog):
         for column, (index, label) in enumerate(classes, start=1):
             header = QLabel(f"<b>{label}</b><br>class {index}")
             header.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            header.setMaximumWidth(THUMB + 16)
+            header.setWordWrap(True)
             self._grid.addWidget(header, 0, column)
         for row, (method, title) in enumerate(methods, start=1):
             self._grid.addWidget(QLabel(f"<b>{title}</b>"), row, 0)
@@ -81,6 +86,7 @@ class CompareDialog(QDialog):
                 cell = QToolButton()
                 cell.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
                 cell.setIconSize(QSize(THUMB, THUMB))
+                cell.setFixedSize(THUMB + 16, THUMB + 2 * cell.fontMetrics().height() + 16)
                 cell.setText("waiting…")
                 cell.setEnabled(False)
                 cell.clicked.connect(lambda _c=False, m=method, i=index:

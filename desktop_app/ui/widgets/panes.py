@@ -32,6 +32,7 @@ class Panes:
     camera_panel: CameraPanel
     score_panel: ScorePanel
     messages: MessagesPanel
+    side_scroll: QScrollArea  # the controls, scrolling in a small window
     splitter: QSplitter  # the window's central widget
 
 
@@ -94,4 +95,4 @@ def build_panes(settings: Settings) -> Panes:
     splitter.setCollapsible(0, False)
     splitter.setSizes([860, 330])
     return Panes(view, filmstrip, predictions, model_controls, overlay_controls, camera_panel,
-                 score_panel, messages, splitter)
+                 score_panel, messages, scroll, splitter)

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.ui.qt_compat import emit
+
 # What each score means, for the labels: which way is better.
 METRIC_LABELS = {
     "deletion": "Deletion (lower is better):",
@@ -69,6 +71,7 @@ class CurvePlot(QWidget):
 class ScorePanel(QGroupBox):
     score_requested = Signal()
     cancel_requested = Signal()
+    started = Signal()  # a scoring began: the panel should be in view
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Faithfulness", parent)
@@ -100,6 +103,8 @@ class ScorePanel(QGroupBox):
         self.show_scores(None, None)
 
     def show_running(self, done: int, total: int) -> None:
+        if not self.progress.isVisible():
+            emit(self.started)
         self.score_button.setEnabled(False)
         self.cancel_button.setVisible(True)
         self.progress.setVisible(True)
