@@ -25,6 +25,7 @@ class OverlayPainter:
         self._state = state
         self._key: tuple[Any, ...] | None = None
         self.legend = MapLegend(view.viewport())
+        self._legend_key: tuple[str, tuple[str, str]] | None = None
 
     def invalidate(self) -> None:
         """A new prediction: draw again even if it looks like the last one."""
@@ -54,8 +55,10 @@ class OverlayPainter:
         table = lut(colormap)
         self._view.set_overlay(rgba_to_qimage(cam_rgba(cam, table, opacity, DIM_UNSEEN)))
         label = next((s.label for s in prediction.topk if s.index == index), str(index))
-        self.legend.set_legend(
-            table, f"{label} (class {index})",
-            f"{method_title(prediction.cam_method)} · {prediction.cam_layer or ''}")
+        lines = (f"{label} (class {index})",
+                 f"{method_title(prediction.cam_method)} · {prediction.cam_layer or ''}")
+        if (colormap, lines) != self._legend_key:  # live frames mostly keep their legend
+            self.legend.set_legend(table, *lines)
+            self._legend_key = (colormap, lines)
         self.legend.setVisible(self._view.overlay_visible)
         self._key = key
