@@ -46,14 +46,17 @@ class FakeClassifier:
         self.calls: list[dict[str, Any]] = []
         self.score_calls: list[dict[str, Any]] = []
         self.score_delay = 0.0  # seconds per perturbed image in score_map
+        self.scorecam_delay = 0.0  # seconds a Score-CAM prediction takes (it honours cancel)
         self.thread_ids: set[int] = set()
 
     def predict(self, image: Any, topk: int = 5, cam: str | None = "gradcam",
                 cam_layer: str = "layer4", cam_classes: list[int] | None = None,
-                **_options: Any) -> Prediction:
+                cancel: Any = None, **_options: Any) -> Prediction:
         self.thread_ids.add(threading.get_ident())
         self.calls.append({"topk": topk, "cam": cam, "cam_layer": cam_layer, "image": image,
                            "cam_classes": cam_classes})
+        if cam == "scorecam":
+            self._forward_per_channel(cancel)
         started = time.perf_counter()
         if self.delay:
             time.sleep(self.delay)
@@ -87,6 +90,15 @@ class FakeClassifier:
             image_size=decoded.original_size, model=self.model_name, device=self.device,
             cam_layer=cam_layer if cam else None, cam_method=cam, source=decoded.name,
         )
+
+    def _forward_per_channel(self, cancel: Any) -> None:
+        from desktop_app.core.errors import Cancelled
+
+        step = self.scorecam_delay / 20  # as it was when this prediction began
+        for _ in range(20):
+            if cancel is not None and cancel():
+                raise Cancelled("Score-CAM cancelled")
+            time.sleep(step)
 
     def score_map(self, image: Any, class_index: int, saliency: np.ndarray,
                   metrics: Any = ("deletion", "insertion", "road"), *,

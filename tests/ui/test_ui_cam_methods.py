@@ -108,3 +108,19 @@ def test_live_capable_methods(method: str, layer: str, live: bool) -> None:
 
 def test_every_method_of_the_engine_has_a_title_in_its_order() -> None:
     assert tuple(METHOD_TITLES) == CAM_METHODS
+
+
+def test_a_newer_image_stops_a_score_cam_in_progress(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (200, 30, 30)),
+                       write_image(tmp_path / "b.png", (30, 30, 200))])
+    wait_for_prediction(qtbot, window)
+    engine.classifier.scorecam_delay = 10.0
+    _pick_with_keys(qtbot, window, "scorecam")
+    qtbot.waitUntil(lambda: engine.classifier.calls[-1]["cam"] == "scorecam", timeout=5000)
+    window.step(1)  # the worker drops the 10 s Score-CAM of a.png for b.png at once
+    engine.classifier.scorecam_delay = 0.0
+    prediction = wait_for_prediction(qtbot, window, timeout=3000,
+                                     source=str(tmp_path / "b.png"))
+    assert prediction.cam_method == "scorecam"

@@ -286,8 +286,9 @@ class InferenceWorker(QObject):
                 options["cam_layer"] = request.cam_layer
             if request.cam_classes is not None:
                 options["cam_classes"] = list(request.cam_classes)
-            if request.kind is Kind.COMPARE:
-                # A Compare cell may be Score-CAM: its forwards stop on a cancel.
+            if request.kind in (Kind.STILL, Kind.COMPARE):
+                # Score-CAM (and Ablation-CAM off layer4) run a forward per channel: a newer
+                # request of the slot or a cancel stops them between batches.
                 options["cancel"] = self._cancel_check(request)
             prediction = self._classifier.predict(request.image, topk=request.topk, **options)
         except Exception as error:  # reported, and the worker carries on
