@@ -335,6 +335,7 @@ class Classifier:
         settings: FaithfulnessSettings | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelCheck | None = None,
+        curves: dict[str, np.ndarray] | None = None,
     ) -> dict[str, float]:
         """``{metric: score}`` for any saliency map of ``image``, given in the image's own
         pixels (height, width after EXIF orientation, as ``pred.cams[c]``), for
@@ -342,7 +343,8 @@ class Classifier:
         pixel (``CropGeometry.warp_to_crop``). NaN marks what the map says nothing about
         (the unseen part, in ``pred.cams``): it is left out of the sampling, and a crop pixel
         with only NaN around it ranks as the map's least salient value. See
-        ``faithfulness`` for the metrics and ``FaithfulnessSettings`` for the defaults.
+        ``faithfulness`` for the metrics and ``FaithfulnessSettings`` for the defaults;
+        ``curves`` as in ``faithfulness_scores`` (the window plots them).
         """
         self.check_arguments(1, None, DEFAULT_CAM_LAYER, [class_index], metrics, scoring=True)
         decoded = decode_for_model(image, self.preprocessor.resize_size)
@@ -360,7 +362,8 @@ class Classifier:
         with engine_threads(self._threads):
             x = self.preprocessor(decoded.image).to(self._device)
             return faithfulness_scores(self.network, x, class_index, on_crop, metrics,
-                                       settings or FaithfulnessSettings(), progress, cancel)
+                                       settings or FaithfulnessSettings(), progress, cancel,
+                                       curves)
 
     def with_network(self, network: torchvision.models.ResNet) -> Classifier:
         """A classifier over ``network`` (same architecture, e.g. a re-initialised copy of

@@ -105,10 +105,13 @@ def faithfulness_scores(
     settings: FaithfulnessSettings = FaithfulnessSettings(),
     progress: ProgressCallback | None = None,
     cancel: CancelCheck | None = None,
+    curves: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """``{metric: score}`` of ``saliency`` (h, w), finite, over the model input ``x``
     (1, 3, h, w), for ``class_index``. ``progress(done, total)`` counts perturbed images
-    through the network; once ``cancel()`` returns True, ``Cancelled`` is raised."""
+    through the network; once ``cancel()`` returns True, ``Cancelled`` is raised.
+    ``curves``, when given, receives the deletion and insertion probability curves
+    (``steps + 1`` values each, whose ``auc`` is the score), for plotting."""
     metrics = checked_metrics(metrics)
     if saliency.shape != tuple(x.shape[-2:]):
         raise ValueError(f"saliency {saliency.shape} does not match the input {x.shape}")
@@ -136,6 +139,8 @@ def faithfulness_scores(
             scores[metric] = float(np.mean((curve[:half] - curve[half:]) / 2))
         else:
             scores[metric] = auc(curve)
+            if curves is not None:
+                curves[metric] = curve
     return {m: scores[m] for m in metrics}
 
 

@@ -21,6 +21,7 @@ from desktop_app.core.results import Prediction
 from desktop_app.inference.catalog import DEFAULT_MODEL
 from desktop_app.ui.controllers.actions import build_actions, install_navigation_key_guard
 from desktop_app.ui.controllers.background import Background
+from desktop_app.ui.controllers.compare_controller import CompareController
 from desktop_app.ui.controllers.export_controller import ExportController
 from desktop_app.ui.controllers.image_list import ImageList
 from desktop_app.ui.controllers.live_controller import LiveController
@@ -30,6 +31,7 @@ from desktop_app.ui.controllers.model_controller import NO_MODEL, ModelControlle
 from desktop_app.ui.controllers.open_controller import OpenController
 from desktop_app.ui.controllers.overlay_painter import OverlayPainter
 from desktop_app.ui.controllers.prediction_presenter import PredictionPresenter
+from desktop_app.ui.controllers.score_controller import ScoreController
 from desktop_app.ui.controllers.still_controller import StillController
 from desktop_app.ui.controllers.worker import EngineFactory, WorkerClient
 from desktop_app.ui.qt_compat import emit
@@ -83,6 +85,9 @@ class MainWindow(QMainWindow):
         self.predictions, self.messages = panes.predictions, panes.messages
         self.model_controls, self.overlay_controls = panes.model_controls, panes.overlay_controls
         self.camera_panel, self.splitter = panes.camera_panel, panes.splitter
+        self.score_panel = panes.score_panel
+        self.score_panel.started.connect(
+            lambda: panes.side_scroll.ensureWidgetVisible(self.score_panel))
         self.setCentralWidget(self.splitter)
         self.resize(1200, 780)
         self.status = StatusPanel(self.statusBar())
@@ -104,6 +109,8 @@ class MainWindow(QMainWindow):
                                              self.overlay, self.status)
         self.stills = StillController(self, self.shown, self.client, self.models,
                                       self.presenter, self.view, self.predictions)
+        self.scores = ScoreController(self, self.shown, self.client, self.score_panel)
+        self.compare = CompareController(self, self.shown, self.client, self.overlay_controls)
         self._connect()
         geometry = settings.geometry
         if geometry is not None:
@@ -113,7 +120,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         a = self.actions_
         for controller in (self.models, self.images, self.exports, self.live, self.opener,
-                           self.stills):
+                           self.stills, self.scores, self.compare):
             controller.message.connect(self.add_message)
         for notes in (self.exports.note, self.live.note, self.presenter.note):
             notes.connect(self._log_once)
@@ -121,6 +128,10 @@ class MainWindow(QMainWindow):
                         self.opener.changed, self.presenter.changed):
             changed.connect(self._update_actions)
         self.models.reclassify.connect(self.stills.classify)
+        self.models.method_changed.connect(self.live.explain_method)
+        self.live.reclassify_still.connect(self.stills.classify)
+        # After the model controller's own slot: the layer is updated when the live one asks.
+        self.model_controls.cam_layer_chosen.connect(lambda _layer: self.live.explain_method())
         self.models.failed.connect(lambda: self.predictions.set_message(NO_MODEL))
         self.models.ready.connect(self._on_model_ready)
         self.images.still_ready.connect(self.stills.show)
@@ -130,6 +141,7 @@ class MainWindow(QMainWindow):
         self.live.prediction.connect(self.presenter.show)
         self.live.started.connect(self._on_live_started)
         self.presenter.shown.connect(self.prediction_shown)
+        self.presenter.changed.connect(self.scores.map_changed)
 
         a.open_files.triggered.connect(self.opener.ask_files)
         a.open_folder.triggered.connect(self.opener.ask_folder)
@@ -152,6 +164,9 @@ class MainWindow(QMainWindow):
         a.more_classes.triggered.connect(lambda: self.predictions.topk_spin.stepBy(1))
         a.fewer_classes.triggered.connect(lambda: self.predictions.topk_spin.stepBy(-1))
         a.follow_top.triggered.connect(self.presenter.follow_top_class)
+        a.score_map.triggered.connect(self.scores.score)
+        a.compare.triggered.connect(self.compare.start)
+        self.compare.open_cell.connect(self._open_compare_cell)
         a.camera.triggered.connect(self.live.toggle_camera)
         a.freeze.toggled.connect(self.live.set_frozen)
         a.mirror.setChecked(self.settings.mirror)
@@ -217,6 +232,7 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.removeEventFilter(self._key_guard)
         self.exports.cancel_run("window closed")
+        self.compare.cancel()
         self.models.close_dialogs()
         self.live.stop()
         if self.leave_busy_worker:
@@ -294,8 +310,15 @@ class MainWindow(QMainWindow):
     @Slot(bool)
     def set_overlay_visible(self, visible: bool) -> None:
         self.view.set_overlay_visible(visible)
+        self.overlay.legend.setVisible(visible and self.shown.has_map)
         self.overlay_controls.set_overlay_shown(visible)
         self.actions_.toggle_overlay.setChecked(visible)
+
+    @Slot(str, int)
+    def _open_compare_cell(self, method: str, index: int) -> None:
+        """Show a Compare cell here: its method in the picker, its class pinned."""
+        self.models.choose_cam_method(method)
+        self.presenter.select_class(index)
 
     @Slot(int)
     def _on_topk_changed(self, k: int) -> None:
@@ -329,6 +352,8 @@ class MainWindow(QMainWindow):
         live = self.live.source
         a.save_overlay.setEnabled(shown.has_map and shown.shown_pixels() is not None)
         a.save_map.setEnabled(shown.has_map)
+        a.score_map.setEnabled(shown.has_map)
+        a.compare.setEnabled(shown.prediction is not None)
         a.copy_predictions.setEnabled(shown.prediction is not None)
         running = shown.folder_running
         a.classify_folder.setEnabled(not running and bool(self.images.paths()))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from desktop_app.inference.catalog import CAM_METHODS, DEFAULT_CAM_METHOD
+
 DEFAULT_TOPK = 5
 DEFAULT_OPACITY = 0.5
 DEFAULT_COLORMAP = "jet"
@@ -85,6 +87,15 @@ class Settings:
     @cam_layer.setter
     def cam_layer(self, value: str | None) -> None:
         self._store.setValue("cam_layer", value or "")
+
+    @property
+    def cam_method(self) -> str:
+        value = self._str("cam_method", DEFAULT_CAM_METHOD)
+        return value if value in CAM_METHODS else DEFAULT_CAM_METHOD
+
+    @cam_method.setter
+    def cam_method(self, value: str) -> None:
+        self._store.setValue("cam_method", value)
 
     @property
     def topk(self) -> int:

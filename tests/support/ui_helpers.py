@@ -44,12 +44,19 @@ class FakeClassifier:
         self.delay = delay
         self.fail_times = fail_times
         self.calls: list[dict[str, Any]] = []
+        self.score_calls: list[dict[str, Any]] = []
+        self.score_delay = 0.0  # seconds per perturbed image in score_map
+        self.scorecam_delay = 0.0  # seconds a Score-CAM prediction takes (it honours cancel)
         self.thread_ids: set[int] = set()
 
     def predict(self, image: Any, topk: int = 5, cam: str | None = "gradcam",
-                cam_layer: str = "layer4", cam_classes: list[int] | None = None) -> Prediction:
+                cam_layer: str = "layer4", cam_classes: list[int] | None = None,
+                cancel: Any = None, **_options: Any) -> Prediction:
         self.thread_ids.add(threading.get_ident())
-        self.calls.append({"topk": topk, "cam": cam, "cam_layer": cam_layer, "image": image})
+        self.calls.append({"topk": topk, "cam": cam, "cam_layer": cam_layer, "image": image,
+                           "cam_classes": cam_classes})
+        if cam == "scorecam":
+            self._forward_per_channel(cancel)
         started = time.perf_counter()
         if self.delay:
             time.sleep(self.delay)
@@ -81,8 +88,40 @@ class FakeClassifier:
             timings={"decode": 0.1, "preprocess": 0.2, "forward": total, "cam": 0.1,
                      "total": total},
             image_size=decoded.original_size, model=self.model_name, device=self.device,
-            cam_layer=cam_layer if cam else None, source=decoded.name,
+            cam_layer=cam_layer if cam else None, cam_method=cam, source=decoded.name,
         )
+
+    def _forward_per_channel(self, cancel: Any) -> None:
+        from desktop_app.core.errors import Cancelled
+
+        step = self.scorecam_delay / 20  # as it was when this prediction began
+        for _ in range(20):
+            if cancel is not None and cancel():
+                raise Cancelled("Score-CAM cancelled")
+            time.sleep(step)
+
+    def score_map(self, image: Any, class_index: int, saliency: np.ndarray,
+                  metrics: Any = ("deletion", "insertion", "road"), *,
+                  progress: Any = None, cancel: Any = None,
+                  curves: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+        """Scores that follow from the map (its mean), after 20 slow "forwards" that
+        report progress and honour cancel as the engine's do; falling curves."""
+        from desktop_app.core.errors import Cancelled
+
+        self.score_calls.append({"class_index": class_index, "shape": saliency.shape})
+        total = 20
+        for done in range(total):
+            if cancel is not None and cancel():
+                raise Cancelled("Scoring cancelled")
+            time.sleep(self.score_delay)
+            if progress is not None:
+                progress(done + 1, total)
+        mean = float(np.nanmean(saliency))
+        scores = {"deletion": 1 - mean, "insertion": mean, "road": mean / 2}
+        if curves is not None:
+            curves["deletion"] = np.linspace(1, 0, 9, dtype=np.float32)
+            curves["insertion"] = np.linspace(0, 1, 9, dtype=np.float32) ** 2
+        return {m: scores[m] for m in metrics}
 
 
 @dataclass

@@ -247,7 +247,7 @@ def test_the_map_follows_the_top_class_of_each_frame_unless_a_class_is_pinned(
 def test_a_frozen_video_frame_is_named_after_the_video_and_the_frame(
         qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """In the clipboard and in the names offered for saving: "clip.avi#frame-12" and
-    "clip_frame-12-class3.png", not "<array>" and "_array_-class3.png"."""
+    "clip_frame-12.top1-3.gradcam.layer4.png", not "<array>" and "_array_.top1-3…"."""
     from PySide6.QtWidgets import QApplication, QFileDialog
 
     offered: list[str] = []
@@ -272,7 +272,8 @@ def test_a_frozen_video_frame_is_named_after_the_video_and_the_frame(
                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     names = [Path(p).name for p in offered]
     index = window.selected_class
-    assert names == [f"clip_frame-{frame}-class{index}.png", f"clip_frame-{frame}-class{index}.npy"]
+    stem = f"clip_frame-{frame}.top1-{index}.gradcam.layer4"
+    assert names == [f"{stem}.png", f"{stem}.npy"]
     window.stop_live()
 
 

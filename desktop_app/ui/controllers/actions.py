@@ -48,6 +48,8 @@ class WindowActions:
     more_classes: QAction
     fewer_classes: QAction
     follow_top: QAction
+    score_map: QAction
+    compare: QAction
     camera: QAction
     freeze: QAction
     mirror: QAction
@@ -149,6 +151,10 @@ def build_actions(window: QMainWindow) -> WindowActions:
         follow_top=_action(window, "Follow the &top class", FOLLOW_TOP_KEY,
                            tip="Release a pinned class: the map shows each prediction's "
                                "top class"),
+        score_map=_action(window, "&Score this map", "Ctrl+M",
+                          tip="Deletion, insertion and ROAD of the map on screen"),
+        compare=_action(window, "&Compare methods…", "Ctrl+Shift+M",
+                        tip="Every CAM method for each top-k class, scored and ranked"),
         camera=_action(window, "Start/stop &camera", "Ctrl+K", checkable=True),
         freeze=_action(window, "&Freeze frame", "Space", checkable=True),
         mirror=_action(window, "&Mirror camera", "M", checkable=True),
@@ -189,6 +195,10 @@ def build_actions(window: QMainWindow) -> WindowActions:
         group.addAction(action)
         theme_menu.addAction(action)
         a.themes[theme] = action
+
+    explain_menu = bar.addMenu("E&xplain")
+    explain_menu.addAction(a.score_map)
+    explain_menu.addAction(a.compare)
 
     camera_menu = bar.addMenu("&Camera")
     for action in (a.camera, a.freeze, a.mirror, a.stop_live, a.refresh_cameras):

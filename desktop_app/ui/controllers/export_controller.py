@@ -101,7 +101,7 @@ class ExportController(QObject):
         if shown is None:
             return
         path, _ = QFileDialog.getSaveFileName(
-            self._window, "Save raw Grad-CAM map", self._suggested(shown[0], shown[1], ".npy"),
+            self._window, "Save raw CAM map", self._suggested(shown[0], shown[1], ".npy"),
             "NumPy array (*.npy)")
         if path:
             self._save_map(path, shown[0], shown[1])
@@ -224,8 +224,8 @@ class ExportController(QObject):
 
     # -- helpers -------------------------------------------------------------------------
     def _suggested(self, prediction: Prediction, index: int, suffix: str) -> str:
-        stem = export.file_stem(prediction.source)
-        return str(Path(self._settings.last_dir or Path.home()) / f"{stem}-class{index}{suffix}")
+        name = export.map_file_name(prediction, index, suffix)
+        return str(Path(self._settings.last_dir or Path.home()) / name)
 
     def _saved(self, what: str, target: str | os.PathLike[str]) -> Any:
         def done(path: str | None, error: str | None) -> None:

@@ -20,6 +20,7 @@ from desktop_app.ui.controllers.model_controller import ModelController, ModelSt
 from desktop_app.ui.controllers.worker import Reply, WorkerClient
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.settings import Settings
+from desktop_app.ui.state.cam_choice import live_capable, live_method, why_not_live
 from desktop_app.ui.state.export import frame_name
 from desktop_app.ui.state.requests import (
     FailureReason,
@@ -50,6 +51,7 @@ class LiveController(QObject):
     prediction = Signal(object)  # the Prediction of the frame now shown
     started = Signal(str)  # the source's name
     changed = Signal()  # what the actions depend on
+    reclassify_still = Signal()  # frozen with a method too slow for live frames
 
     def __init__(self, window: QWidget, state: ScreenState, client: WorkerClient,
                  models: ModelController, settings: Settings, view: ImageView,
@@ -113,6 +115,7 @@ class LiveController(QObject):
         emit(self.started, source.name)
         self._status_bar.showMessage(f"Starting {source.name}…", 3000)
         self._fps_timer.start()
+        self.explain_method()
         emit(self.changed)
 
     @Slot()
@@ -149,10 +152,24 @@ class LiveController(QObject):
                      if last is not None else None)
             state.freeze(still)
             self._status_bar.showMessage("Frozen (Space to resume)")
+            if not self._chosen_method_is_live():
+                emit(self.reclassify_still)  # the frame was shown with Grad-CAM
         else:
             state.resume()
             self._status_bar.showMessage("Live", 2000)
         emit(self.changed)
+
+    def _chosen_method_is_live(self) -> bool:
+        return live_capable(self._models.cam_method, self._models.cam_layer)
+
+    @Slot()
+    def explain_method(self) -> None:
+        """Say why live frames do not show the chosen method, if they do not."""
+        if self.source is not None and not self._state.frozen \
+                and not self._chosen_method_is_live():
+            text = why_not_live(self._models.cam_method, self._models.cam_layer)
+            self._status_bar.showMessage(text, 10_000)
+            emit(self.message, text, "info")
 
     @Slot(bool)
     def set_mirror(self, mirror: bool) -> None:
@@ -204,6 +221,7 @@ class LiveController(QObject):
                 source=frame_name(live.media_name, frame.index), kind=Kind.LIVE,
                 topk=self._topk(), cam_layer=self._models.cam_layer,
                 session=self._state.live_session,
+                cam_method=live_method(self._models.cam_method, self._models.cam_layer),
             ), self._reply)
 
     def _on_result(self, result: PredictResult) -> None:

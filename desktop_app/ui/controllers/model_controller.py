@@ -42,6 +42,7 @@ class ModelState(Enum):
 
 class ModelController(QObject):
     reclassify = Signal()  # what is on screen should be classified again
+    method_changed = Signal(str)  # the CAM method the user chose
     message = Signal(str, str)  # text, level
     ready = Signal(object)  # ModelInfo
     failed = Signal()
@@ -65,6 +66,7 @@ class ModelController(QObject):
         self._loaded: ModelRequest | None = None
         self._state = ModelState.IDLE
         self._cam_layer = settings.cam_layer
+        self._cam_method = settings.cam_method
         self._download_dialog: DownloadDialog | None = None
         self._weights_dialog: WeightsProblemDialog | None = None
         self._closed = False
@@ -79,6 +81,7 @@ class ModelController(QObject):
         controls.custom_requested.connect(self.choose_weights)
         controls.device_chosen.connect(self._on_device_chosen)
         controls.cam_layer_chosen.connect(self._on_cam_layer_chosen)
+        controls.cam_method_chosen.connect(self._on_cam_method_chosen)
 
     @property
     def state(self) -> ModelState:
@@ -91,6 +94,10 @@ class ModelController(QObject):
     @property
     def cam_layer(self) -> str | None:
         return self._cam_layer
+
+    @property
+    def cam_method(self) -> str:
+        return self._cam_method
 
     def load(self, request: ModelRequest | None = None, *, remember: bool = False) -> None:
         """Ask the worker for ``request`` (default: the current one again); ``remember``:
@@ -250,4 +257,16 @@ class ModelController(QObject):
     def _on_cam_layer_chosen(self, layer: str) -> None:
         self._cam_layer = layer
         self._settings.cam_layer = layer
+        emit(self.reclassify)
+
+    def choose_cam_method(self, method: str) -> None:
+        """Choose ``method`` as the user would in the picker."""
+        self._controls.set_cam_method(method)
+        self._on_cam_method_chosen(method)
+
+    @Slot(str)
+    def _on_cam_method_chosen(self, method: str) -> None:
+        self._cam_method = method
+        self._settings.cam_method = method
+        emit(self.method_changed, method)
         emit(self.reclassify)

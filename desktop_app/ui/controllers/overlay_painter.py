@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from desktop_app.ui.state.cam_choice import method_title
 from desktop_app.ui.state.overlay_layer import DIM_UNSEEN, cam_rgba
 from desktop_app.ui.state.screen import ScreenState
 from desktop_app.ui.widgets.controls_panel import OverlayControls
 from desktop_app.ui.widgets.image_view import ImageView
+from desktop_app.ui.widgets.map_legend import MapLegend
 from desktop_app.ui.widgets.qt_image import rgba_to_qimage
 
 # A CAM is a smooth upsampled grid: computed for at most this many pixels a side and
@@ -22,6 +24,8 @@ class OverlayPainter:
         self._controls = controls
         self._state = state
         self._key: tuple[Any, ...] | None = None
+        self.legend = MapLegend(view.viewport())
+        self._legend_key: tuple[str, tuple[str, str]] | None = None
 
     def invalidate(self) -> None:
         """A new prediction: draw again even if it looks like the last one."""
@@ -31,6 +35,7 @@ class OverlayPainter:
         state = self._state
         if not state.has_map:
             self._view.clear_overlay()
+            self.legend.hide()
             self._key = None
             return
         prediction, index = state.prediction, state.selected
@@ -47,5 +52,13 @@ class OverlayPainter:
         from desktop_app.core.colormaps import lut
 
         cam = prediction.cams.at_size(index, width, height)
-        self._view.set_overlay(rgba_to_qimage(cam_rgba(cam, lut(colormap), opacity, DIM_UNSEEN)))
+        table = lut(colormap)
+        self._view.set_overlay(rgba_to_qimage(cam_rgba(cam, table, opacity, DIM_UNSEEN)))
+        label = next((s.label for s in prediction.topk if s.index == index), str(index))
+        lines = (f"{label} (class {index})",
+                 f"{method_title(prediction.cam_method)} · {prediction.cam_layer or ''}")
+        if (colormap, lines) != self._legend_key:  # live frames mostly keep their legend
+            self.legend.set_legend(table, *lines)
+            self._legend_key = (colormap, lines)
+        self.legend.setVisible(self._view.overlay_visible)
         self._key = key

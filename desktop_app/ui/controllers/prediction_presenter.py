@@ -35,7 +35,7 @@ class PredictionPresenter(QObject):
         if prediction is None:
             state.clear_prediction()
             self._panel.set_prediction(None, None, "")
-            self._view.clear_overlay()
+            self._overlay.render()  # no map: clears the overlay and its legend
             self._status.set_latency(None)
             emit(self.changed)
             return

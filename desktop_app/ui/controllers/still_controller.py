@@ -68,6 +68,7 @@ class StillController(QObject):
         request = PredictRequest(
             id=next_request_id(), image=still.model_source, source=still.name,
             kind=Kind.STILL, topk=self._panel.topk, cam_layer=self._models.cam_layer,
+            cam_method=self._models.cam_method,
         )
         self._state.ask(request.id)
         if self._state.prediction is None:

@@ -24,19 +24,24 @@ from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.requests import (
     DownloadProgress,
     FailureReason,
+    Kind,
     ModelInfo,
     ModelRequest,
     NoModelError,
     PredictRequest,
     PredictResult,
+    ScoreProgress,
+    ScoreRequest,
+    ScoreResult,
     WorkerFailure,
 )
 
 log = logging.getLogger(__name__)
 
 # Taken in this order: a model switch first (results of the old model are wasted work),
-# then what the user is looking at, then the background folder run.
-SLOTS = ("model", "predict", "batch")  # the values of Kind.slot
+# then what the user is looking at, then scoring its map, then the background folder run.
+SLOTS = ("model", "predict", "score", "compare", "batch")  # the values of Kind.slot
+Request = ModelRequest | PredictRequest | ScoreRequest
 
 ProgressCallback = Callable[[int, "int | None"], None]
 CancelCallback = Callable[[], bool]
@@ -52,6 +57,10 @@ class Classifier(Protocol):
 
     def predict(self, image: Any, topk: int = 5, cam: str | None = "gradcam",
                 cam_layer: str | None = None, cam_classes: list[int] | None = None) -> Any: ...
+
+    def score_map(self, image: Any, class_index: int, saliency: Any, metrics: Any = ..., *,
+                  progress: Any = None, cancel: Any = None,
+                  curves: dict[str, Any] | None = None) -> dict[str, float]: ...
 
 
 class Engine(Protocol):
@@ -108,11 +117,10 @@ class Mailbox:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._slots: dict[str, ModelRequest | PredictRequest] = {}
+        self._slots: dict[str, Request] = {}
         self._taken = 0  # the largest id taken so far
 
-    def put(self, request: ModelRequest | PredictRequest
-            ) -> tuple[bool, ModelRequest | PredictRequest | None]:
+    def put(self, request: Request) -> tuple[bool, Request | None]:
         """Store ``request`` in its kind's slot, replacing any pending one there.
 
         Returns whether the mailbox was empty (only then does the worker need a poke: a
@@ -124,7 +132,7 @@ class Mailbox:
             self._slots[request.kind.slot] = request
             return was_empty, replaced
 
-    def take(self) -> ModelRequest | PredictRequest | None:
+    def take(self) -> Request | None:
         with self._lock:
             for slot in SLOTS:
                 if slot in self._slots:
@@ -142,7 +150,7 @@ class Mailbox:
         with self._lock:
             return slot in self._slots
 
-    def discard(self, slot: str) -> ModelRequest | PredictRequest | None:
+    def discard(self, slot: str) -> Request | None:
         with self._lock:
             return self._slots.pop(slot, None)
 
@@ -157,6 +165,8 @@ class InferenceWorker(QObject):
     model_loading = Signal(object)  # ModelRequest
     model_ready = Signal(object)  # ModelInfo
     prediction_ready = Signal(object)  # PredictResult
+    score_ready = Signal(object)  # ScoreResult
+    score_progress = Signal(object)  # ScoreProgress
     failed = Signal(object)  # WorkerFailure
     download_progress = Signal(object)  # DownloadProgress
     idle = Signal(int)  # the largest request id handled so far
@@ -170,6 +180,9 @@ class InferenceWorker(QObject):
         self._classifier: Classifier | None = None
         self._stopping = threading.Event()
         self._cancel_download = threading.Event()
+        # Scorings and Compare requests with an id up to this one are cancelled (an id, not
+        # a flag: a cancel can never be lost to, nor leak into, another request).
+        self._cancelled_up_to: dict[str, int] = {}  # by slot
         self._last_id = 0
 
     # Called from the GUI thread: plain flags, no Qt calls.
@@ -180,6 +193,9 @@ class InferenceWorker(QObject):
     def cancel_download(self) -> None:
         self._cancel_download.set()
 
+    def cancel_score(self, slot: str, up_to: int) -> None:
+        self._cancelled_up_to[slot] = max(self._cancelled_up_to.get(slot, 0), up_to)
+
     @Slot()
     def _on_poke(self) -> None:
         while not self._stopping.is_set():
@@ -189,6 +205,8 @@ class InferenceWorker(QObject):
             self._last_id = max(self._last_id, request.id)
             if isinstance(request, ModelRequest):
                 self._load(request)
+            elif isinstance(request, ScoreRequest):
+                self._score(request)
             else:
                 self._predict(request)
         emit(self.idle, self._last_id)
@@ -263,9 +281,15 @@ class InferenceWorker(QObject):
             return
         started = time.perf_counter()
         try:
-            options: dict[str, Any] = {"cam": "gradcam" if request.want_cams else None}
+            options: dict[str, Any] = {"cam": request.cam_method if request.want_cams else None}
             if request.cam_layer is not None:
                 options["cam_layer"] = request.cam_layer
+            if request.cam_classes is not None:
+                options["cam_classes"] = list(request.cam_classes)
+            if request.kind in (Kind.STILL, Kind.COMPARE):
+                # Score-CAM (and Ablation-CAM off layer4) run a forward per channel: a newer
+                # request of the slot or a cancel stops them between batches.
+                options["cancel"] = self._cancel_check(request)
             prediction = self._classifier.predict(request.image, topk=request.topk, **options)
         except Exception as error:  # reported, and the worker carries on
             self._fail(request, error)
@@ -274,7 +298,47 @@ class InferenceWorker(QObject):
             PredictResult(request, prediction, (time.perf_counter() - started) * 1000.0)
         )
 
-    def _fail(self, request: ModelRequest | PredictRequest, error: BaseException) -> None:
+    def _score(self, request: ScoreRequest) -> None:
+        if self._classifier is None:
+            self._fail(request, NoModelError("no model is loaded to score the map with"))
+            return
+        started = time.perf_counter()
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 0.05 or done >= total:  # at most ~20 updates a second
+                last[0] = now
+                emit(self.score_progress, ScoreProgress(request.id, done, total))
+
+        def cancelled() -> bool:
+            # The user's cancel, a newer scoring (the newest wins), a new model or a close.
+            return (request.id <= self._cancelled_up_to.get(request.kind.slot, 0)
+                    or self._stopping.is_set()
+                    or self._mailbox.has(request.kind.slot) or self._mailbox.has("model"))
+
+        curves: dict[str, Any] = {}
+        try:
+            scores = self._classifier.score_map(
+                request.image, request.class_index, request.saliency, request.metrics,
+                progress=progress, cancel=cancelled, curves=curves)
+        except Exception as error:  # reported (a cancel too: its reason says so)
+            self._fail(request, error)
+            return
+        emit(self.score_ready, ScoreResult(request, dict(scores), curves,
+                                           (time.perf_counter() - started) * 1000.0))
+
+    def _cancel_check(self, request: PredictRequest | ScoreRequest) -> CancelCallback:
+        def cancelled() -> bool:
+            # The user's cancel, a newer request of its slot (the newest wins), a new model
+            # or a close.
+            return (request.id <= self._cancelled_up_to.get(request.kind.slot, 0)
+                    or self._stopping.is_set()
+                    or self._mailbox.has(request.kind.slot) or self._mailbox.has("model"))
+
+        return cancelled
+
+    def _fail(self, request: Request, error: BaseException) -> None:
         kind = request.kind.value
         if isinstance(error, LensError):
             log.info("%s request %d failed: %s", kind, request.id, error)
@@ -287,8 +351,9 @@ class InferenceWorker(QObject):
 class Reply:
     """Where the answer to one request goes, on the GUI thread."""
 
-    on_result: Callable[[Any], None]  # a PredictResult, or a ModelInfo for a model request
+    on_result: Callable[[Any], None]  # a PredictResult, ScoreResult or ModelInfo
     on_failure: Callable[[WorkerFailure], None]
+    on_progress: Callable[[ScoreProgress], None] | None = None  # scorings report progress
 
 
 class WorkerClient(QObject):
@@ -308,6 +373,8 @@ class WorkerClient(QObject):
         self.worker.idle.connect(self._on_idle)
         self.worker.model_ready.connect(self._on_model_ready)
         self.worker.prediction_ready.connect(self._on_prediction_ready)
+        self.worker.score_ready.connect(self._on_score_ready)
+        self.worker.score_progress.connect(self._on_score_progress)
         self.worker.failed.connect(self._on_failed)
         # Per slot, the replies still owed, by request id.
         self._replies: dict[str, dict[int, Reply]] = {slot: {} for slot in SLOTS}
@@ -329,7 +396,7 @@ class WorkerClient(QObject):
             self._started = True
             self._thread.start()
 
-    def submit(self, request: ModelRequest | PredictRequest, reply: Reply | None = None) -> None:
+    def submit(self, request: Request, reply: Reply | None = None) -> None:
         """Send ``request``; its result or failure goes to ``reply`` (none: to nobody but
         the worker's own signals), unless a newer request of its slot replaces it first."""
         self._last_sent = max(self._last_sent, request.id)
@@ -353,6 +420,12 @@ class WorkerClient(QObject):
 
     def cancel_download(self) -> None:
         self.worker.cancel_download()
+
+    def cancel_score(self, slot: str = "score") -> None:
+        """Stop the scoring in progress (it fails with FailureReason.CANCELLED) and drop
+        the request waiting in ``slot``."""
+        self.worker.cancel_score(slot, self._last_sent)
+        self.discard(slot)
 
     def stop(self, timeout_ms: int = 1800, *, wait_out: bool = True) -> bool:
         """Stop the thread; True when it ended within ``timeout_ms``.
@@ -402,6 +475,19 @@ class WorkerClient(QObject):
         reply = self._take_reply(result.request.kind.slot, result.request.id)
         if reply is not None:
             reply.on_result(result)
+
+    @Slot(object)
+    def _on_score_ready(self, result: ScoreResult) -> None:
+        reply = self._take_reply(result.request.kind.slot, result.request.id)
+        if reply is not None:
+            reply.on_result(result)
+
+    @Slot(object)
+    def _on_score_progress(self, progress: ScoreProgress) -> None:
+        for replies in (self._replies["score"], self._replies["compare"]):
+            reply = replies.get(progress.request_id)
+            if reply is not None and reply.on_progress is not None:
+                reply.on_progress(progress)
 
     @Slot(object)
     def _on_failed(self, failure: WorkerFailure) -> None:

@@ -43,6 +43,17 @@ def file_stem(source: str | None) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:60] or "image"
 
 
+def map_file_name(prediction: Prediction, index: int, suffix: str) -> str:
+    """The name an exported map of class ``index`` is offered under, as the CLI names its
+    maps: "photo.top1-281.gradcam++.layer3.png" (rank among the top-k, class, method,
+    layer); a class outside the top-k is "photo.class-281.…"."""
+    ranks = [s.index for s in prediction.topk]
+    place = f"top{ranks.index(index) + 1}" if index in ranks else "class"
+    parts = [file_stem(prediction.source), f"{place}-{index}",
+             prediction.cam_method or "gradcam", prediction.cam_layer or "layer4"]
+    return ".".join(p.replace("/", "_") for p in parts) + suffix
+
+
 def predictions_text(prediction: Prediction) -> str:
     """Tab-separated lines that paste into a spreadsheet and read well in a chat."""
     lines = [f"{prediction.source or 'image'}\t{prediction.model}\t{prediction.device}"]

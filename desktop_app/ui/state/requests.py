@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
 
-from desktop_app.core.errors import DownloadCancelled, LensError, WeightsUnavailableError
+import numpy as np
+
+from desktop_app.core.errors import (
+    Cancelled,
+    DownloadCancelled,
+    LensError,
+    WeightsUnavailableError,
+)
 from desktop_app.core.results import Prediction
 
 
@@ -22,6 +29,8 @@ class Kind(Enum):
     STILL = "still"  # the image on screen
     LIVE = "live"  # a camera or video frame
     BATCH = "batch"  # one file of a folder run
+    SCORE = "score"  # faithfulness scores of the map on screen
+    COMPARE = "compare"  # one map or one scoring of the Compare grid
 
     @property
     def slot(self) -> str:
@@ -39,14 +48,14 @@ class FailureReason(Enum):
 
     ERROR = "error"  # anything else: the message says what
     NO_MODEL = "no model"  # predictions before any model loaded
-    CANCELLED = "cancelled"  # the user cancelled a weights download
+    CANCELLED = "cancelled"  # the user cancelled a weights download or a scoring
     OFFLINE = "offline"  # official weights neither on disk nor downloadable
 
     @classmethod
     def of(cls, error: BaseException) -> FailureReason:
         if isinstance(error, NoModelError):
             return cls.NO_MODEL
-        if isinstance(error, DownloadCancelled):
+        if isinstance(error, (DownloadCancelled, Cancelled)):
             return cls.CANCELLED
         if isinstance(error, WeightsUnavailableError):
             return cls.OFFLINE
@@ -90,6 +99,37 @@ class PredictRequest:
     cam_layer: str | None
     want_cams: bool = True
     session: int = 0
+    cam_method: str = "gradcam"  # one of inference.catalog.CAM_METHODS
+    cam_classes: tuple[int, ...] | None = None  # None: the top-k classes
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreRequest:
+    """Score one map: ``saliency`` is in ``image``'s own pixels (NaN where unseen), as
+    ``Prediction.cams[class_index]``; ``image`` as in :class:`PredictRequest`."""
+
+    id: int
+    image: Any
+    source: str
+    class_index: int
+    saliency: np.ndarray
+    metrics: tuple[str, ...] = ("deletion", "insertion", "road")
+    kind: Kind = Kind.SCORE  # or COMPARE: the grid's scorings have their own slot
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreResult:
+    request: ScoreRequest
+    scores: dict[str, float]
+    curves: dict[str, np.ndarray]  # deletion/insertion probability curves, for the plot
+    worker_ms: float
+
+
+@dataclass(frozen=True)
+class ScoreProgress:
+    request_id: int
+    done: int
+    total: int
 
 
 @dataclass(frozen=True)
@@ -120,7 +160,7 @@ class PredictResult:
 class WorkerFailure:
     """A request that failed; ``message`` is one line for the user."""
 
-    request: ModelRequest | PredictRequest
+    request: ModelRequest | PredictRequest | ScoreRequest
     message: str
     reason: FailureReason = FailureReason.ERROR
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.state.cam_choice import METHOD_TITLES, live_capable
 
 CUSTOM_MODEL = "Custom checkpoint…"
 DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "mps": "Apple MPS"}
@@ -33,8 +34,10 @@ class ModelControls(QGroupBox):
     custom_requested = Signal()
     device_chosen = Signal(str)
     cam_layer_chosen = Signal(str)
+    cam_method_chosen = Signal(str)
 
-    def __init__(self, models: Sequence[str], parent: QWidget | None = None) -> None:
+    def __init__(self, models: Sequence[str], cam_method: str,
+                 parent: QWidget | None = None) -> None:
         super().__init__("Model", parent)
         self.model_combo = QComboBox()
         for model in models:
@@ -45,9 +48,16 @@ class ModelControls(QGroupBox):
         self.model_combo.addItem(CUSTOM_MODEL)
         self.device_combo = QComboBox()
         self.layer_combo = QComboBox()
-        self.layer_combo.setToolTip("The layer whose activations the Grad-CAM map explains")
+        self.layer_combo.setToolTip("The layer whose activations the map explains")
+        self.method_combo = QComboBox()
+        for method, title in METHOD_TITLES.items():
+            self.method_combo.addItem(title, method)
+        self.method_combo.setToolTip("How the map is computed; the slow ones (marked) run "
+                                     "on stills and frozen frames only")
+        self.set_cam_method(cam_method)
         self.set_devices(("auto", "cpu"), "auto")
-        for combo in (self.model_combo, self.device_combo, self.layer_combo):
+        for combo in (self.model_combo, self.device_combo, self.layer_combo,
+                      self.method_combo):
             # Sized by a fixed length, not the longest entry: the side panel stays narrow.
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -56,9 +66,11 @@ class ModelControls(QGroupBox):
         layout.addRow("Model:", self.model_combo)
         layout.addRow("Device:", self.device_combo)
         layout.addRow("CAM layer:", self.layer_combo)
+        layout.addRow("CAM method:", self.method_combo)
         self.model_combo.activated.connect(self._on_model_activated)
         self.device_combo.activated.connect(self._on_device_activated)
         self.layer_combo.activated.connect(self._on_layer_activated)
+        self.method_combo.activated.connect(self._on_method_activated)
 
     def show_model(self, name: str) -> None:
         """Select ``name``; a custom checkpoint's name is listed as an extra entry."""
@@ -106,9 +118,26 @@ class ModelControls(QGroupBox):
             self.layer_combo.setCurrentText(current)
         elif "layer4" in layers:
             self.layer_combo.setCurrentText("layer4")
+        self.mark_live_methods(self.current_cam_layer())
 
     def current_cam_layer(self) -> str | None:
         return self.layer_combo.currentText() or None
+
+    def set_cam_method(self, method: str) -> None:
+        index = self.method_combo.findData(method)
+        self.method_combo.setCurrentIndex(max(index, 0))
+
+    def current_cam_method(self) -> str:
+        return str(self.method_combo.currentData())
+
+    def mark_live_methods(self, layer: str | None) -> None:
+        """Mark the methods too slow for live frames at ``layer`` ("Score-CAM (stills)")."""
+        for index, (method, title) in enumerate(METHOD_TITLES.items()):
+            live = live_capable(method, layer)
+            self.method_combo.setItemText(index, title if live else f"{title} (stills)")
+            self.method_combo.setItemData(
+                index, "" if live else "Too slow for live frames: runs on stills and frozen "
+                "frames", Qt.ItemDataRole.ToolTipRole)
 
     @Slot(int)
     def _on_model_activated(self, index: int) -> None:
@@ -124,7 +153,12 @@ class ModelControls(QGroupBox):
 
     @Slot(int)
     def _on_layer_activated(self, index: int) -> None:
+        self.mark_live_methods(self.layer_combo.itemText(index))
         emit(self.cam_layer_chosen, self.layer_combo.itemText(index))
+
+    @Slot(int)
+    def _on_method_activated(self, index: int) -> None:
+        emit(self.cam_method_chosen, str(self.method_combo.itemData(index)))
 
 
 class OverlayControls(QGroupBox):

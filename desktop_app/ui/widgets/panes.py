@@ -17,6 +17,7 @@ from desktop_app.ui.widgets.filmstrip import Filmstrip
 from desktop_app.ui.widgets.image_view import ImageView
 from desktop_app.ui.widgets.messages_panel import MessagesPanel
 from desktop_app.ui.widgets.predictions_panel import PredictionsPanel
+from desktop_app.ui.widgets.score_panel import ScorePanel
 
 SIDE_MAX_WIDTH = 440
 
@@ -29,7 +30,9 @@ class Panes:
     model_controls: ModelControls
     overlay_controls: OverlayControls
     camera_panel: CameraPanel
+    score_panel: ScorePanel
     messages: MessagesPanel
+    side_scroll: QScrollArea  # the controls, scrolling in a small window
     splitter: QSplitter  # the window's central widget
 
 
@@ -39,9 +42,10 @@ def build_panes(settings: Settings) -> Panes:
     filmstrip = Filmstrip()
     filmstrip.setVisible(False)
     predictions = PredictionsPanel(s.topk)
-    model_controls = ModelControls(MODEL_NAMES)
+    model_controls = ModelControls(MODEL_NAMES, s.cam_method)
     overlay_controls = OverlayControls(COLORMAPS, s.colormap, s.opacity)
     camera_panel = CameraPanel(s.mirror)
+    score_panel = ScorePanel()
     messages = MessagesPanel()
 
     left = QWidget()
@@ -57,6 +61,7 @@ def build_panes(settings: Settings) -> Panes:
     controls_layout.addWidget(model_controls)
     controls_layout.addWidget(overlay_controls)
     controls_layout.addWidget(predictions, 1)
+    controls_layout.addWidget(score_panel)
     controls_layout.addWidget(camera_panel)
     # In a small window the controls scroll instead of setting the window's height.
     scroll = QScrollArea()
@@ -90,4 +95,4 @@ def build_panes(settings: Settings) -> Panes:
     splitter.setCollapsible(0, False)
     splitter.setSizes([860, 330])
     return Panes(view, filmstrip, predictions, model_controls, overlay_controls, camera_panel,
-                 messages, splitter)
+                 score_panel, messages, scroll, splitter)

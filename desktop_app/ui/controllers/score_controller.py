@@ -1,0 +1,115 @@
+"""*Score this map*: deletion, insertion and ROAD of the map on screen, computed by the
+worker (a SCORE request: the newest wins, progress and cancel), shown beside the map."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from desktop_app.ui.controllers.image_list import Still
+from desktop_app.ui.controllers.worker import Reply, WorkerClient
+from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.state.cam_choice import method_title
+from desktop_app.ui.state.requests import (
+    FailureReason,
+    ScoreProgress,
+    ScoreRequest,
+    ScoreResult,
+    WorkerFailure,
+    next_request_id,
+)
+from desktop_app.ui.state.screen import ScreenState, Source
+from desktop_app.ui.widgets.score_panel import ScorePanel
+
+IDLE_NOTE = "How much the class depends on the pixels the map marks."
+
+
+class ScoreController(QObject):
+    message = Signal(str, str)  # text, level
+
+    def __init__(self, parent: QObject, state: ScreenState, client: WorkerClient,
+                 panel: ScorePanel) -> None:
+        super().__init__(parent)
+        self._state = state
+        self._client = client
+        self._panel = panel
+        self._reply = Reply(self._on_result, self._on_failure, self._on_progress)
+        self._pending: int | None = None  # the request being computed
+        self._scored: tuple[int, int] | None = None  # (id(prediction), class) on the panel
+        panel.score_requested.connect(self.score)
+        panel.cancel_requested.connect(self.cancel)
+        panel.show_scores(None, IDLE_NOTE)
+
+    def _shown_key(self) -> tuple[int, int] | None:
+        state = self._state
+        if not state.has_map or state.selected is None:
+            return None
+        return id(state.prediction), state.selected
+
+    @Slot()
+    def score(self) -> None:
+        """Score the map on screen; a running live source must be frozen first."""
+        state, still = self._state, self._state.still
+        if state.source is Source.LIVE:
+            self._refuse("Freeze the frame first (Space): scoring a map takes about a "
+                         "hundred forward passes, too many for live frames.")
+            return
+        if not state.has_map or not isinstance(still, Still):
+            self._refuse("Nothing to score yet: open an image and wait for its map.")
+            return
+        prediction, index = state.prediction, state.selected
+        assert prediction is not None and prediction.cams is not None and index is not None
+        request = ScoreRequest(next_request_id(), still.model_source, still.name, index,
+                               prediction.cams[index])
+        self._pending = request.id
+        self._scored = (id(prediction), index)
+        self._panel.show_running(0, 1)
+        self._client.submit(request, self._reply)
+
+    @Slot()
+    def cancel(self) -> None:
+        """Stop the scoring; the panel says so at once (a request still waiting in the
+        mailbox is dropped unanswered, one running fails as cancelled and is ignored)."""
+        if self._pending is not None:
+            self._pending = None
+            self._client.cancel_score()
+            self._panel.show_scores(None, "Scoring cancelled.")
+
+    @Slot()
+    def map_changed(self) -> None:
+        """Another map is on screen: the scores shown (or being computed) are not its."""
+        if self._scored is None or self._shown_key() == self._scored:
+            return
+        self._scored = None
+        if self._pending is not None:
+            self._pending = None
+            self._client.cancel_score()
+        self._panel.show_scores(None, IDLE_NOTE)
+
+    def _refuse(self, text: str) -> None:
+        self._panel.show_scores(None, text)
+        emit(self.message, text, "info")
+
+    def _on_progress(self, progress: ScoreProgress) -> None:
+        if progress.request_id == self._pending:
+            self._panel.show_running(progress.done, progress.total)
+
+    def _on_result(self, result: ScoreResult) -> None:
+        if result.request.id != self._pending:
+            return
+        self._pending = None
+        prediction = self._state.prediction
+        method = method_title(prediction.cam_method if prediction is not None else None)
+        layer = prediction.cam_layer if prediction is not None else ""
+        self._panel.show_scores(
+            result.scores, f"{method} · {layer}, class {result.request.class_index} "
+            f"({result.worker_ms / 1000:.1f} s)", result.curves)
+
+    def _on_failure(self, failure: WorkerFailure) -> None:
+        if failure.request_id != self._pending:
+            return
+        self._pending = None
+        if failure.reason is FailureReason.CANCELLED:  # superseded in the worker
+            self._panel.show_scores(None, "Scoring cancelled.")
+            return
+        self._panel.show_scores(None, failure.message)
+        emit(self.message, f"Scoring the map failed: {failure.message}", "error")

@@ -1,0 +1,126 @@
+"""The CAM method picker: the request carries the method, the settings keep it, the legend
+and the offered file names name it, and live frames run only methods that keep up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from support.ui_helpers import (
+    FakeEngine,
+    fake_camera_source,
+    make_window,
+    temp_settings,
+    wait_for_prediction,
+    write_image,
+)
+
+from desktop_app.inference.catalog import CAM_METHODS
+from desktop_app.ui.state.cam_choice import METHOD_TITLES, live_capable, live_method
+
+
+def _pick_with_keys(qtbot: Any, window: Any, method: str) -> None:
+    """Choose ``method`` as a keyboard user does: focus the picker, arrow keys."""
+    combo = window.model_controls.method_combo
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_Home)
+    for _ in range(CAM_METHODS.index(method)):
+        qtbot.keyClick(combo, Qt.Key.Key_Down)
+    assert combo.currentData() == method
+
+
+def test_the_chosen_method_is_requested_shown_saved_and_named(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    offered: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda _p, _t, start, _f: (offered.append(start), ("", ""))[1])
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    assert wait_for_prediction(qtbot, window).cam_method == "gradcam"
+    assert "Grad-CAM · layer4" in window.overlay.legend.lines[1]
+
+    _pick_with_keys(qtbot, window, "gradcam++")
+    qtbot.waitUntil(lambda: window.prediction is not None
+                    and window.prediction.cam_method == "gradcam++", timeout=5000)
+    assert engine.classifier.calls[-1]["cam"] == "gradcam++"
+    legend = window.overlay.legend
+    assert legend.isVisible()
+    index = window.selected_class
+    assert legend.lines == (f"class {index} (class {index})", "Grad-CAM++ · layer4")
+    assert window.settings.cam_method == "gradcam++"
+
+    qtbot.keyClick(window.view, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert Path(offered[-1]).name == f"photo.top1-{index}.gradcam++.layer4.png"
+
+    qtbot.keyClick(window.view, Qt.Key.Key_O)  # overlay off: its legend goes with it
+    assert not legend.isVisible()
+
+
+def test_the_method_is_back_after_a_relaunch(qtbot: Any, tmp_path: Path) -> None:
+    settings = temp_settings(tmp_path)
+    settings.cam_method = "layercam"
+    settings.sync()
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    assert window.model_controls.current_cam_method() == "layercam"
+    window.open_paths([write_image(tmp_path / "a.png", (10, 200, 30))])
+    assert wait_for_prediction(qtbot, window).cam_method == "layercam"
+
+
+def test_live_frames_refuse_score_cam_say_why_and_a_freeze_runs_it(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    assert window.model_controls.method_combo.itemText(
+        CAM_METHODS.index("scorecam")) == "Score-CAM (stills)"
+    window.start_live_source(fake_camera_source())
+    wait_for_prediction(qtbot, window)
+    _pick_with_keys(qtbot, window, "scorecam")
+    assert any("too slow for live frames" in t for t in window.messages.texts())
+    sent = len(engine.classifier.calls)
+    qtbot.waitUntil(lambda: len(engine.classifier.calls) > sent + 2, timeout=5000)
+    assert {c["cam"] for c in engine.classifier.calls[sent:]} == {"gradcam"}
+    assert window.prediction is not None and window.prediction.cam_method == "gradcam"
+
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)  # freeze: the frame gets Score-CAM
+    qtbot.waitUntil(lambda: window.prediction is not None
+                    and window.prediction.cam_method == "scorecam", timeout=5000)
+    assert "Score-CAM" in window.overlay.legend.lines[1]
+    window.stop_live()
+
+
+@pytest.mark.parametrize(("method", "layer", "live"), [
+    ("gradcam++", "layer3", True),  # one backward, as Grad-CAM's own there
+    ("eigencam", "layer2", True),
+    ("ablationcam", "layer4", True),  # closed form at the head
+    ("ablationcam", "layer3", False),  # one forward per channel
+    ("scorecam", "layer4", False),
+])
+def test_live_capable_methods(method: str, layer: str, live: bool) -> None:
+    assert live_capable(method, layer) is live
+    assert live_method(method, layer) == (method if live else "gradcam")
+
+
+def test_every_method_of_the_engine_has_a_title_in_its_order() -> None:
+    assert tuple(METHOD_TITLES) == CAM_METHODS
+
+
+def test_a_newer_image_stops_a_score_cam_in_progress(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (200, 30, 30)),
+                       write_image(tmp_path / "b.png", (30, 30, 200))])
+    wait_for_prediction(qtbot, window)
+    engine.classifier.scorecam_delay = 10.0
+    _pick_with_keys(qtbot, window, "scorecam")
+    qtbot.waitUntil(lambda: engine.classifier.calls[-1]["cam"] == "scorecam", timeout=5000)
+    window.step(1)  # the worker drops the 10 s Score-CAM of a.png for b.png at once
+    engine.classifier.scorecam_delay = 0.0
+    prediction = wait_for_prediction(qtbot, window, timeout=3000,
+                                     source=str(tmp_path / "b.png"))
+    assert prediction.cam_method == "scorecam"

@@ -1,0 +1,96 @@
+"""*Score this map*: three numbers and two curves beside the map, computed in the worker
+with progress and cancel; a live source must be frozen first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from support.ui_helpers import (
+    FakeEngine,
+    fake_camera_source,
+    make_window,
+    wait_for_prediction,
+    write_image,
+)
+
+from desktop_app.inference.faithfulness import auc
+from desktop_app.ui.controllers.worker import TorchEngine
+
+
+def _scored(window: Any) -> bool:
+    return all(text != "—" for text in window.score_panel.texts().values())
+
+
+def test_score_this_map_shows_three_numbers_and_the_curves(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    prediction = wait_for_prediction(qtbot, window)
+    panel = window.score_panel
+    assert set(panel.texts().values()) == {"—"}
+    qtbot.mouseClick(panel.score_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: _scored(window), timeout=5000)
+    mean = float(np.nanmean(prediction.cams[window.selected_class]))
+    assert panel.texts() == {"deletion": f"{1 - mean:.3f}", "insertion": f"{mean:.3f}",
+                             "road": f"{mean / 2:.3f}"}
+    assert set(panel.plot.curves) == {"deletion", "insertion"} and panel.plot.isVisible()
+    assert "Grad-CAM · layer4" in panel.note.text()
+
+    qtbot.keyClick(window.view, Qt.Key.Key_BracketRight)  # another prediction: stale scores
+    qtbot.waitUntil(lambda: not _scored(window), timeout=5000)
+
+
+def test_scoring_reports_progress_and_can_be_cancelled(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    wait_for_prediction(qtbot, window)
+    engine.classifier.score_delay = 0.05  # 20 steps: a second in all
+    panel = window.score_panel
+    qtbot.keyClick(window.view, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: panel.progress.isVisible() and panel.progress.value() >= 2,
+                    timeout=5000)
+    assert not panel.score_button.isEnabled()
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert panel.note.text() == "Scoring cancelled."
+    assert panel.score_button.isEnabled() and not panel.progress.isVisible()
+    # The worker stops too: it is free for the next request at once, not after 20 steps.
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=600)
+    assert set(panel.texts().values()) == {"—"}
+    engine.classifier.score_delay = 0.0
+    qtbot.mouseClick(panel.score_button, Qt.MouseButton.LeftButton)  # and scores again
+    qtbot.waitUntil(lambda: _scored(window), timeout=5000)
+
+
+def test_a_live_source_is_scored_only_when_frozen(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    window.start_live_source(fake_camera_source())
+    wait_for_prediction(qtbot, window)
+    qtbot.mouseClick(window.score_panel.score_button, Qt.MouseButton.LeftButton)
+    assert "Freeze the frame first" in window.score_panel.note.text()
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)
+    qtbot.mouseClick(window.score_panel.score_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: _scored(window), timeout=5000)
+    window.stop_live()
+
+
+@pytest.mark.slow
+def test_the_real_engine_scores_the_map_with_curves_that_give_its_scores(
+        qtbot: Any, tmp_path: Path, resnet18_weights: Path) -> None:
+    window = make_window(qtbot, tmp_path, lambda: TorchEngine(num_threads=1),
+                         weights=str(resnet18_weights))
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30), (160, 120))])
+    wait_for_prediction(qtbot, window, timeout=60_000)
+    results: list[Any] = []
+    window.client.worker.score_ready.connect(results.append)
+    qtbot.mouseClick(window.score_panel.score_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: _scored(window), timeout=120_000)
+    (result,) = results
+    for name in ("deletion", "insertion"):
+        assert result.curves[name].shape == (33,)  # FaithfulnessSettings.steps + 1
+        assert auc(result.curves[name]) == pytest.approx(result.scores[name])
+    assert window.score_panel.texts()["road"] == f"{result.scores['road']:.3f}"
