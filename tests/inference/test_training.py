@@ -340,7 +340,7 @@ def test_default_recipe_learns_new_combinations_at_least_as_well_as_the_probe(
 def test_the_taught_models_grad_cam_peaks_on_the_object(
     taught: dict[str, tuple[TrainedModel, Path]], novel: Novel
 ) -> None:
-    from shapes_model import CROP_SIZE, crop_geometry
+    from support.shapes_model import CROP_SIZE, crop_geometry
 
     clf = load_classifier(weights=taught["default"][1], device="cpu", backend="eager")
     on_object = 0
