@@ -262,24 +262,22 @@ def _cam_classes(text: str) -> str | list[int]:
     return indices
 
 
-def _method_list(text: str) -> list[str]:
-    methods = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [m for m in methods if m not in CAM_METHODS]
-    if unknown or not methods:
-        raise argparse.ArgumentTypeError(
-            f"unknown CAM method {', '.join(unknown) or repr(text)}; "
-            f"choose from {', '.join(CAM_METHODS)}")
-    return list(dict.fromkeys(methods))
+def _names_from(choices: Sequence[str], what: str) -> Callable[[str], list[str]]:
+    """A comma-separated list of names from ``choices``, repeats dropped, order kept."""
+    def parse(text: str) -> list[str]:
+        names = [part.strip() for part in text.split(",") if part.strip()]
+        unknown = [n for n in names if n not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(unknown) or repr(text)}; "
+                f"choose from {', '.join(choices)}")
+        return list(dict.fromkeys(names))
+
+    return parse
 
 
-def _metric_list(text: str) -> list[str]:
-    metrics = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [m for m in metrics if m not in FAITHFULNESS_METRICS]
-    if unknown or not metrics:
-        raise argparse.ArgumentTypeError(
-            f"unknown metric {', '.join(unknown) or repr(text)}; "
-            f"choose from {', '.join(FAITHFULNESS_METRICS)}")
-    return list(dict.fromkeys(metrics))
+_method_list = _names_from(CAM_METHODS, "CAM method")
+_metric_list = _names_from(FAITHFULNESS_METRICS, "metric")
 
 
 def _int_at_least(minimum: int) -> Callable[[str], int]:
