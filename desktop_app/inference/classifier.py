@@ -588,8 +588,11 @@ def _load_official(
 ) -> LoadedModel:
     spec = weights.official_weights(model)
     path = weights.official_weights_path(model, download=download, progress=progress, cancel=cancel)
-    network = torchvision.models.get_model(model, weights=None)
-    checkpoints.load_into(network, checkpoints.read_state_dict(path), path.name)
+    network = checkpoints.build_loaded(
+        lambda: torchvision.models.get_model(model, weights=None),
+        checkpoints.read_state_dict(path),
+        path.name,
+    )
     names = _checked_labels(labels, tuple(spec.meta["categories"]), path.name)
     return LoadedModel(model, network, names, Preprocessor(spec.transforms()), path)
 
@@ -599,11 +602,15 @@ def _load_file(model: str | None, path: Path, labels: Any) -> LoadedModel:
     arch = checkpoints.infer_architecture(state, path.name)
     official = _official_spec_for_file(path.name)
     if model is None:
-        network, name = arch.build(), arch.name
+        network = checkpoints.build_loaded(arch.build, state, path.name)
+        name = arch.name
     else:
-        network = torchvision.models.get_model(model, weights=None, num_classes=arch.num_classes)
+        network = checkpoints.build_loaded(
+            lambda: torchvision.models.get_model(model, weights=None, num_classes=arch.num_classes),
+            state,
+            path.name,
+        )
         name = model
-    checkpoints.load_into(network, state, path.name)
     if official is not None:
         default_labels = tuple(official.meta["categories"])
         preprocessor = Preprocessor(official.transforms())

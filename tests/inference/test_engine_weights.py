@@ -126,6 +126,25 @@ def test_custom_checkpoint_with_labels_round_trips(tmp_path, fmt) -> None:
     assert {s.label for s in pred.topk} == {"circle", "square", "triangle"}
 
 
+def test_half_precision_checkpoint_loads_as_float32(tmp_path) -> None:
+    """The network is built on the meta device and the file's tensors are assigned to it:
+    nothing may stay on meta, and a float16 file still gives float32 weights."""
+    model = _custom_model(3)
+    path = tmp_path / "half.safetensors"
+    save_file({k: v.half() if v.is_floating_point() else v
+               for k, v in model.state_dict().items()}, str(path))
+    clf = load_classifier(weights=path, device="cpu")
+    tensors = list(clf.network.parameters()) + list(clf.network.buffers())
+    assert all(t.device.type == "cpu" for t in tensors)
+    assert {t.dtype for t in clf.network.parameters()} == {torch.float32}
+    image = _image()
+    x = clf.preprocessor(Image.fromarray(image))
+    with torch.inference_mode():
+        ref = torch.softmax(model.half().float()(x)[0], 0)
+    for score in clf.predict(image, topk=3).topk:
+        assert score.probability == pytest.approx(float(ref[score.index]), abs=1e-4)
+
+
 def test_labels_json_map_and_inferred_bottleneck(tmp_path) -> None:
     torch.manual_seed(0)
     model = torchvision.models.resnext50_32x4d(num_classes=2)
