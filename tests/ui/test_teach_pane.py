@@ -240,13 +240,15 @@ def test_holding_c_captures_a_few_frames_a_second_from_the_video(
     assert window.teach.capturing
     qtbot.keyRelease(pane.classes, Qt.Key.Key_C)
     assert not window.teach.capturing
-    count = window.teach.project.counts()["hand"]  # type: ignore[union-attr]
-    qtbot.waitUntil(lambda: _rows(pane) == [("hand", str(4))], timeout=5000)
-    assert count <= 4  # saved in the background: the rest land just after
-    assert pane.capture_label.text() == "Captured 4 frames into hand"
-    _wait_thumbnails(qtbot, pane, 4)
+    # About 1 s at 4 frames a second; the label says how many, and that many arrive.
+    label = pane.capture_label.text()
+    assert label.startswith("Captured ") and label.endswith(" frames into hand")
+    captured = int(label.split()[1])
+    assert 3 <= captured <= 6
+    qtbot.waitUntil(lambda: _rows(pane) == [("hand", str(captured))], timeout=5000)
+    _wait_thumbnails(qtbot, pane, captured)
     files = TeachProject.open(project.root).samples("hand")
-    assert len(files) == 4
+    assert len(files) == captured
     assert np.asarray(Image.open(files[0])).shape == (120, 160, 3)
 
     # The button, held with the mouse, does the same.
@@ -254,7 +256,7 @@ def test_holding_c_captures_a_few_frames_a_second_from_the_video(
     qtbot.wait(600)
     assert "Capturing into hand:" in pane.capture_label.text()
     qtbot.mouseRelease(pane.capture_button, _Left)
-    qtbot.waitUntil(lambda: int(_rows(pane)[0][1]) >= 6, timeout=5000)
+    qtbot.waitUntil(lambda: int(_rows(pane)[0][1]) >= captured + 2, timeout=5000)
     assert not window.teach.capturing
 
 
