@@ -45,6 +45,7 @@ MODEL = "model"
 FORMAT = "resnet-lens-teaching-project"
 VERSION = 1
 MAX_NAME = 80
+_PREFIX_BYTES = 4  # random hex in front of a sample's file name
 MIN_PER_CLASS = 2  # what training needs (core.dataset.check_teachable)
 # Characters that cannot be in a label: a labels file holds one per line, and Python's
 # ``splitlines`` also breaks at these (control characters, line and paragraph separators).
@@ -101,6 +102,13 @@ def read_class_folder(folder: Path) -> FolderImport:
     classes = tuple((sub.name, tuple(iter_image_files([sub]))) for sub in class_folders(folder))
     loose = tuple(Skipped(p, "not in a class sub-folder") for p in _images_in(folder))
     return FolderImport(classes, loose)
+
+
+def sample_label(path: Path) -> str:
+    """A sample's name as the user knows it: its file name without the random prefix."""
+    prefix, dash, rest = path.name.partition("-")
+    is_prefix = len(prefix) == 2 * _PREFIX_BYTES and all(c in "0123456789abcdef" for c in prefix)
+    return rest if dash and rest and is_prefix else path.name
 
 
 def has_class_folders(folder: Path) -> bool:
@@ -343,7 +351,7 @@ class TeachProject:
         folders often share names such as ``IMG_0001.jpg``)."""
         readable = _file_stem(stem)[:40] or "image"
         while True:
-            rel = f"{IMAGES}/{secrets.token_hex(4)}-{readable}{suffix}"
+            rel = f"{IMAGES}/{secrets.token_hex(_PREFIX_BYTES)}-{readable}{suffix}"
             if not (self.root / rel).exists():
                 return rel
 

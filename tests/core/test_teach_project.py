@@ -20,6 +20,7 @@ from desktop_app.core.teach_project import (
     TeachProject,
     TeachProjectError,
     check_class_name,
+    sample_label,
 )
 
 
@@ -220,3 +221,12 @@ def test_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
             TeachProject.create(locked / "proj")
     finally:
         locked.chmod(0o700)
+
+
+def test_a_sample_is_shown_by_its_own_name_without_the_random_prefix(tmp_path: Path) -> None:
+    project = TeachProject.create(tmp_path / "proj")
+    project.add_class("x")
+    project.add_files("x", [_image(tmp_path / "IMG 0001.png", 3)])
+    project.add_frame("x", np.zeros((4, 4, 3), np.uint8))
+    assert [sample_label(p) for p in project.samples("x")] == ["IMG_0001.png", "capture.png"]
+    assert sample_label(Path("cafe-au-lait.png")) == "cafe-au-lait.png"  # not our prefix

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CAPTURE_INTERVAL_MS = 250  # 4 frames a second: different enough to be worth keeping
+DOCK_HEIGHT = 250  # one row of thumbnails: the picture and the predictions keep their room
 NO_LIVE = "Start the camera (Ctrl+K) or open a video to capture frames from it"
 
 
@@ -110,12 +111,17 @@ class TeachProjectController(QObject):
     @Slot()
     def show_pane(self) -> None:
         """Show the pane, reopening the last project if none is open."""
-        self.dock.show()
-        self.dock.raise_()
+        self._show_dock()
         last = self._settings.teach_project
         if self.project is None and last and (Path(last) / MANIFEST).is_file():
             self.open_project(last)
         self.pane.classes.setFocus()
+
+    def _show_dock(self) -> None:
+        if not self.dock.isVisible():
+            self.dock.show()
+            self._window.resizeDocks([self.dock], [DOCK_HEIGHT], Qt.Orientation.Vertical)
+        self.dock.raise_()
 
     @Slot()
     def toggle_pane(self) -> None:
@@ -126,11 +132,12 @@ class TeachProjectController(QObject):
 
     @Slot()
     def ask_new(self) -> None:
-        start = str(Path(self._settings.last_dir or Path.home()) / "my-classes")
-        path, _ = QFileDialog.getSaveFileName(
-            self._window, "New teaching project: a new folder for it", start)
-        if path:
-            self.new_project(path)
+        dialog = QFileDialog(self._window, "New teaching project: name a new folder for it",
+                             str(Path(self._settings.last_dir or Path.home()) / "my-classes"))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setLabelText(QFileDialog.DialogLabel.Accept, "Create")
+        if dialog.exec() and dialog.selectedFiles():
+            self.new_project(dialog.selectedFiles()[0])
 
     @Slot()
     def ask_open(self) -> None:
@@ -155,7 +162,7 @@ class TeachProjectController(QObject):
         self.project = project
         self._settings.teach_project = str(project.root)
         self._settings.last_dir = str(project.root.parent)
-        self.dock.show()
+        self._show_dock()
         self._class = project.classes[0] if project.classes else None
         self._refresh()
         emit(self.message, f"Teaching project {project.name}: {len(project.classes)} "
@@ -326,7 +333,8 @@ class TeachProjectController(QObject):
     def stop_capture(self) -> None:
         self._capture_timer.stop()
         if self._capture_class is not None and self._captured:
-            text = f"Captured {self._captured} frames into {self._capture_class}"
+            frames = "frame" if self._captured == 1 else "frames"
+            text = f"Captured {self._captured} {frames} into {self._capture_class}"
             self.pane.set_capture_count(text)
             emit(self.message, text, "info")
         self._capture_class = None
@@ -347,7 +355,9 @@ class TeachProjectController(QObject):
         self._last_frame_index = frame.index
         self._captured += 1
         self.pane.set_capture_count(f"Capturing into {name}: {self._captured}")
+        # Named after its source and frame ("Camera_0-frame-812.png"): traceable later.
         self._background.run(project.write_frame, frame.pixels,
+                             f"{frame.source or 'capture'}-frame-{frame.index}",
                              callback=self._frame_saved(project, name))
 
     def _frame_saved(self, project: TeachProject, name: str,

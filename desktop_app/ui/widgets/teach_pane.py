@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDropEvent, QIcon, QImage, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,10 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.teach_project import sample_label
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.widgets.filmstrip import THUMB_SIZE
 
 CAPTURE_KEY = Qt.Key.Key_C
+# A held key repeats as release + press pairs; where the system does not mark them as
+# repeats (XTest, some X servers), a release only counts when no press follows this soon.
+RELEASE_GRACE_MS = 80
 _NAME_ROLE = Qt.ItemDataRole.UserRole  # a class row's name as saved (the text may be edited)
 _PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 _DELETE_KEYS = frozenset({Qt.Key.Key_Delete, Qt.Key.Key_Backspace})
@@ -63,6 +67,8 @@ class TeachPane(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._capturing = False
+        self._key_released = QTimer(self, singleShot=True, interval=RELEASE_GRACE_MS)
+        self._key_released.timeout.connect(self._release_capture)
         self.setAcceptDrops(True)
 
         self.project_label = QLabel(NO_PROJECT)
@@ -81,6 +87,8 @@ class TeachPane(QWidget):
         self.rename_button = QPushButton("Rename")
         self.remove_class_button = QPushButton("Remove")
 
+        self.samples_label = QLabel("")
+        self.samples_label.setWordWrap(True)
         self.thumbnails = QListWidget()
         self.thumbnails.setViewMode(QListView.ViewMode.IconMode)
         self.thumbnails.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
@@ -123,6 +131,7 @@ class TeachPane(QWidget):
         left.addLayout(class_buttons)
 
         right = QVBoxLayout()
+        right.addWidget(self.samples_label)
         right.addWidget(self.thumbnails, 1)
         sample_buttons = QHBoxLayout()
         sample_buttons.addWidget(self.add_images_button)
@@ -174,6 +183,16 @@ class TeachPane(QWidget):
         finally:
             self.classes.blockSignals(False)
         has_class = selected is not None
+        if has_class:
+            hint = (f"Images of {selected}: drop images or folders here, or hold C (or the "
+                    "capture button) to save frames of the camera or video; Delete removes "
+                    "the selected images.")
+        elif has_project:
+            hint = ("Add a class, or drop a folder here that holds one sub-folder of images "
+                    "per class.")
+        else:
+            hint = ""
+        self.samples_label.setText(hint)
         self.classes.setEnabled(has_project)
         self.thumbnails.setEnabled(has_class)
         self.add_class_button.setEnabled(has_project)
@@ -206,7 +225,7 @@ class TeachPane(QWidget):
         """Append samples; returns the first new row."""
         first = self.thumbnails.count()
         for path in paths:
-            item = QListWidgetItem(path.name)
+            item = QListWidgetItem(sample_label(path))
             item.setData(_PATH_ROLE, path)
             item.setToolTip(str(path))
             item.setSizeHint(QSize(THUMB_SIZE + 16, THUMB_SIZE + 28))
@@ -272,6 +291,7 @@ class TeachPane(QWidget):
             emit(self.capture_pressed)
 
     def _release_capture(self) -> None:
+        self._key_released.stop()
         if self._capturing:
             self._capturing = False
             emit(self.capture_released)
@@ -294,9 +314,10 @@ class TeachPane(QWidget):
         if key == CAPTURE_KEY and plain:
             if not event.isAutoRepeat():  # holding a key repeats it; only the first counts
                 if event.type() == QEvent.Type.KeyPress:
+                    self._key_released.stop()
                     self._press_capture()
                 else:
-                    self._release_capture()
+                    self._key_released.start()
             return True
         if (watched is self.thumbnails and key in _DELETE_KEYS and plain
                 and event.type() == QEvent.Type.KeyPress):
