@@ -300,3 +300,25 @@ def test_a_damaged_project_is_one_message_and_the_pane_stays_usable(
     assert message.startswith(f"{root / MANIFEST}: damaged (not valid JSON")
     assert window.teach_pane.project_label.text() == NO_PROJECT
     assert window.teach.new_project(tmp_path / "other")
+
+
+def test_add_folder_adds_classes_or_images_for_the_selected_class(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window(qtbot, tmp_path)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    assert pane.add_folder_button.isEnabled() and not pane.add_images_button.isEnabled()
+    chosen = [_class_folder(tmp_path / "data")]
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        lambda *_args: str(chosen.pop(0)))
+    qtbot.mouseClick(pane.add_folder_button, _Left)
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "2")], timeout=5000)
+    # A plain folder of images: into the selected class.
+    for i in range(2):
+        _image(tmp_path / "more" / f"m{i}.png", 60 + i)
+    chosen.append(tmp_path / "more")
+    _click_class(qtbot, pane, "dogs")
+    qtbot.mouseClick(pane.add_folder_button, _Left)
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "4")], timeout=5000)
+    _wait_thumbnails(qtbot, pane, 4)

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CAPTURE_INTERVAL_MS = 250  # 4 frames a second: different enough to be worth keeping
-DOCK_HEIGHT = 250  # one row of thumbnails: the picture and the predictions keep their room
+DOCK_HEIGHT = 230  # one row of thumbnails: the picture and the predictions keep their room
 NO_LIVE = "Start the camera (Ctrl+K) or open a video to capture frames from it"
 
 
@@ -102,6 +102,7 @@ class TeachProjectController(QObject):
         p.remove_class_requested.connect(self.ask_remove_class)
         p.class_selected.connect(self.select_class)
         p.add_images_requested.connect(self.ask_add_images)
+        p.add_folder_requested.connect(self.ask_add_folder)
         p.remove_samples_requested.connect(self.remove_samples)
         p.files_dropped.connect(self.add_paths)
         p.capture_pressed.connect(self.start_capture)
@@ -136,6 +137,8 @@ class TeachProjectController(QObject):
                              str(Path(self._settings.last_dir or Path.home()) / "my-classes"))
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setLabelText(QFileDialog.DialogLabel.Accept, "Create")
+        # Not "replace the file?": an existing file or folder is refused with its reason.
+        dialog.setOption(QFileDialog.Option.DontConfirmOverwrite)
         if dialog.exec() and dialog.selectedFiles():
             self.new_project(dialog.selectedFiles()[0])
 
@@ -240,6 +243,16 @@ class TeachProjectController(QObject):
             f"Images ({patterns});;All files (*)")
         if paths:
             self.add_paths(self._class, [Path(p) for p in paths])
+
+    @Slot()
+    def ask_add_folder(self) -> None:
+        if self.project is None:
+            return
+        folder = QFileDialog.getExistingDirectory(
+            self._window, "Add a folder (one sub-folder per class, or images for the "
+                          "selected class)", self._settings.last_dir)
+        if folder:
+            self.add_paths(self._class or "", [Path(folder)])
 
     @Slot(str, list)
     def add_paths(self, target: str, paths: list[Path]) -> None:

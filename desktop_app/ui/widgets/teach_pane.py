@@ -58,6 +58,7 @@ class TeachPane(QWidget):
     remove_class_requested = Signal(str)
     class_selected = Signal(str)  # "" when none
     add_images_requested = Signal()
+    add_folder_requested = Signal()
     remove_samples_requested = Signal(list)  # [Path] of the selected thumbnails
     files_dropped = Signal(str, list)  # class dropped on ("" for none), [Path]
     capture_pressed = Signal()
@@ -99,6 +100,10 @@ class TeachPane(QWidget):
         self.thumbnails.setToolTip("Drop images or folders here to add them to the class; "
                                    "Delete removes the selected images")
         self.add_images_button = QPushButton("Add images…")
+        self.add_folder_button = QPushButton("Add folder…")
+        self.add_folder_button.setToolTip(
+            "A folder with one sub-folder per class adds those classes; a folder of images "
+            "adds its images to the selected class")
         self.capture_button = QPushButton("Hold to capture (C)")
         self.capture_button.setToolTip(
             "Hold this button (or the C key) to save frames of the running camera or video "
@@ -135,6 +140,7 @@ class TeachPane(QWidget):
         right.addWidget(self.thumbnails, 1)
         sample_buttons = QHBoxLayout()
         sample_buttons.addWidget(self.add_images_button)
+        sample_buttons.addWidget(self.add_folder_button)
         sample_buttons.addWidget(self.capture_button)
         sample_buttons.addWidget(self.capture_label, 1)
         sample_buttons.addWidget(self.train_button)
@@ -156,6 +162,7 @@ class TeachPane(QWidget):
         self.rename_button.clicked.connect(self._on_rename_clicked)
         self.remove_class_button.clicked.connect(self._on_remove_clicked)
         self.add_images_button.clicked.connect(self.add_images_requested)
+        self.add_folder_button.clicked.connect(self.add_folder_requested)
         self.capture_button.pressed.connect(self._press_capture)
         self.capture_button.released.connect(self._release_capture)
         self.train_button.clicked.connect(self.train_requested)
@@ -184,9 +191,8 @@ class TeachPane(QWidget):
             self.classes.blockSignals(False)
         has_class = selected is not None
         if has_class:
-            hint = (f"Images of {selected}: drop images or folders here, or hold C (or the "
-                    "capture button) to save frames of the camera or video; Delete removes "
-                    "the selected images.")
+            hint = (f"{selected}: drop images or folders here · hold C or the capture button "
+                    "to save frames of the camera or video · Delete removes the selected")
         elif has_project:
             hint = ("Add a class, or drop a folder here that holds one sub-folder of images "
                     "per class.")
@@ -196,6 +202,7 @@ class TeachPane(QWidget):
         self.classes.setEnabled(has_project)
         self.thumbnails.setEnabled(has_class)
         self.add_class_button.setEnabled(has_project)
+        self.add_folder_button.setEnabled(has_project)
         for button in (self.rename_button, self.remove_class_button, self.add_images_button,
                        self.capture_button):
             button.setEnabled(has_class)
