@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support.teach_data import solid_image
 
 from desktop_app.core.atomic import PART_SUFFIX
 from desktop_app.core.dataset import check_teachable, scan_dataset
@@ -24,19 +25,13 @@ from desktop_app.core.teach_project import (
 )
 
 
-def _image(path: Path, value: int) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((12, 16, 3), value, np.uint8)).save(path)
-    return path
-
-
 def _class_folder(root: Path) -> Path:
     """``root/cats`` with two images, ``root/dogs`` with three, one loose image."""
     for i in range(2):
-        _image(root / "cats" / f"c{i}.png", 10 + i)
+        solid_image(root / "cats" / f"c{i}.png", 10 + i)
     for i in range(3):
-        _image(root / "dogs" / "deeper" / f"d{i}.png", 100 + i)
-    _image(root / "loose.png", 200)
+        solid_image(root / "dogs" / "deeper" / f"d{i}.png", 100 + i)
+    solid_image(root / "loose.png", 200)
     return root
 
 
@@ -44,8 +39,8 @@ def test_classes_and_samples_survive_reopening(tmp_path: Path) -> None:
     project = TeachProject.create(tmp_path / "proj")
     project.add_class("cats")
     project.add_class("dogs")
-    added = project.add_files("cats", [_image(tmp_path / "in" / "a.png", 1),
-                                       _image(tmp_path / "in" / "b.png", 2)])
+    added = project.add_files("cats", [solid_image(tmp_path / "in" / "a.png", 1),
+                                       solid_image(tmp_path / "in" / "b.png", 2)])
     assert len(added.samples) == 2 and added.skipped == ()
     frame = np.zeros((8, 10, 3), np.uint8)
     frame[..., 0] = 255
@@ -60,7 +55,7 @@ def test_classes_and_samples_survive_reopening(tmp_path: Path) -> None:
 
 
 def test_files_are_copied_in_so_moving_the_originals_loses_nothing(tmp_path: Path) -> None:
-    original = _image(tmp_path / "a.png", 7)
+    original = solid_image(tmp_path / "a.png", 7)
     project = TeachProject.create(tmp_path / "proj")
     project.add_class("x")
     project.add_files("x", [original])
@@ -113,8 +108,8 @@ def test_removing_samples_and_classes_deletes_their_files(tmp_path: Path) -> Non
     project = TeachProject.create(tmp_path / "proj")
     project.add_class("a")
     project.add_class("b")
-    project.add_files("a", [_image(tmp_path / f"{i}.png", i) for i in range(3)])
-    project.add_files("b", [_image(tmp_path / "b.png", 50)])
+    project.add_files("a", [solid_image(tmp_path / f"{i}.png", i) for i in range(3)])
+    project.add_files("b", [solid_image(tmp_path / "b.png", 50)])
     first, second, third = project.samples("a")
     assert project.remove_samples("a", [second]) == 1
     assert not second.exists() and project.samples("a") == (first, third)
@@ -203,11 +198,11 @@ def test_warnings_name_what_stands_in_the_way_of_training(tmp_path: Path) -> Non
     project = TeachProject.create(tmp_path / "proj")
     assert project.warnings() == ["Add at least two classes, each with a few example images."]
     project.add_class("a")
-    project.add_files("a", [_image(tmp_path / f"{i}.png", i) for i in range(2)])
+    project.add_files("a", [solid_image(tmp_path / f"{i}.png", i) for i in range(2)])
     assert project.warnings() == ["Add a second class: a model learns to tell classes apart."]
     project.add_class("b")
     assert project.warnings() == ["Needs at least 2 images: b."]
-    project.add_files("b", [_image(tmp_path / f"{i}.png", i) for i in range(5, 7)])
+    project.add_files("b", [solid_image(tmp_path / f"{i}.png", i) for i in range(5, 7)])
     assert project.warnings() == []
 
 
@@ -226,7 +221,7 @@ def test_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
 def test_a_sample_is_shown_by_its_own_name_without_the_random_prefix(tmp_path: Path) -> None:
     project = TeachProject.create(tmp_path / "proj")
     project.add_class("x")
-    project.add_files("x", [_image(tmp_path / "IMG 0001.png", 3)])
+    project.add_files("x", [solid_image(tmp_path / "IMG 0001.png", 3)])
     project.add_frame("x", np.zeros((4, 4, 3), np.uint8))
     assert [sample_label(p) for p in project.samples("x")] == ["IMG_0001.png", "capture.png"]
     assert sample_label(Path("cafe-au-lait.png")) == "cafe-au-lait.png"  # not our prefix

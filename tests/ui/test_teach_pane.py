@@ -14,6 +14,7 @@ from PIL import Image
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from support.teach_data import solid_image
 from support.ui_helpers import make_window
 from support.video_utils import make_test_video
 
@@ -26,17 +27,11 @@ _Left = Qt.MouseButton.LeftButton
 _NoMod = Qt.KeyboardModifier.NoModifier
 
 
-def _image(path: Path, value: int) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((30, 40, 3), value, np.uint8)).save(path)
-    return path
-
-
 def _class_folder(root: Path) -> Path:
     for i in range(3):
-        _image(root / "cats" / f"cat{i}.png", 10 + i)
+        solid_image(root / "cats" / f"cat{i}.png", 10 + i, (40, 30))
     for i in range(2):
-        _image(root / "dogs" / f"dog{i}.jpg", 100 + i)
+        solid_image(root / "dogs" / f"dog{i}.jpg", 100 + i, (40, 30))
     return root
 
 
@@ -158,7 +153,7 @@ def test_files_dropped_on_a_class_go_there_and_a_text_file_is_refused(
 
     notes = tmp_path / "notes.txt"
     notes.write_text("not a picture")
-    files = [_image(tmp_path / f"r{i}.png", 200 + i) for i in range(2)]
+    files = [solid_image(tmp_path / f"r{i}.png", 200 + i, (40, 30)) for i in range(2)]
     _drop(pane.classes.viewport(), [*files, notes], _row_centre(pane, "red"))
     qtbot.waitUntil(lambda: _rows(pane)[0] == ("red", "2"), timeout=5000)
     assert any("notes.txt: not an image file, not added" in m for m in _errors(window))
@@ -192,7 +187,7 @@ def test_removing_a_class_with_images_asks_first(
         qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = TeachProject.create(tmp_path / "proj")
     project.add_class("a")
-    project.add_files("a", [_image(tmp_path / "a.png", 1)])
+    project.add_files("a", [solid_image(tmp_path / "a.png", 1, (40, 30))])
     project.add_class("b")
     window = make_window(qtbot, tmp_path)
     window.teach.open_project(project.root)
@@ -222,13 +217,17 @@ def _wait_for_video(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
     qtbot.waitUntil(lambda: window.live.latest_frame() is not None, timeout=10_000)
 
 
-def test_holding_c_captures_a_few_frames_a_second_from_the_video(
-        qtbot: Any, tmp_path: Path) -> None:
+def _window_with_class_hand(qtbot: Any, tmp_path: Path) -> tuple[MainWindow, TeachPane]:
     project = TeachProject.create(tmp_path / "proj")
     project.add_class("hand")
     window = make_window(qtbot, tmp_path)
-    window.teach.open_project(project.root)
-    pane = window.teach_pane
+    assert window.teach.open_project(project.root)
+    return window, window.teach_pane
+
+
+def test_holding_c_captures_a_few_frames_a_second_from_the_video(
+        qtbot: Any, tmp_path: Path) -> None:
+    window, pane = _window_with_class_hand(qtbot, tmp_path)
     _wait_for_video(qtbot, window, tmp_path)
     pane.classes.setFocus()
     qtbot.keyPress(pane.classes, Qt.Key.Key_C)
@@ -250,7 +249,7 @@ def test_holding_c_captures_a_few_frames_a_second_from_the_video(
     assert 3 <= captured <= 6
     qtbot.waitUntil(lambda: _rows(pane) == [("hand", str(captured))], timeout=5000)
     _wait_thumbnails(qtbot, pane, captured)
-    files = TeachProject.open(project.root).samples("hand")
+    files = TeachProject.open(tmp_path / "proj").samples("hand")
     assert len(files) == captured
     label = pane.thumbnails.item(0).text()
     assert label.startswith("Video_clip.avi-frame-") and label.endswith(".png")
@@ -267,11 +266,7 @@ def test_holding_c_captures_a_few_frames_a_second_from_the_video(
 
 def test_capture_without_a_running_source_says_how_to_start_one(
         qtbot: Any, tmp_path: Path) -> None:
-    project = TeachProject.create(tmp_path / "proj")
-    project.add_class("hand")
-    window = make_window(qtbot, tmp_path)
-    window.teach.open_project(project.root)
-    pane = window.teach_pane
+    window, pane = _window_with_class_hand(qtbot, tmp_path)
     qtbot.mousePress(pane.capture_button, _Left)
     qtbot.mouseRelease(pane.capture_button, _Left)
     assert any("Start the camera (Ctrl+K) or open a video" in m for m in _errors(window))
@@ -316,7 +311,7 @@ def test_add_folder_adds_classes_or_images_for_the_selected_class(
     qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "2")], timeout=5000)
     # A plain folder of images: into the selected class.
     for i in range(2):
-        _image(tmp_path / "more" / f"m{i}.png", 60 + i)
+        solid_image(tmp_path / "more" / f"m{i}.png", 60 + i, (40, 30))
     chosen.append(tmp_path / "more")
     _click_class(qtbot, pane, "dogs")
     qtbot.mouseClick(pane.add_folder_button, _Left)
