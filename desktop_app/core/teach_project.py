@@ -22,6 +22,7 @@ to :meth:`TeachProject.attach` on its own thread, which alone changes the manife
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -173,7 +174,11 @@ class TeachProject:
         except json.JSONDecodeError as exc:
             raise TeachProjectError(
                 f"{manifest}: damaged (not valid JSON: {exc.msg}, line {exc.lineno})") from exc
-        return cls(path, _parse_manifest(data, manifest))
+        project = cls(path, _parse_manifest(data, manifest))
+        for folder in (IMAGES, MODEL):  # emptied or deleted by hand: made again, if we may
+            with contextlib.suppress(OSError):
+                (path / folder).mkdir(exist_ok=True)
+        return project
 
     def save(self) -> None:
         data = {

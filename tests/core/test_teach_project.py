@@ -225,3 +225,11 @@ def test_a_sample_is_shown_by_its_own_name_without_the_random_prefix(tmp_path: P
     project.add_frame("x", np.zeros((4, 4, 3), np.uint8))
     assert [sample_label(p) for p in project.samples("x")] == ["IMG_0001.png", "capture.png"]
     assert sample_label(Path("cafe-au-lait.png")) == "cafe-au-lait.png"  # not our prefix
+
+
+def test_reopening_makes_the_image_and_model_folders_again(tmp_path: Path) -> None:
+    project = TeachProject.create(tmp_path / "proj")
+    project.model_path.parent.rmdir()
+    (project.root / "images").rmdir()
+    again = TeachProject.open(project.root)
+    assert again.model_path.parent.is_dir() and (again.root / "images").is_dir()

@@ -269,7 +269,12 @@ def test_capture_without_a_running_source_says_how_to_start_one(
     window, pane = _window_with_class_hand(qtbot, tmp_path)
     qtbot.mousePress(pane.capture_button, _Left)
     qtbot.mouseRelease(pane.capture_button, _Left)
-    assert any("Start the camera (Ctrl+K) or open a video" in m for m in _errors(window))
+    # C held with the focus on any of the pane's buttons asks the same.
+    pane.add_images_button.setFocus()
+    qtbot.keyPress(pane.add_images_button, Qt.Key.Key_C)
+    qtbot.keyRelease(pane.add_images_button, Qt.Key.Key_C)
+    assert len([m for m in _errors(window)
+                if "Start the camera (Ctrl+K) or open a video" in m]) == 2
     assert not window.teach.capturing and _rows(pane) == [("hand", "0")]
 
 

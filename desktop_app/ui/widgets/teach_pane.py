@@ -117,8 +117,9 @@ class TeachPane(QWidget):
             view.viewport().setAcceptDrops(True)
             view.viewport().installEventFilter(self)
             view.installEventFilter(self)
-        self.capture_button.installEventFilter(self)
         self._build_layout()
+        for button in self.findChildren(QPushButton):  # C works wherever the focus is here
+            button.installEventFilter(self)
         self._connect()
         self.show_project(None, [], None)
 
