@@ -201,7 +201,7 @@ def test_removing_a_class_with_images_asks_first(
 
     monkeypatch.setattr(QMessageBox, "question", question)
     qtbot.mouseClick(pane.remove_class_button, _Left)
-    assert asked == ["Remove the class 'a' and its 1 images from the project?"]
+    assert asked == ["Remove the class 'a' and its 1 image from the project?"]
     assert _rows(pane) == [("a", "1"), ("b", "0")]
     answer = QMessageBox.StandardButton.Yes
     qtbot.mouseClick(pane.remove_class_button, _Left)

@@ -57,6 +57,13 @@ def _import_class_folders(project: TeachProject, folders: Sequence[Path],
     return classes, skipped
 
 
+def _amount(n: int, noun: str) -> str:
+    """"1 image", "3 images"; ``noun`` is the singular (these take an "s" or "es")."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n} {noun}{'es' if noun.endswith('s') else 's'}"
+
+
 def _attach_to_class(project: TeachProject, name: str, samples: Sequence[str]) -> None:
     project.attach(project.ensure_class(name), samples)
 
@@ -168,8 +175,10 @@ class TeachProjectController(QObject):
         self._show_dock()
         self._class = project.classes[0] if project.classes else None
         self._refresh()
-        emit(self.message, f"Teaching project {project.name}: {len(project.classes)} "
-                           f"classes, {sum(project.counts().values())} images", "info")
+        emit(self.project_changed)
+        emit(self.message, f"Teaching project {project.name}: "
+                           f"{_amount(len(project.classes), 'class')}, "
+                           f"{_amount(sum(project.counts().values()), 'image')}", "info")
         return True
 
     # -- classes ---------------------------------------------------------------------------
@@ -208,7 +217,7 @@ class TeachProjectController(QObject):
         count = project.counts().get(name, 0)
         if count and QMessageBox.question(
                 self._window, "Remove class",
-                f"Remove the class {name!r} and its {count} images from the project?",
+                f"Remove the class {name!r} and its {_amount(count, 'image')} from the project?",
         ) != QMessageBox.StandardButton.Yes:
             return
         self.remove_class(name)
@@ -295,9 +304,11 @@ class TeachProjectController(QObject):
             if error is not None or result is None:
                 emit(self.message, f"Adding the folder failed: {error}", "error")
                 return
-            if project is not self.project:
-                return
             classes, skipped = result
+            if project is not self.project:  # another project was opened meanwhile
+                for _name, copied in classes:
+                    _delete(project, copied.samples)
+                return
             added = 0
             for name, copied in classes:
                 if self._apply(partial(_attach_to_class, project, name, copied.samples)):
@@ -308,14 +319,14 @@ class TeachProjectController(QObject):
             if self._class is None and project.classes:
                 self._class = project.classes[0]
             self._refresh()
-            self._report(added, skipped, f"{len(classes)} classes")
+            self._report(added, skipped, _amount(len(classes), "class"))
         return done
 
     def _report(self, added: int, skipped: Sequence[Skipped], into: str) -> None:
         for item in skipped:
             emit(self.message, f"{item.path}: {item.reason}, not added", "error")
         if added:
-            emit(self.message, f"Added {added} images to {into}", "info")
+            emit(self.message, f"Added {_amount(added, 'image')} to {into}", "info")
 
     @Slot(list)
     def remove_samples(self, paths: list[Path]) -> None:
@@ -346,8 +357,7 @@ class TeachProjectController(QObject):
     def stop_capture(self) -> None:
         self._capture_timer.stop()
         if self._capture_class is not None and self._captured:
-            frames = "frame" if self._captured == 1 else "frames"
-            text = f"Captured {self._captured} {frames} into {self._capture_class}"
+            text = f"Captured {_amount(self._captured, 'frame')} into {self._capture_class}"
             self.pane.set_capture_count(text)
             emit(self.message, text, "info")
         self._capture_class = None
