@@ -246,7 +246,7 @@ def test_holding_c_captures_a_few_frames_a_second_from_the_video(
     label = pane.capture_label.text()
     assert label.startswith("Captured ") and label.endswith(" frames into hand")
     captured = int(label.split()[1])
-    assert 3 <= captured <= 6
+    assert 2 <= captured <= 6  # 4 nominal; a loaded machine fires timers late
     qtbot.waitUntil(lambda: _rows(pane) == [("hand", str(captured))], timeout=5000)
     _wait_thumbnails(qtbot, pane, captured)
     files = TeachProject.open(tmp_path / "proj").samples("hand")
@@ -257,7 +257,7 @@ def test_holding_c_captures_a_few_frames_a_second_from_the_video(
 
     # The button, held with the mouse, does the same.
     qtbot.mousePress(pane.capture_button, _Left)
-    qtbot.wait(600)
+    qtbot.wait(700)
     assert "Capturing into hand:" in pane.capture_label.text()
     qtbot.mouseRelease(pane.capture_button, _Left)
     qtbot.waitUntil(lambda: int(_rows(pane)[0][1]) >= captured + 2, timeout=5000)
