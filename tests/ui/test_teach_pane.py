@@ -322,3 +322,15 @@ def test_add_folder_adds_classes_or_images_for_the_selected_class(
     qtbot.mouseClick(pane.add_folder_button, _Left)
     qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "4")], timeout=5000)
     _wait_thumbnails(qtbot, pane, 4)
+
+
+def test_the_open_pane_fits_a_640_by_480_window(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    window.teach.add_class()
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640 and window.height() == 480, timeout=3000)
+    assert pane.width() <= 640 and window.view.height() >= 150
+    assert all(b.isVisible() and b.width() >= b.minimumSizeHint().width()
+               for b in (pane.capture_button, pane.train_button, pane.add_folder_button))

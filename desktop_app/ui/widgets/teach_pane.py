@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSizePolicy,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -83,7 +84,7 @@ class TeachPane(QWidget):
         self.classes.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                      | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.classes.setColumnWidth(0, 150)
-        self.classes.setMinimumWidth(220)
+        self.classes.setMinimumWidth(160)
         self.add_class_button = QPushButton("Add class")
         self.rename_button = QPushButton("Rename")
         self.remove_class_button = QPushButton("Remove")
@@ -109,6 +110,9 @@ class TeachPane(QWidget):
             "Hold this button (or the C key) to save frames of the running camera or video "
             "into the selected class, a few per second")
         self.capture_label = QLabel("")
+        # Cut short rather than widen the window: the pane must fit a 640-pixel window.
+        self.capture_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                         QSizePolicy.Policy.Preferred)
         self.train_button = QPushButton("Train…")
         self.warning_label = QLabel("")
         self.warning_label.setWordWrap(True)
@@ -128,6 +132,7 @@ class TeachPane(QWidget):
         top.addWidget(self.project_label, 1)
         top.addWidget(self.new_button)
         top.addWidget(self.open_button)
+        top.addWidget(self.train_button)
 
         left = QVBoxLayout()
         left.addWidget(self.classes, 1)
@@ -144,7 +149,6 @@ class TeachPane(QWidget):
         sample_buttons.addWidget(self.add_folder_button)
         sample_buttons.addWidget(self.capture_button)
         sample_buttons.addWidget(self.capture_label, 1)
-        sample_buttons.addWidget(self.train_button)
         right.addLayout(sample_buttons)
 
         middle = QHBoxLayout()
