@@ -278,15 +278,23 @@ def test_capture_without_a_running_source_says_how_to_start_one(
     assert not window.teach.capturing and _rows(pane) == [("hand", "0")]
 
 
-def test_the_train_button_asks_for_training_once_the_project_can_be_taught(
+def test_train_hands_over_the_dataset_read_in_the_background_and_the_model_path(
         qtbot: Any, tmp_path: Path) -> None:
     project = TeachProject.create(tmp_path / "proj")
     project.add_class_folder(_class_folder(tmp_path / "data"))
     window = make_window(qtbot, tmp_path)
     window.teach.open_project(project.root)
     pane = window.teach_pane
-    with qtbot.waitSignal(pane.train_requested, timeout=1000):
+    assert pane.train_button.isEnabled()
+    gone = project.samples("cats")[0]
+    gone.unlink()  # behind the app's back
+    with qtbot.waitSignal(window.teach.train_requested, timeout=5000) as asked:
         qtbot.mouseClick(pane.train_button, _Left)
+    dataset, model_path = asked.args
+    assert dataset.classes == ("cats", "dogs") and dataset.counts() == {"cats": 2, "dogs": 2}
+    assert model_path == project.model_path
+    assert f"{gone}: No such file or directory, left out" in _errors(window)
+    assert pane.train_button.isEnabled()
 
 
 def test_a_damaged_project_is_one_message_and_the_pane_stays_usable(

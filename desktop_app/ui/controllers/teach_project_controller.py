@@ -3,8 +3,8 @@ the pane to it (classes, dropped files, captured frames, removed samples).
 
 Copying files, saving frames as PNG and making thumbnails run in the background pool;
 only :class:`TeachProject`'s manifest changes happen here, on the GUI thread, so the
-project needs no lock. Training is not done here: the pane's ``train_requested`` is for
-whoever trains, who takes :attr:`project`'s ``dataset()`` and ``model_path``.
+project needs no lock. Training is not done here: ``train_requested`` hands whoever trains
+the project's dataset (read off the GUI thread) and the path its model goes to.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
 
-from desktop_app.core.dataset import Skipped
+from desktop_app.core.dataset import Dataset, Skipped
 from desktop_app.core.errors import LensError, one_line
 from desktop_app.core.image_io import IMAGE_EXTENSIONS
 from desktop_app.core.teach_project import (
@@ -77,6 +77,9 @@ def _delete(project: TeachProject, samples: Sequence[str]) -> None:
 class TeachProjectController(QObject):
     message = Signal(str, str)  # text, level
     project_changed = Signal()  # opened, closed, or its classes or samples changed
+    # The pane's Train… with the project read (files hashed) off the GUI thread:
+    # (Dataset, model_path), for whoever trains.
+    train_requested = Signal(object, object)
 
     def __init__(self, window: QMainWindow, settings: Settings, background: Background,
                  latest_frame: Callable[[], Frame | None]) -> None:
@@ -114,6 +117,7 @@ class TeachProjectController(QObject):
         p.files_dropped.connect(self.add_paths)
         p.capture_pressed.connect(self.start_capture)
         p.capture_released.connect(self.stop_capture)
+        p.train_requested.connect(self.prepare_training)
 
     # -- showing and opening ---------------------------------------------------------------
     @Slot()
@@ -395,6 +399,33 @@ class TeachProjectController(QObject):
                 _delete(project, [rel])  # its class (or project) went meanwhile
                 return
             self._after_adding(name, [rel])
+        return done
+
+    # -- training ----------------------------------------------------------------------------
+    @Slot()
+    def prepare_training(self) -> None:
+        """Read the project's dataset in the background (every file is hashed), then emit
+        ``train_requested``; files that cannot be read are named in *Messages*."""
+        project = self.project
+        if project is None:
+            return
+        self.stop_capture()
+        self.pane.train_button.setEnabled(False)  # one reading at a time
+        self.pane.set_capture_count(f"Reading {_amount(sum(project.counts().values()), 'image')}…")
+        self._background.run(project.dataset, callback=self._dataset_read(project))
+
+    def _dataset_read(self, project: TeachProject) -> Callable[[Any, str | None], None]:
+        def done(dataset: Dataset | None, error: str | None) -> None:
+            self.pane.set_capture_count("")
+            self._update_buttons()
+            if error is not None or dataset is None:
+                emit(self.message, f"Reading the project failed: {error}", "error")
+                return
+            if project is not self.project:
+                return
+            for item in dataset.skipped:
+                emit(self.message, f"{item.path}: {item.reason}, left out", "error")
+            emit(self.train_requested, dataset, project.model_path)
         return done
 
     # -- showing ---------------------------------------------------------------------------
