@@ -87,30 +87,37 @@ def class_folders(root: Path) -> list[Path]:
 def scan_dataset(root: str | os.PathLike[str]) -> Dataset:
     """Classes, examples, unreadable files and duplicates of a training folder."""
     folders = class_folders(Path(root))
-    classes = tuple(f.name for f in folders)
+    files = ((label, path) for label, folder in enumerate(folders)
+             for path in iter_image_files([folder]))  # streamed, sorted
+    return dataset_from(tuple(f.name for f in folders), files)
+
+
+def dataset_from(classes: tuple[str, ...], files: Iterable[tuple[int, Path]]) -> Dataset:
+    """The dataset of ``(label, path)`` pairs: each file hashed once, a file that cannot be
+    read skipped with its reason, copies within a class counted once, copies across classes
+    kept and reported as duplicates."""
     examples: list[Example] = []
     skipped: list[Skipped] = []
     duplicates: list[Duplicate] = []
     seen: dict[str, Example] = {}
     repeats = 0
-    for label, folder in enumerate(folders):
-        for path in iter_image_files([folder]):  # streamed, sorted
-            try:
-                digest = file_digest(path)
-            except OSError as exc:
-                skipped.append(Skipped(path, exc.strerror or type(exc).__name__))
-                continue
-            earlier = seen.get(digest)
-            if earlier is None:
-                example = Example(path, label, digest)
-                seen[digest] = example
-                examples.append(example)
-            elif earlier.label == label:
-                repeats += 1
-            else:
-                duplicates.append(
-                    Duplicate(earlier.path, path, (classes[earlier.label], classes[label])))
-                examples.append(Example(path, label, digest))
+    for label, path in files:
+        try:
+            digest = file_digest(path)
+        except OSError as exc:
+            skipped.append(Skipped(path, exc.strerror or type(exc).__name__))
+            continue
+        earlier = seen.get(digest)
+        if earlier is None:
+            example = Example(path, label, digest)
+            seen[digest] = example
+            examples.append(example)
+        elif earlier.label == label:
+            repeats += 1
+        else:
+            duplicates.append(
+                Duplicate(earlier.path, path, (classes[earlier.label], classes[label])))
+            examples.append(Example(path, label, digest))
     return Dataset(classes, tuple(examples), tuple(skipped), tuple(duplicates), repeats)
 
 

@@ -33,6 +33,7 @@ from desktop_app.ui.controllers.overlay_painter import OverlayPainter
 from desktop_app.ui.controllers.prediction_presenter import PredictionPresenter
 from desktop_app.ui.controllers.score_controller import ScoreController
 from desktop_app.ui.controllers.still_controller import StillController
+from desktop_app.ui.controllers.teach_project_controller import TeachProjectController
 from desktop_app.ui.controllers.worker import EngineFactory, WorkerClient
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.settings import Settings
@@ -111,6 +112,9 @@ class MainWindow(QMainWindow):
                                       self.presenter, self.view, self.predictions)
         self.scores = ScoreController(self, self.shown, self.client, self.score_panel)
         self.compare = CompareController(self, self.shown, self.client, self.overlay_controls)
+        self.teach = TeachProjectController(self, settings, self.background,
+                                            self.live.latest_frame)
+        self.teach_pane = self.teach.pane
         self._connect()
         geometry = settings.geometry
         if geometry is not None:
@@ -120,7 +124,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         a = self.actions_
         for controller in (self.models, self.images, self.exports, self.live, self.opener,
-                           self.stills, self.scores, self.compare):
+                           self.stills, self.scores, self.compare, self.teach):
             controller.message.connect(self.add_message)
         for notes in (self.exports.note, self.live.note, self.presenter.note):
             notes.connect(self._log_once)
@@ -173,6 +177,9 @@ class MainWindow(QMainWindow):
         a.mirror.toggled.connect(self.camera_panel.mirror_box.setChecked)
         a.stop_live.triggered.connect(self.live.stop)
         a.refresh_cameras.triggered.connect(self.live.refresh_cameras)
+        a.teach.triggered.connect(self.teach.toggle_pane)
+        a.new_teach_project.triggered.connect(self.teach.ask_new)
+        a.open_teach_project.triggered.connect(self.teach.ask_open)
         a.shortcuts.triggered.connect(lambda: show_shortcuts(self, a.all()))
         a.about.triggered.connect(lambda: show_about(self, APP_NAME))
         a.themes[self.settings.theme].setChecked(True)
@@ -233,6 +240,7 @@ class MainWindow(QMainWindow):
             app.removeEventFilter(self._key_guard)
         self.exports.cancel_run("window closed")
         self.compare.cancel()
+        self.teach.stop_capture()
         self.models.close_dialogs()
         self.live.stop()
         if self.leave_busy_worker:

@@ -155,6 +155,15 @@ class Settings:
         self._store.setValue("last_dir", value)
 
     @property
+    def teach_project(self) -> str:
+        """The folder of the teaching project last open ("" for none)."""
+        return self._str("teach_project", "")
+
+    @teach_project.setter
+    def teach_project(self, value: str) -> None:
+        self._store.setValue("teach_project", value)
+
+    @property
     def geometry(self) -> QByteArray | None:
         value = self._store.value("window/geometry")
         return value if isinstance(value, QByteArray) and not value.isEmpty() else None

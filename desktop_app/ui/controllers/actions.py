@@ -55,6 +55,9 @@ class WindowActions:
     mirror: QAction
     stop_live: QAction
     refresh_cameras: QAction
+    teach: QAction
+    new_teach_project: QAction
+    open_teach_project: QAction
     shortcuts: QAction
     about: QAction
     themes: dict[str, QAction]
@@ -160,6 +163,10 @@ def build_actions(window: QMainWindow) -> WindowActions:
         mirror=_action(window, "&Mirror camera", "M", checkable=True),
         stop_live=_action(window, "&Stop camera or video", "Esc"),
         refresh_cameras=_action(window, "&Look for cameras again"),
+        teach=_action(window, "Show or hide the &Teach pane", "Ctrl+T",
+                      tip="Collect example images of your own classes to teach a model"),
+        new_teach_project=_action(window, "&New teaching project…"),
+        open_teach_project=_action(window, "&Open teaching project…"),
         shortcuts=_action(window, "&Keyboard shortcuts", "F1"),
         about=_action(window, "&About ResNet Lens"),
         themes={},
@@ -203,6 +210,10 @@ def build_actions(window: QMainWindow) -> WindowActions:
     camera_menu = bar.addMenu("&Camera")
     for action in (a.camera, a.freeze, a.mirror, a.stop_live, a.refresh_cameras):
         camera_menu.addAction(action)
+
+    teach_menu = bar.addMenu("&Teach")
+    for action in (a.teach, a.new_teach_project, a.open_teach_project):
+        teach_menu.addAction(action)
 
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(a.shortcuts)

@@ -8,6 +8,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QStatusBar, QWidget
@@ -35,6 +36,9 @@ from desktop_app.ui.widgets.camera_panel import CameraPanel
 from desktop_app.ui.widgets.image_view import ImageView
 from desktop_app.ui.widgets.qt_image import rgb_to_qimage
 from desktop_app.ui.widgets.status_panel import StatusPanel
+
+if TYPE_CHECKING:
+    from desktop_app.capture import Frame
 
 FPS_WINDOW = 30
 
@@ -80,6 +84,10 @@ class LiveController(QObject):
     @property
     def camera_running(self) -> bool:
         return self.source is not None and self.source.kind is LiveKind.CAMERA
+
+    def latest_frame(self) -> Frame | None:
+        """The running source's newest frame (while frozen too), or None."""
+        return self.source.latest() if self.source is not None else None
 
     def refresh_cameras(self) -> None:
         self._panel.set_cameras(None, self._settings.camera)

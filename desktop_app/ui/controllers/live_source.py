@@ -94,6 +94,10 @@ class LiveSource(QObject):
             self._notified = False
         return self._source.latest()
 
+    def latest(self) -> Frame | None:
+        """The newest frame, leaving ``frame_ready`` as it is (for a second reader)."""
+        return self._source.latest()
+
     def capture_fps(self) -> float:
         """Frames per second arriving from the device over the last ~2 s."""
         arrivals = list(self._arrivals)

@@ -1,0 +1,344 @@
+"""The Teach pane, driven as a user does: folders and files dropped on it, classes named by
+typing, samples removed with Delete, frames captured from a video while C or the button is
+held, and everything there again after the window is closed and reopened."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from support.teach_data import solid_image
+from support.ui_helpers import make_window
+from support.video_utils import make_test_video
+
+from desktop_app.core.teach_project import MANIFEST, TeachProject
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.widgets.teach_pane import NO_PROJECT, TeachPane
+
+_Copy = Qt.DropAction.CopyAction
+_Left = Qt.MouseButton.LeftButton
+_NoMod = Qt.KeyboardModifier.NoModifier
+
+
+def _class_folder(root: Path) -> Path:
+    for i in range(3):
+        solid_image(root / "cats" / f"cat{i}.png", 10 + i, (40, 30))
+    for i in range(2):
+        solid_image(root / "dogs" / f"dog{i}.jpg", 100 + i, (40, 30))
+    return root
+
+
+def _drop(target: QWidget, paths: list[Path], at: QPoint) -> None:
+    """A file manager's drag: enter at ``at`` (in ``target``'s coordinates), then drop."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    enter = QDragEnterEvent(at, _Copy, mime, _Left, _NoMod)
+    QApplication.sendEvent(target, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(at), _Copy, mime, _Left, _NoMod)
+    QApplication.sendEvent(target, drop)
+    assert drop.isAccepted()
+
+
+def _rows(pane: TeachPane) -> list[tuple[str, str]]:
+    tree = pane.classes
+    return [(tree.topLevelItem(r).text(0), tree.topLevelItem(r).text(1))
+            for r in range(tree.topLevelItemCount())]
+
+
+def _row_centre(pane: TeachPane, name: str) -> QPoint:
+    item = next(pane.classes.topLevelItem(r) for r in range(pane.classes.topLevelItemCount())
+                if pane.classes.topLevelItem(r).text(0) == name)
+    return pane.classes.visualItemRect(item).center()
+
+
+def _click_class(qtbot: Any, pane: TeachPane, name: str) -> None:
+    qtbot.mouseClick(pane.classes.viewport(), _Left, pos=_row_centre(pane, name))
+    assert pane.current_class == name
+
+
+def _wait_thumbnails(qtbot: Any, pane: TeachPane, count: int) -> None:
+    def loaded() -> None:
+        assert pane.thumbnails.count() == count
+        assert all(not pane.thumbnails.item(r).icon().isNull() for r in range(count))
+
+    qtbot.waitUntil(loaded, timeout=5000)
+
+
+def _errors(window: MainWindow) -> list[str]:
+    panel = window.messages
+    return [text for row, text in enumerate(panel.texts())
+            if panel.item(row).data(Qt.ItemDataRole.UserRole) == "error"]
+
+
+def _new_project(qtbot: Any, window: MainWindow, root: Path) -> TeachPane:
+    qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    pane = window.teach_pane
+    assert window.teach.dock.isVisible() and pane.project_label.text() == NO_PROJECT
+    assert window.teach.new_project(root)
+    return pane
+
+
+def test_a_project_made_by_dropping_typing_and_deleting_reopens_the_same(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    assert "Add at least two classes" in pane.warning_label.text()
+    assert not pane.train_button.isEnabled()
+
+    # A folder with one sub-folder per class, dropped on the empty class list.
+    _drop(pane.classes.viewport(), [_class_folder(tmp_path / "data")], QPoint(20, 60))
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "2")], timeout=5000)
+    assert pane.current_class == "cats"
+    _wait_thumbnails(qtbot, pane, 3)
+    assert pane.warning_label.isHidden() and pane.train_button.isEnabled()
+
+    # Renamed by typing: F2 on the selected class, a new name, Enter.
+    _click_class(qtbot, pane, "dogs")
+    qtbot.keyClick(pane.classes, Qt.Key.Key_F2)
+    editor = QApplication.focusWidget()
+    assert editor is not pane.classes
+    qtbot.keyClicks(editor, "  puppies ")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("puppies", "2")], timeout=3000)
+
+    # The second thumbnail of "cats" clicked, then Delete with the focus on the thumbnails.
+    _click_class(qtbot, pane, "cats")
+    _wait_thumbnails(qtbot, pane, 3)
+    second = pane.thumbnails.item(1)
+    doomed = pane.sample_paths()[1]
+    qtbot.mouseClick(pane.thumbnails.viewport(), _Left,
+                     pos=pane.thumbnails.visualItemRect(second).center())
+    assert pane.thumbnails.hasFocus()
+    qtbot.keyClick(pane.thumbnails, Qt.Key.Key_Delete)
+    assert _rows(pane) == [("cats", "2"), ("puppies", "2")]
+    assert pane.thumbnails.count() == 2 and not doomed.exists()
+    assert doomed not in pane.sample_paths()
+    kept = pane.sample_paths()
+    window.close()
+
+    # A new window: Ctrl+T brings back the last project as it was.
+    again = make_window(qtbot, tmp_path)
+    qtbot.keyClick(again, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    pane = again.teach_pane
+    assert pane.project_label.text() == "Project: proj"
+    assert _rows(pane) == [("cats", "2"), ("puppies", "2")]
+    assert pane.sample_paths() == kept
+    assert again.teach.project is not None
+    dataset = again.teach.project.dataset()
+    assert dataset.classes == ("cats", "puppies") and dataset.counts() == {"cats": 2,
+                                                                           "puppies": 2}
+    assert again.teach.project.model_path.parent == tmp_path / "proj" / "model"
+
+
+def test_files_dropped_on_a_class_go_there_and_a_text_file_is_refused(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    qtbot.mouseClick(pane.add_class_button, _Left)
+    # A new class is named at once: its name is open for typing.
+    qtbot.keyClicks(QApplication.focusWidget(), "red")
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    qtbot.mouseClick(pane.add_class_button, _Left)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)  # keeps "Class 2"
+    qtbot.waitUntil(lambda: _rows(pane) == [("red", "0"), ("Class 2", "0")], timeout=3000)
+    assert "Needs at least 2 images: red, Class 2." in pane.warning_label.text()
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    files = [solid_image(tmp_path / f"r{i}.png", 200 + i, (40, 30)) for i in range(2)]
+    _drop(pane.classes.viewport(), [*files, notes], _row_centre(pane, "red"))
+    qtbot.waitUntil(lambda: _rows(pane)[0] == ("red", "2"), timeout=5000)
+    assert any("notes.txt: not an image file, not added" in m for m in _errors(window))
+    # Dropped on the thumbnails: into the class shown there.
+    _click_class(qtbot, pane, "Class 2")
+    _drop(pane.thumbnails.viewport(), [files[0]], QPoint(30, 30))
+    qtbot.waitUntil(lambda: _rows(pane)[1] == ("Class 2", "1"), timeout=5000)
+    _wait_thumbnails(qtbot, pane, 1)
+    assert "Needs at least 2 images: Class 2." in pane.warning_label.text()
+
+
+def test_a_name_taken_by_another_class_is_refused_and_the_old_name_stays(
+        qtbot: Any, tmp_path: Path) -> None:
+    project = TeachProject.create(tmp_path / "proj")
+    project.add_class("cat")
+    project.add_class("dog")
+    window = make_window(qtbot, tmp_path)
+    assert window.teach.open_project(project.root)
+    pane = window.teach_pane
+    _click_class(qtbot, pane, "dog")
+    qtbot.mouseClick(pane.rename_button, _Left)
+    qtbot.keyClicks(QApplication.focusWidget(), "CAT")
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "there is already a class named 'CAT'" in _errors(window),
+                    timeout=3000)
+    qtbot.waitUntil(lambda: _rows(pane) == [("cat", "0"), ("dog", "0")], timeout=3000)
+    assert TeachProject.open(project.root).classes == ("cat", "dog")
+
+
+def test_removing_a_class_with_images_asks_first(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = TeachProject.create(tmp_path / "proj")
+    project.add_class("a")
+    project.add_files("a", [solid_image(tmp_path / "a.png", 1, (40, 30))])
+    project.add_class("b")
+    window = make_window(qtbot, tmp_path)
+    window.teach.open_project(project.root)
+    pane = window.teach_pane
+    asked: list[str] = []
+    answer = QMessageBox.StandardButton.No
+
+    def question(_parent: Any, _title: str, text: str, *_args: Any) -> Any:
+        asked.append(text)
+        return answer
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    qtbot.mouseClick(pane.remove_class_button, _Left)
+    assert asked == ["Remove the class 'a' and its 1 image from the project?"]
+    assert _rows(pane) == [("a", "1"), ("b", "0")]
+    answer = QMessageBox.StandardButton.Yes
+    qtbot.mouseClick(pane.remove_class_button, _Left)
+    assert _rows(pane) == [("b", "0")] and pane.current_class == "b"
+    qtbot.mouseClick(pane.remove_class_button, _Left)  # no images: no question
+    assert len(asked) == 2 and _rows(pane) == []
+    assert not pane.capture_button.isEnabled()
+    assert json.loads((project.root / MANIFEST).read_text())["classes"] == []
+
+
+def _wait_for_video(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
+    window.start_video(make_test_video(tmp_path / "clip.avi", 60, size=(160, 120)))
+    qtbot.waitUntil(lambda: window.live.latest_frame() is not None, timeout=10_000)
+
+
+def _window_with_class_hand(qtbot: Any, tmp_path: Path) -> tuple[MainWindow, TeachPane]:
+    project = TeachProject.create(tmp_path / "proj")
+    project.add_class("hand")
+    window = make_window(qtbot, tmp_path)
+    assert window.teach.open_project(project.root)
+    return window, window.teach_pane
+
+
+def test_holding_c_captures_a_few_frames_a_second_from_the_video(
+        qtbot: Any, tmp_path: Path) -> None:
+    window, pane = _window_with_class_hand(qtbot, tmp_path)
+    _wait_for_video(qtbot, window, tmp_path)
+    pane.classes.setFocus()
+    qtbot.keyPress(pane.classes, Qt.Key.Key_C)
+    # Held: the system repeats the key, marked as repeats or (XTest, some X servers) as
+    # plain release + press pairs; neither may start a new capture.
+    for marked in (True, False, True):
+        qtbot.wait(300)
+        for kind in (QEvent.Type.KeyRelease, QEvent.Type.KeyPress):
+            QApplication.sendEvent(pane.classes, QKeyEvent(kind, Qt.Key.Key_C, _NoMod, "c",
+                                                           marked))
+        assert window.teach.capturing
+    qtbot.keyRelease(pane.classes, Qt.Key.Key_C)
+    qtbot.waitUntil(lambda: not window.teach.capturing, timeout=1000)
+    assert len([m for m in window.messages.texts() if m.startswith("Captured ")]) == 1
+    # About 1 s at 4 frames a second; the label says how many, and that many arrive.
+    label = pane.capture_label.text()
+    assert label.startswith("Captured ") and label.endswith(" frames into hand")
+    captured = int(label.split()[1])
+    assert 2 <= captured <= 6  # 4 nominal; a loaded machine fires timers late
+    qtbot.waitUntil(lambda: _rows(pane) == [("hand", str(captured))], timeout=5000)
+    _wait_thumbnails(qtbot, pane, captured)
+    files = TeachProject.open(tmp_path / "proj").samples("hand")
+    assert len(files) == captured
+    label = pane.thumbnails.item(0).text()
+    assert label.startswith("Video_clip.avi-frame-") and label.endswith(".png")
+    assert np.asarray(Image.open(files[0])).shape == (120, 160, 3)
+
+    # The button, held with the mouse, does the same.
+    qtbot.mousePress(pane.capture_button, _Left)
+    qtbot.wait(700)
+    assert "Capturing into hand:" in pane.capture_label.text()
+    qtbot.mouseRelease(pane.capture_button, _Left)
+    qtbot.waitUntil(lambda: int(_rows(pane)[0][1]) >= captured + 2, timeout=5000)
+    assert not window.teach.capturing
+
+
+def test_capture_without_a_running_source_says_how_to_start_one(
+        qtbot: Any, tmp_path: Path) -> None:
+    window, pane = _window_with_class_hand(qtbot, tmp_path)
+    qtbot.mousePress(pane.capture_button, _Left)
+    qtbot.mouseRelease(pane.capture_button, _Left)
+    # C held with the focus on any of the pane's buttons asks the same.
+    pane.add_images_button.setFocus()
+    qtbot.keyPress(pane.add_images_button, Qt.Key.Key_C)
+    qtbot.keyRelease(pane.add_images_button, Qt.Key.Key_C)
+    assert len([m for m in _errors(window)
+                if "Start the camera (Ctrl+K) or open a video" in m]) == 2
+    assert not window.teach.capturing and _rows(pane) == [("hand", "0")]
+
+
+def test_train_hands_over_the_dataset_read_in_the_background_and_the_model_path(
+        qtbot: Any, tmp_path: Path) -> None:
+    project = TeachProject.create(tmp_path / "proj")
+    project.add_class_folder(_class_folder(tmp_path / "data"))
+    window = make_window(qtbot, tmp_path)
+    window.teach.open_project(project.root)
+    pane = window.teach_pane
+    assert pane.train_button.isEnabled()
+    gone = project.samples("cats")[0]
+    gone.unlink()  # behind the app's back
+    with qtbot.waitSignal(window.teach.train_requested, timeout=5000) as asked:
+        qtbot.mouseClick(pane.train_button, _Left)
+    dataset, model_path = asked.args
+    assert dataset.classes == ("cats", "dogs") and dataset.counts() == {"cats": 2, "dogs": 2}
+    assert model_path == project.model_path
+    assert f"{gone}: No such file or directory, left out" in _errors(window)
+    assert pane.train_button.isEnabled()
+
+
+def test_a_damaged_project_is_one_message_and_the_pane_stays_usable(
+        qtbot: Any, tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / MANIFEST).write_text("{broken")
+    window = make_window(qtbot, tmp_path)
+    assert not window.teach.open_project(root)
+    (message,) = _errors(window)
+    assert message.startswith(f"{root / MANIFEST}: damaged (not valid JSON")
+    assert window.teach_pane.project_label.text() == NO_PROJECT
+    assert window.teach.new_project(tmp_path / "other")
+
+
+def test_add_folder_adds_classes_or_images_for_the_selected_class(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window(qtbot, tmp_path)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    assert pane.add_folder_button.isEnabled() and not pane.add_images_button.isEnabled()
+    chosen = [_class_folder(tmp_path / "data")]
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        lambda *_args: str(chosen.pop(0)))
+    qtbot.mouseClick(pane.add_folder_button, _Left)
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "2")], timeout=5000)
+    # A plain folder of images: into the selected class.
+    for i in range(2):
+        solid_image(tmp_path / "more" / f"m{i}.png", 60 + i, (40, 30))
+    chosen.append(tmp_path / "more")
+    _click_class(qtbot, pane, "dogs")
+    qtbot.mouseClick(pane.add_folder_button, _Left)
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "4")], timeout=5000)
+    _wait_thumbnails(qtbot, pane, 4)
+
+
+def test_the_open_pane_fits_a_640_by_480_window(qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    window.teach.add_class()
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640 and window.height() == 480, timeout=3000)
+    assert pane.width() <= 640 and window.view.height() >= 150
+    assert all(b.isVisible() and b.width() >= b.minimumSizeHint().width()
+               for b in (pane.capture_button, pane.train_button, pane.add_folder_button))
