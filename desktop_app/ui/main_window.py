@@ -33,6 +33,7 @@ from desktop_app.ui.controllers.overlay_painter import OverlayPainter
 from desktop_app.ui.controllers.prediction_presenter import PredictionPresenter
 from desktop_app.ui.controllers.score_controller import ScoreController
 from desktop_app.ui.controllers.still_controller import StillController
+from desktop_app.ui.controllers.teach_controller import TeachController
 from desktop_app.ui.controllers.worker import EngineFactory, WorkerClient
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.settings import Settings
@@ -111,6 +112,7 @@ class MainWindow(QMainWindow):
                                       self.presenter, self.view, self.predictions)
         self.scores = ScoreController(self, self.shown, self.client, self.score_panel)
         self.compare = CompareController(self, self.shown, self.client, self.overlay_controls)
+        self.teach = TeachController(self, self.client, self.models, settings, self.background)
         self._connect()
         geometry = settings.geometry
         if geometry is not None:
@@ -120,7 +122,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         a = self.actions_
         for controller in (self.models, self.images, self.exports, self.live, self.opener,
-                           self.stills, self.scores, self.compare):
+                           self.stills, self.scores, self.compare, self.teach):
             controller.message.connect(self.add_message)
         for notes in (self.exports.note, self.live.note, self.presenter.note):
             notes.connect(self._log_once)
@@ -166,6 +168,7 @@ class MainWindow(QMainWindow):
         a.follow_top.triggered.connect(self.presenter.follow_top_class)
         a.score_map.triggered.connect(self.scores.score)
         a.compare.triggered.connect(self.compare.start)
+        a.train_from_folder.triggered.connect(self.teach.ask_train_from_folder)
         self.compare.open_cell.connect(self._open_compare_cell)
         a.camera.triggered.connect(self.live.toggle_camera)
         a.freeze.toggled.connect(self.live.set_frozen)
@@ -233,6 +236,7 @@ class MainWindow(QMainWindow):
             app.removeEventFilter(self._key_guard)
         self.exports.cancel_run("window closed")
         self.compare.cancel()
+        self.teach.close()
         self.models.close_dialogs()
         self.live.stop()
         if self.leave_busy_worker:

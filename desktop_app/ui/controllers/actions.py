@@ -50,6 +50,7 @@ class WindowActions:
     follow_top: QAction
     score_map: QAction
     compare: QAction
+    train_from_folder: QAction
     camera: QAction
     freeze: QAction
     mirror: QAction
@@ -155,6 +156,10 @@ def build_actions(window: QMainWindow) -> WindowActions:
                           tip="Deletion, insertion and ROAD of the map on screen"),
         compare=_action(window, "&Compare methods…", "Ctrl+Shift+M",
                         tip="Every CAM method for each top-k class, scored and ranked"),
+        train_from_folder=_action(
+            window, "Train from &folder…",
+            tip="Teach the model loaded now your own classes: a folder with one sub-folder "
+                "of images per class"),
         camera=_action(window, "Start/stop &camera", "Ctrl+K", checkable=True),
         freeze=_action(window, "&Freeze frame", "Space", checkable=True),
         mirror=_action(window, "&Mirror camera", "M", checkable=True),
@@ -199,6 +204,9 @@ def build_actions(window: QMainWindow) -> WindowActions:
     explain_menu = bar.addMenu("E&xplain")
     explain_menu.addAction(a.score_map)
     explain_menu.addAction(a.compare)
+
+    teach_menu = bar.addMenu("&Teach")
+    teach_menu.addAction(a.train_from_folder)
 
     camera_menu = bar.addMenu("&Camera")
     for action in (a.camera, a.freeze, a.mirror, a.stop_live, a.refresh_cameras):
