@@ -169,6 +169,8 @@ class MainWindow(QMainWindow):
         a.score_map.triggered.connect(self.scores.score)
         a.compare.triggered.connect(self.compare.start)
         a.train_from_folder.triggered.connect(self.teach.ask_train_from_folder)
+        a.training_results.triggered.connect(self.teach.show_dialog)
+        self.teach.finished.connect(self._update_actions)
         self.compare.open_cell.connect(self._open_compare_cell)
         a.camera.triggered.connect(self.live.toggle_camera)
         a.freeze.toggled.connect(self.live.set_frozen)
@@ -358,6 +360,7 @@ class MainWindow(QMainWindow):
         a.save_map.setEnabled(shown.has_map)
         a.score_map.setEnabled(shown.has_map)
         a.compare.setEnabled(shown.prediction is not None)
+        a.training_results.setEnabled(self.teach.result is not None)
         a.copy_predictions.setEnabled(shown.prediction is not None)
         running = shown.folder_running
         a.classify_folder.setEnabled(not running and bool(self.images.paths()))

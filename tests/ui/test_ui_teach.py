@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QLabel, QWidget
 from support.shapes_model import CLASSES, ShapesModel, make_sample
 from support.ui_helpers import make_window, wait_for_prediction, write_image
 
@@ -106,15 +106,28 @@ def test_train_from_folder_shows_progress_and_results_and_the_window_uses_the_mo
     table = results.table
     assert [table.verticalHeaderItem(r).text() for r in range(table.rowCount())] == list(TAUGHT)
     assert [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())] == [
-        *TAUGHT, "Accuracy", "Images"]
+        *TAUGHT, "Accuracy", "Validated"]
     matrix = [[int(table.item(r, c).text()) for c in range(2)] for r in range(2)]
     assert matrix == window.teach.result.saved.evaluation.confusion_matrix
     assert sum(map(sum, matrix)) >= 2  # a validation image of each class at least
     gallery = window.teach.result.gallery.by_class
     assert set(gallery) == set(TAUGHT) and all(gallery.values())
     assert all(t.overlay_rgb.ndim == 3 for tiles in gallery.values() for t in tiles)
+    tiles = results.findChildren(QWidget, "map-tile")
+    assert len(tiles) == sum(map(len, gallery.values())) + len(
+        window.teach.result.gallery.mistakes)
+    for tile in tiles:  # each caption below its picture, not over it
+        picture, caption = tile.findChildren(QLabel)
+        assert caption.geometry().top() >= picture.geometry().bottom()
+        assert caption.height() >= 3 * caption.fontMetrics().lineSpacing()
     checkpoint = tmp_path / "models" / "shapes2.safetensors"
     assert checkpoint.is_file() and checkpoint.with_suffix(".txt").is_file()
+
+    qtbot.mouseClick(dialog.close_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    assert window.actions_.training_results.isEnabled()
+    window.actions_.training_results.trigger()  # Teach > Show training results
+    assert dialog.isVisible() and results.isVisible()
 
     qtbot.mouseClick(results.use_button, Qt.MouseButton.LeftButton)
 
@@ -149,11 +162,13 @@ def test_cancel_during_fine_tuning_keeps_saves_and_shows_the_best_model(
     assert out.is_file()
     assert "stopped by Cancel" in dialog.results.summary.text()
     assert dialog.results.isVisible() and dialog.results.use_button.isEnabled()
+    assert not dialog.progress.isVisible()
 
 
 def test_a_class_with_one_image_gives_its_message(qtbot: Any, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     window = make_window(qtbot, tmp_path)  # no model needed: refused before the worker
+    assert not window.actions_.training_results.isEnabled()
     data = tmp_path / "data"
     for name, count in (("cat", 3), ("dog", 1)):
         (data / name).mkdir(parents=True)

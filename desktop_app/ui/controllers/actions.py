@@ -51,6 +51,7 @@ class WindowActions:
     score_map: QAction
     compare: QAction
     train_from_folder: QAction
+    training_results: QAction
     camera: QAction
     freeze: QAction
     mirror: QAction
@@ -160,6 +161,8 @@ def build_actions(window: QMainWindow) -> WindowActions:
             window, "Train from &folder…",
             tip="Teach the model loaded now your own classes: a folder with one sub-folder "
                 "of images per class"),
+        training_results=_action(window, "Show training &results",
+                                 tip="The last training's accuracy, mistakes and maps"),
         camera=_action(window, "Start/stop &camera", "Ctrl+K", checkable=True),
         freeze=_action(window, "&Freeze frame", "Space", checkable=True),
         mirror=_action(window, "&Mirror camera", "M", checkable=True),
@@ -207,6 +210,7 @@ def build_actions(window: QMainWindow) -> WindowActions:
 
     teach_menu = bar.addMenu("&Teach")
     teach_menu.addAction(a.train_from_folder)
+    teach_menu.addAction(a.training_results)
 
     camera_menu = bar.addMenu("&Camera")
     for action in (a.camera, a.freeze, a.mirror, a.stop_live, a.refresh_cameras):

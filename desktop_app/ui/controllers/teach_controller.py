@@ -102,6 +102,13 @@ class TeachController(QObject):
             self.dialog.results.mark_used()
 
     @Slot()
+    def show_dialog(self) -> None:
+        """Show the Teach window again (after it was closed): the last results stay."""
+        dialog = self._dialog()
+        dialog.show()
+        dialog.raise_()
+
+    @Slot()
     def ask_train_from_folder(self) -> None:
         """*Train from folder…*: a folder with one sub-folder of images per class, then the
         file to save the model as."""

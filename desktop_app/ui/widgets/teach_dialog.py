@@ -42,22 +42,22 @@ class TeachDialog(QDialog):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(500)
-        self.log.setFixedHeight(96)
         self.results = TeachResults()
-        self.results.hide()
-        scroll = QScrollArea()
-        scroll.setWidget(self.results)
-        scroll.setWidgetResizable(True)
-        self._scroll = scroll
+        # Hidden until there are results: while training, the log has the room.
+        self._scroll = QScrollArea()
+        self._scroll.setWidget(self.results)
+        self._scroll.setWidgetResizable(True)
+        self._scroll.hide()
         bar = QHBoxLayout()
         bar.addWidget(self.progress, 1)
+        bar.addStretch(0)  # keeps Close at the right once the bar is hidden
         bar.addWidget(self.cancel_button)
         bar.addWidget(self.close_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addLayout(bar)
-        layout.addWidget(self.log)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.log, 1)
+        layout.addWidget(self._scroll, 4)
         self.cancel_button.clicked.connect(lambda: emit(self.cancel_requested))
         self.close_button.clicked.connect(self.close)
         self.resize(1080, 760)
@@ -71,7 +71,7 @@ class TeachDialog(QDialog):
         self.cancel_button.setEnabled(True)
         self.cancel_button.show()
         self.log.clear()
-        self.results.hide()
+        self._scroll.hide()
 
     def show_stage(self, stage: str, done: int, total: int) -> None:
         self.status.setText(f"{_STAGE_TITLES.get(stage, stage)}… "
@@ -98,7 +98,7 @@ class TeachDialog(QDialog):
     def show_done(self, text: str) -> None:
         self.status.setText(text)
         self._finish()
-        self.results.show()
+        self._scroll.show()
 
     def _finish(self) -> None:
         self.progress.hide()

@@ -25,6 +25,7 @@ from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.widgets.qt_image import rgb_to_qimage
 
 _TILES_PER_ROW = 6
+_CAPTION_LINES = 3
 
 
 def percent(value: float) -> str:
@@ -41,7 +42,7 @@ class ConfusionTable(QTableWidget):
         self.clear()
         self.setRowCount(k)
         self.setColumnCount(k + 2)
-        self.setHorizontalHeaderLabels([*classes, "Accuracy", "Images"])
+        self.setHorizontalHeaderLabels([*classes, "Accuracy", "Validated"])
         self.setVerticalHeaderLabels(list(classes))
         for row, name in enumerate(classes):
             total = max(evaluation.val_counts[name], 1)
@@ -61,7 +62,8 @@ class ConfusionTable(QTableWidget):
             self.rowHeight(r) for r in range(k)) + 2 * self.frameWidth()
         self.setFixedHeight(height + 2)
         self.setToolTip("Validation images: rows are the true class, columns the class the "
-                        "model chose. Images: validation images of all the class's images.")
+                        "model chose. Validated: the class's validation images, of all its "
+                        "images.")
 
 
 def _cell(text: str) -> QTableWidgetItem:
@@ -73,6 +75,7 @@ def _cell(text: str) -> QTableWidgetItem:
 def tile_widget(tile: MapTile, caption: str) -> QWidget:
     """One overlay with its caption beneath; the file's path as the tooltip."""
     box = QWidget()
+    box.setObjectName("map-tile")
     layout = QVBoxLayout(box)
     layout.setContentsMargins(2, 2, 2, 2)
     picture = QLabel()
@@ -81,7 +84,8 @@ def tile_widget(tile: MapTile, caption: str) -> QWidget:
     picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
     text = QLabel(caption)
     text.setWordWrap(True)
-    text.setFixedWidth(TILE_SIDE)
+    # A fixed size: a grid squeezes word-wrapped labels over the picture above them.
+    text.setFixedSize(TILE_SIDE, _CAPTION_LINES * text.fontMetrics().lineSpacing() + 4)
     text.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
     layout.addWidget(picture)
     layout.addWidget(text)
