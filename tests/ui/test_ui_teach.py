@@ -8,6 +8,7 @@ shapes ("round", "boxy"), a few generated images each, so a training takes secon
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,20 @@ def test_a_folder_with_one_class_gives_its_message(qtbot: Any, tmp_path: Path,
     qtbot.waitUntil(lambda: window.teach.dialog is not None and window.teach.dialog.status
                     .text().startswith("need at least two classes"), timeout=5000)
     assert "found 1 (cat)" in window.teach.dialog.status.text()
+
+
+@pytest.mark.slow
+def test_closing_the_window_during_training_stops_it_at_once_and_saves_nothing(
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path) -> None:
+    from desktop_app.inference.training import Recipe
+
+    out = tmp_path / "never.safetensors"
+    window.teach.train(scan_dataset(shapes.data), out, Recipe(epochs=500, patience=500))
+    qtbot.waitUntil(lambda: "fine-tune 1/500" in log_text(window), timeout=TRAIN_TIMEOUT_MS)
+
+    started = time.monotonic()
+    window.close()
+
+    assert time.monotonic() - started < 3.0
+    assert not window.client.running
+    assert not out.exists()
