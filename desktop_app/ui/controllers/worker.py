@@ -435,11 +435,11 @@ class WorkerClient(QObject):
         self._poke.connect(self.worker._on_poke)
         self.worker.idle.connect(self._on_idle)
         self.worker.model_ready.connect(self._on_model_ready)
-        self.worker.prediction_ready.connect(self._on_prediction_ready)
-        self.worker.score_ready.connect(self._on_score_ready)
-        self.worker.score_progress.connect(self._on_score_progress)
-        self.worker.train_ready.connect(self._on_train_ready)
-        self.worker.train_progress.connect(self._on_train_progress)
+        for ready in (self.worker.prediction_ready, self.worker.score_ready,
+                      self.worker.train_ready):
+            ready.connect(self._on_result)
+        self.worker.score_progress.connect(self._on_progress)
+        self.worker.train_progress.connect(self._on_progress)
         self.worker.failed.connect(self._on_failed)
         # Per slot, the replies still owed, by request id.
         self._replies: dict[str, dict[int, Reply]] = {slot: {} for slot in SLOTS}
@@ -541,35 +541,18 @@ class WorkerClient(QObject):
             reply.on_result(info)
 
     @Slot(object)
-    def _on_prediction_ready(self, result: PredictResult) -> None:
+    def _on_result(self, result: PredictResult | ScoreResult | TrainResult) -> None:
         reply = self._take_reply(result.request.kind.slot, result.request.id)
         if reply is not None:
             reply.on_result(result)
 
     @Slot(object)
-    def _on_score_ready(self, result: ScoreResult) -> None:
-        reply = self._take_reply(result.request.kind.slot, result.request.id)
-        if reply is not None:
-            reply.on_result(result)
-
-    @Slot(object)
-    def _on_score_progress(self, progress: ScoreProgress) -> None:
-        for replies in (self._replies["score"], self._replies["compare"]):
-            reply = replies.get(progress.request_id)
+    def _on_progress(self, progress: ScoreProgress | TrainProgress) -> None:
+        slots = ("train",) if isinstance(progress, TrainProgress) else ("score", "compare")
+        for slot in slots:
+            reply = self._replies[slot].get(progress.request_id)
             if reply is not None and reply.on_progress is not None:
                 reply.on_progress(progress)
-
-    @Slot(object)
-    def _on_train_ready(self, result: TrainResult) -> None:
-        reply = self._take_reply(result.request.kind.slot, result.request.id)
-        if reply is not None:
-            reply.on_result(result)
-
-    @Slot(object)
-    def _on_train_progress(self, progress: TrainProgress) -> None:
-        reply = self._replies[Kind.TRAIN.slot].get(progress.request_id)
-        if reply is not None and reply.on_progress is not None:
-            reply.on_progress(progress)
 
     @Slot(object)
     def _on_failed(self, failure: WorkerFailure) -> None:
