@@ -144,7 +144,8 @@ def test_train_from_folder_shows_progress_and_results_and_the_window_uses_the_mo
 
 @pytest.mark.slow
 def test_cancel_during_fine_tuning_keeps_saves_and_shows_the_best_model(
-        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path) -> None:
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from desktop_app.inference.training import Recipe
 
     out = tmp_path / "cancelled.safetensors"
@@ -152,6 +153,11 @@ def test_cancel_during_fine_tuning_keeps_saves_and_shows_the_best_model(
     dialog = window.teach.dialog
     assert dialog is not None
     qtbot.waitUntil(lambda: "fine-tune 1/500" in log_text(window), timeout=TRAIN_TIMEOUT_MS)
+    asked: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *_args, **_kwargs: asked.append("folder") or ""))
+    window.actions_.train_from_folder.trigger()  # a second training is refused
+    assert not asked and window.messages.texts()[-1].startswith("A training is running")
 
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
 

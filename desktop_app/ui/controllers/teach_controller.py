@@ -60,13 +60,11 @@ class TeachController(QObject):
         """Teach the model loaded now the classes of ``dataset`` and save it as ``out``
         (``.safetensors``; labels and report beside it). Progress, errors and results
         show in the Teach dialog; ``finished`` carries the result."""
+        if self._refused_while_running():
+            return
         dialog = self._dialog()
         dialog.show()
         dialog.raise_()
-        if self._pending is not None:
-            emit(self.message, "A training is running already: wait for it or cancel it "
-                               "first.", "error")
-            return
         dialog.show_started(f"Teach — {out.name}",
                             f"Teaching {len(dataset.classes)} classes "
                             f"({', '.join(dataset.classes)}); recognition in the window "
@@ -112,6 +110,8 @@ class TeachController(QObject):
     def ask_train_from_folder(self) -> None:
         """*Train from folder…*: a folder with one sub-folder of images per class, then the
         file to save the model as."""
+        if self._refused_while_running():
+            return
         folder = QFileDialog.getExistingDirectory(
             self._window, "Folder with one sub-folder of images per class",
             self._settings.last_dir)
@@ -152,6 +152,15 @@ class TeachController(QObject):
             self.dialog.cancel_requested.connect(self.cancel)
             self.dialog.results.use_requested.connect(self.use_model)
         return self.dialog
+
+    def _refused_while_running(self) -> bool:
+        """One training at a time: another one is refused, and its progress shown."""
+        if self._pending is None:
+            return False
+        self.show_dialog()
+        emit(self.message, "A training is running already: wait for it or cancel it first.",
+             "error")
+        return True
 
     def _refuse(self, text: str) -> None:
         assert self.dialog is not None
