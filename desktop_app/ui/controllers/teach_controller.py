@@ -130,15 +130,12 @@ class TeachController(QObject):
     def train_from_folder(self, folder: Path, out: Path) -> None:
         """Scan ``folder`` off the GUI thread (every file is read for its hash), then
         train from it."""
-        self._background.run(scan_dataset, folder, callback=lambda dataset, error: (
-            self._refuse_folder(folder, out, error) if error is not None
-            else self.train(dataset, out)))
-
-    def _refuse_folder(self, folder: Path, out: Path, error: str) -> None:
         dialog = self._dialog()
-        dialog.show_started(f"Teach — {out.name}", str(folder))
+        dialog.show_started(f"Teach — {out.name}", f"Reading {folder}…")
         dialog.show()
-        self._refuse(error)
+        dialog.raise_()
+        self._background.run(scan_dataset, folder, callback=lambda dataset, error: (
+            self._refuse(error) if error is not None else self.train(dataset, out)))
 
     def close(self) -> None:
         """At shutdown: the worker stops the training itself; nothing more is shown."""
