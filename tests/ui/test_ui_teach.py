@@ -190,6 +190,7 @@ def test_a_class_with_one_image_gives_its_message(qtbot: Any, tmp_path: Path,
                     and window.teach.dialog.status.text() == message, timeout=5000)
     assert not window.teach.running
     assert not window.teach.dialog.cancel_button.isVisible()
+    assert not window.teach.dialog.log.isVisible()  # nothing to show there
     assert window.messages.texts()[-1] == f"Training: {message}"
 
 

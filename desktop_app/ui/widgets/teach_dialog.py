@@ -60,7 +60,7 @@ class TeachDialog(QDialog):
         layout.addWidget(self._scroll, 4)
         self.cancel_button.clicked.connect(lambda: emit(self.cancel_requested))
         self.close_button.clicked.connect(self.close)
-        self.resize(1080, 760)
+        self.resize(760, 420)  # progress only; results make it larger
 
     def show_started(self, title: str, text: str) -> None:
         self.setWindowTitle(title)
@@ -71,6 +71,7 @@ class TeachDialog(QDialog):
         self.cancel_button.setEnabled(True)
         self.cancel_button.show()
         self.log.clear()
+        self.log.show()
         self._scroll.hide()
 
     def show_stage(self, stage: str, done: int, total: int) -> None:
@@ -93,12 +94,14 @@ class TeachDialog(QDialog):
         """The one-line message of a training that did not start or failed."""
         self.status.setText(text)
         self.status.setStyleSheet("color: #c0392b;")
+        self.log.setVisible(bool(self.log.toPlainText()))  # an empty log says nothing
         self._finish()
 
     def show_done(self, text: str) -> None:
         self.status.setText(text)
         self._finish()
         self._scroll.show()
+        self.resize(max(self.width(), 1080), max(self.height(), 760))
 
     def _finish(self) -> None:
         self.progress.hide()
