@@ -58,6 +58,7 @@ class TeachDialog(QDialog):
         layout.addLayout(bar)
         layout.addWidget(self.log, 1)
         layout.addWidget(self._scroll, 4)
+        layout.addStretch(0)  # with neither shown, the line and the buttons stay on top
         self.cancel_button.clicked.connect(lambda: emit(self.cancel_requested))
         self.close_button.clicked.connect(self.close)
         self.resize(760, 420)  # progress only; results make it larger
