@@ -223,3 +223,22 @@ def test_closing_the_window_during_training_stops_it_at_once_and_saves_nothing(
     assert time.monotonic() - started < 3.0
     assert not window.client.running
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_class_left_with_one_readable_image_gives_the_engines_message(
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(shapes.data / "round", data / "round")
+    (data / "boxy").mkdir()
+    shutil.copy(shapes.data / "boxy" / "0.png", data / "boxy" / "0.png")
+    (data / "boxy" / "1.png").write_bytes(b"\x89PNG\r\n\x1a\n and then nothing")
+
+    window.teach.train(scan_dataset(data), tmp_path / "m.safetensors")
+
+    message = "each class needs at least two usable images; too few in boxy (1)"
+    qtbot.waitUntil(lambda: window.teach.dialog.status.text() == message,
+                    timeout=TRAIN_TIMEOUT_MS)
+    assert not window.teach.running and window.teach.result is None
+    assert "1.png" in log_text(window)  # the file that was skipped, named
+    assert window.messages.texts()[-1] == f"Training: {message}"
