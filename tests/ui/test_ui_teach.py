@@ -8,7 +8,9 @@ shapes ("round", "boxy"), a few generated images each, so a training takes secon
 from __future__ import annotations
 
 import shutil
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,13 +59,17 @@ def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def window(qtbot: Any, tmp_path: Path, shapes_model: ShapesModel, feature_cache: Path,
-           monkeypatch: pytest.MonkeyPatch) -> MainWindow:
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
     """The window with the shapes model loaded; the feature cache in a test folder."""
     monkeypatch.setenv("RESNET_LENS_CACHE_DIR", str(feature_cache))
     w = make_window(qtbot, tmp_path, TorchEngine, weights=str(shapes_model.weights),
                     labels=str(shapes_model.labels), device="cpu")
     qtbot.waitUntil(lambda: w.model_info is not None, timeout=60_000)
-    return w
+    yield w
+    # Each loaded model builds its fused forward on a thread of its own for a few seconds;
+    # a short test is over sooner.
+    qtbot.waitUntil(lambda: not any(t.name == "lens-compile" for t in threading.enumerate()),
+                    timeout=60_000)
 
 
 def choose_in_dialogs(monkeypatch: pytest.MonkeyPatch, folder: Path, out: Path) -> None:
