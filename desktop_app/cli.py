@@ -584,13 +584,7 @@ def _run_train(options: argparse.Namespace) -> int:
     check_teachable(dataset.classes, dataset.counts())
 
     from desktop_app.inference import load_classifier
-    from desktop_app.inference.taught_files import (
-        evaluation_of,
-        mistake_maps,
-        report_of,
-        save_checkpoint,
-        write_report,
-    )
+    from desktop_app.inference.taught_files import save_taught
     from desktop_app.inference.training import Recipe, teach
 
     recipe = Recipe(linear_only=options.linear_only, epochs=options.epochs,
@@ -608,16 +602,12 @@ def _run_train(options: argparse.Namespace) -> int:
         except Cancelled as exc:
             _err(str(exc))
             return 130
-    evaluation = evaluation_of(trained, dataset)
-    save_checkpoint(trained, files)
-    maps = mistake_maps(files, evaluation)
-    report = report_of(trained, evaluation, backbone, dataset, files)
-    report["mistake_maps"] = [str(p) for p in maps]
-    write_report(files, report)
+    saved = save_taught(trained, dataset, backbone, files)
+    maps = saved.mistake_maps
     if options.json:
-        print(json.dumps(report), flush=True)
+        print(json.dumps(saved.report), flush=True)
     else:
-        _print_evaluation(evaluation, trained)
+        _print_evaluation(saved.evaluation, trained)
         print(f"wrote {files.checkpoint}, {files.labels.name}, {files.report.name}"
               + (f" and {len(maps)} mistake maps in {maps[0].parent.name}" if maps else ""))
     if trained.stopped == "cancelled":

@@ -84,6 +84,29 @@ def write_report(files: TaughtFiles, report: dict[str, object]) -> None:
     write_text_atomically(files.report, json.dumps(report, indent=2, allow_nan=False) + "\n")
 
 
+@dataclass(frozen=True)
+class Saved:
+    """What saving a taught model wrote, and its evaluation."""
+
+    files: TaughtFiles
+    evaluation: Evaluation
+    report: dict[str, object]
+    mistake_maps: tuple[Path, ...]
+
+
+def save_taught(trained: TrainedModel, dataset: Dataset, backbone: Classifier,
+                files: TaughtFiles) -> Saved:
+    """Evaluate ``trained`` and write its checkpoint, labels, mistake maps and report: the
+    one way ``resnet-lens train`` and the window save what they taught."""
+    evaluation = evaluation_of(trained, dataset)
+    save_checkpoint(trained, files)
+    maps = mistake_maps(files, evaluation)
+    report = report_of(trained, evaluation, backbone, dataset, files)
+    report["mistake_maps"] = [str(p) for p in maps]
+    write_report(files, report)
+    return Saved(files, evaluation, report, tuple(maps))
+
+
 def mistake_maps(files: TaughtFiles, evaluation: Evaluation) -> list[Path]:
     """Grad-CAM overlays of the most confident mistakes, by the saved model as the engine
     loads it, for the class it wrongly chose: ``NAME.mistakes/<rank>-<image>.png``."""

@@ -33,6 +33,7 @@ from desktop_app.ui.controllers.overlay_painter import OverlayPainter
 from desktop_app.ui.controllers.prediction_presenter import PredictionPresenter
 from desktop_app.ui.controllers.score_controller import ScoreController
 from desktop_app.ui.controllers.still_controller import StillController
+from desktop_app.ui.controllers.teach_controller import TeachController
 from desktop_app.ui.controllers.teach_project_controller import TeachProjectController
 from desktop_app.ui.controllers.worker import EngineFactory, WorkerClient
 from desktop_app.ui.qt_compat import emit
@@ -112,9 +113,10 @@ class MainWindow(QMainWindow):
                                       self.presenter, self.view, self.predictions)
         self.scores = ScoreController(self, self.shown, self.client, self.score_panel)
         self.compare = CompareController(self, self.shown, self.client, self.overlay_controls)
-        self.teach = TeachProjectController(self, settings, self.background,
-                                            self.live.latest_frame)
-        self.teach_pane = self.teach.pane
+        self.teach = TeachController(self, self.client, self.models, settings, self.background)
+        self.teach_project = TeachProjectController(self, settings, self.background,
+                                                    self.live.latest_frame)
+        self.teach_pane = self.teach_project.pane
         self._connect()
         geometry = settings.geometry
         if geometry is not None:
@@ -124,7 +126,8 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         a = self.actions_
         for controller in (self.models, self.images, self.exports, self.live, self.opener,
-                           self.stills, self.scores, self.compare, self.teach):
+                           self.stills, self.scores, self.compare, self.teach,
+                           self.teach_project):
             controller.message.connect(self.add_message)
         for notes in (self.exports.note, self.live.note, self.presenter.note):
             notes.connect(self._log_once)
@@ -170,6 +173,9 @@ class MainWindow(QMainWindow):
         a.follow_top.triggered.connect(self.presenter.follow_top_class)
         a.score_map.triggered.connect(self.scores.score)
         a.compare.triggered.connect(self.compare.start)
+        a.train_from_folder.triggered.connect(self.teach.ask_train_from_folder)
+        a.training_results.triggered.connect(self.teach.show_dialog)
+        self.teach.finished.connect(self._update_actions)
         self.compare.open_cell.connect(self._open_compare_cell)
         a.camera.triggered.connect(self.live.toggle_camera)
         a.freeze.toggled.connect(self.live.set_frozen)
@@ -177,9 +183,10 @@ class MainWindow(QMainWindow):
         a.mirror.toggled.connect(self.camera_panel.mirror_box.setChecked)
         a.stop_live.triggered.connect(self.live.stop)
         a.refresh_cameras.triggered.connect(self.live.refresh_cameras)
-        a.teach.triggered.connect(self.teach.toggle_pane)
-        a.new_teach_project.triggered.connect(self.teach.ask_new)
-        a.open_teach_project.triggered.connect(self.teach.ask_open)
+        a.teach.triggered.connect(self.teach_project.toggle_pane)
+        a.new_teach_project.triggered.connect(self.teach_project.ask_new)
+        a.open_teach_project.triggered.connect(self.teach_project.ask_open)
+        self.teach_project.train_requested.connect(self.teach.train)
         a.shortcuts.triggered.connect(lambda: show_shortcuts(self, a.all()))
         a.about.triggered.connect(lambda: show_about(self, APP_NAME))
         a.themes[self.settings.theme].setChecked(True)
@@ -240,7 +247,8 @@ class MainWindow(QMainWindow):
             app.removeEventFilter(self._key_guard)
         self.exports.cancel_run("window closed")
         self.compare.cancel()
-        self.teach.stop_capture()
+        self.teach_project.stop_capture()
+        self.teach.close()
         self.models.close_dialogs()
         self.live.stop()
         if self.leave_busy_worker:
@@ -362,6 +370,7 @@ class MainWindow(QMainWindow):
         a.save_map.setEnabled(shown.has_map)
         a.score_map.setEnabled(shown.has_map)
         a.compare.setEnabled(shown.prediction is not None)
+        a.training_results.setEnabled(self.teach.result is not None)
         a.copy_predictions.setEnabled(shown.prediction is not None)
         running = shown.folder_running
         a.classify_folder.setEnabled(not running and bool(self.images.paths()))

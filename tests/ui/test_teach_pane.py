@@ -81,8 +81,8 @@ def _errors(window: MainWindow) -> list[str]:
 def _new_project(qtbot: Any, window: MainWindow, root: Path) -> TeachPane:
     qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
     pane = window.teach_pane
-    assert window.teach.dock.isVisible() and pane.project_label.text() == NO_PROJECT
-    assert window.teach.new_project(root)
+    assert window.teach_project.dock.isVisible() and pane.project_label.text() == NO_PROJECT
+    assert window.teach_project.new_project(root)
     return pane
 
 
@@ -131,11 +131,11 @@ def test_a_project_made_by_dropping_typing_and_deleting_reopens_the_same(
     assert pane.project_label.text() == "Project: proj"
     assert _rows(pane) == [("cats", "2"), ("puppies", "2")]
     assert pane.sample_paths() == kept
-    assert again.teach.project is not None
-    dataset = again.teach.project.dataset()
+    assert again.teach_project.project is not None
+    dataset = again.teach_project.project.dataset()
     assert dataset.classes == ("cats", "puppies") and dataset.counts() == {"cats": 2,
                                                                            "puppies": 2}
-    assert again.teach.project.model_path.parent == tmp_path / "proj" / "model"
+    assert again.teach_project.project.model_path.parent == tmp_path / "proj" / "model"
 
 
 def test_files_dropped_on_a_class_go_there_and_a_text_file_is_refused(
@@ -171,7 +171,7 @@ def test_a_name_taken_by_another_class_is_refused_and_the_old_name_stays(
     project.add_class("cat")
     project.add_class("dog")
     window = make_window(qtbot, tmp_path)
-    assert window.teach.open_project(project.root)
+    assert window.teach_project.open_project(project.root)
     pane = window.teach_pane
     _click_class(qtbot, pane, "dog")
     qtbot.mouseClick(pane.rename_button, _Left)
@@ -190,7 +190,7 @@ def test_removing_a_class_with_images_asks_first(
     project.add_files("a", [solid_image(tmp_path / "a.png", 1, (40, 30))])
     project.add_class("b")
     window = make_window(qtbot, tmp_path)
-    window.teach.open_project(project.root)
+    window.teach_project.open_project(project.root)
     pane = window.teach_pane
     asked: list[str] = []
     answer = QMessageBox.StandardButton.No
@@ -221,7 +221,7 @@ def _window_with_class_hand(qtbot: Any, tmp_path: Path) -> tuple[MainWindow, Tea
     project = TeachProject.create(tmp_path / "proj")
     project.add_class("hand")
     window = make_window(qtbot, tmp_path)
-    assert window.teach.open_project(project.root)
+    assert window.teach_project.open_project(project.root)
     return window, window.teach_pane
 
 
@@ -238,9 +238,9 @@ def test_holding_c_captures_a_few_frames_a_second_from_the_video(
         for kind in (QEvent.Type.KeyRelease, QEvent.Type.KeyPress):
             QApplication.sendEvent(pane.classes, QKeyEvent(kind, Qt.Key.Key_C, _NoMod, "c",
                                                            marked))
-        assert window.teach.capturing
+        assert window.teach_project.capturing
     qtbot.keyRelease(pane.classes, Qt.Key.Key_C)
-    qtbot.waitUntil(lambda: not window.teach.capturing, timeout=1000)
+    qtbot.waitUntil(lambda: not window.teach_project.capturing, timeout=1000)
     assert len([m for m in window.messages.texts() if m.startswith("Captured ")]) == 1
     # About 1 s at 4 frames a second; the label says how many, and that many arrive.
     label = pane.capture_label.text()
@@ -261,7 +261,7 @@ def test_holding_c_captures_a_few_frames_a_second_from_the_video(
     assert "Capturing into hand:" in pane.capture_label.text()
     qtbot.mouseRelease(pane.capture_button, _Left)
     qtbot.waitUntil(lambda: int(_rows(pane)[0][1]) >= captured + 2, timeout=5000)
-    assert not window.teach.capturing
+    assert not window.teach_project.capturing
 
 
 def test_capture_without_a_running_source_says_how_to_start_one(
@@ -275,7 +275,7 @@ def test_capture_without_a_running_source_says_how_to_start_one(
     qtbot.keyRelease(pane.add_images_button, Qt.Key.Key_C)
     assert len([m for m in _errors(window)
                 if "Start the camera (Ctrl+K) or open a video" in m]) == 2
-    assert not window.teach.capturing and _rows(pane) == [("hand", "0")]
+    assert not window.teach_project.capturing and _rows(pane) == [("hand", "0")]
 
 
 def test_train_hands_over_the_dataset_read_in_the_background_and_the_model_path(
@@ -283,12 +283,12 @@ def test_train_hands_over_the_dataset_read_in_the_background_and_the_model_path(
     project = TeachProject.create(tmp_path / "proj")
     project.add_class_folder(_class_folder(tmp_path / "data"))
     window = make_window(qtbot, tmp_path)
-    window.teach.open_project(project.root)
+    window.teach_project.open_project(project.root)
     pane = window.teach_pane
     assert pane.train_button.isEnabled()
     gone = project.samples("cats")[0]
     gone.unlink()  # behind the app's back
-    with qtbot.waitSignal(window.teach.train_requested, timeout=5000) as asked:
+    with qtbot.waitSignal(window.teach_project.train_requested, timeout=5000) as asked:
         qtbot.mouseClick(pane.train_button, _Left)
     dataset, model_path = asked.args
     assert dataset.classes == ("cats", "dogs") and dataset.counts() == {"cats": 2, "dogs": 2}
@@ -303,11 +303,11 @@ def test_a_damaged_project_is_one_message_and_the_pane_stays_usable(
     root.mkdir()
     (root / MANIFEST).write_text("{broken")
     window = make_window(qtbot, tmp_path)
-    assert not window.teach.open_project(root)
+    assert not window.teach_project.open_project(root)
     (message,) = _errors(window)
     assert message.startswith(f"{root / MANIFEST}: damaged (not valid JSON")
     assert window.teach_pane.project_label.text() == NO_PROJECT
-    assert window.teach.new_project(tmp_path / "other")
+    assert window.teach_project.new_project(tmp_path / "other")
 
 
 def test_add_folder_adds_classes_or_images_for_the_selected_class(
@@ -335,7 +335,7 @@ def test_add_folder_adds_classes_or_images_for_the_selected_class(
 def test_the_open_pane_fits_a_640_by_480_window(qtbot: Any, tmp_path: Path) -> None:
     window = make_window(qtbot, tmp_path)
     pane = _new_project(qtbot, window, tmp_path / "proj")
-    window.teach.add_class()
+    window.teach_project.add_class()
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
     window.resize(640, 480)
     qtbot.waitUntil(lambda: window.width() == 640 and window.height() == 480, timeout=3000)

@@ -50,6 +50,8 @@ class WindowActions:
     follow_top: QAction
     score_map: QAction
     compare: QAction
+    train_from_folder: QAction
+    training_results: QAction
     camera: QAction
     freeze: QAction
     mirror: QAction
@@ -158,6 +160,12 @@ def build_actions(window: QMainWindow) -> WindowActions:
                           tip="Deletion, insertion and ROAD of the map on screen"),
         compare=_action(window, "&Compare methods…", "Ctrl+Shift+M",
                         tip="Every CAM method for each top-k class, scored and ranked"),
+        train_from_folder=_action(
+            window, "Train from &folder…",
+            tip="Teach the model loaded now your own classes: a folder with one sub-folder "
+                "of images per class"),
+        training_results=_action(window, "Show training &results",
+                                 tip="The last training's accuracy, mistakes and maps"),
         camera=_action(window, "Start/stop &camera", "Ctrl+K", checkable=True),
         freeze=_action(window, "&Freeze frame", "Space", checkable=True),
         mirror=_action(window, "&Mirror camera", "M", checkable=True),
@@ -214,6 +222,9 @@ def build_actions(window: QMainWindow) -> WindowActions:
     teach_menu = bar.addMenu("&Teach")
     for action in (a.teach, a.new_teach_project, a.open_teach_project):
         teach_menu.addAction(action)
+    teach_menu.addSeparator()
+    teach_menu.addAction(a.train_from_folder)
+    teach_menu.addAction(a.training_results)
 
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(a.shortcuts)

@@ -33,15 +33,19 @@ from desktop_app.ui.state.requests import (
     ScoreProgress,
     ScoreRequest,
     ScoreResult,
+    TrainProgress,
+    TrainRequest,
+    TrainResult,
     WorkerFailure,
 )
 
 log = logging.getLogger(__name__)
 
 # Taken in this order: a model switch first (results of the old model are wasted work),
-# then what the user is looking at, then scoring its map, then the background folder run.
-SLOTS = ("model", "predict", "score", "compare", "batch")  # the values of Kind.slot
-Request = ModelRequest | PredictRequest | ScoreRequest
+# then what the user is looking at, then scoring its map, then the background folder run;
+# training last: it holds the worker for minutes, so whatever waits goes before it.
+SLOTS = ("model", "predict", "score", "compare", "batch", "train")  # the values of Kind.slot
+Request = ModelRequest | PredictRequest | ScoreRequest | TrainRequest
 
 ProgressCallback = Callable[[int, "int | None"], None]
 CancelCallback = Callable[[], bool]
@@ -167,6 +171,8 @@ class InferenceWorker(QObject):
     prediction_ready = Signal(object)  # PredictResult
     score_ready = Signal(object)  # ScoreResult
     score_progress = Signal(object)  # ScoreProgress
+    train_ready = Signal(object)  # TrainResult
+    train_progress = Signal(object)  # TrainProgress
     failed = Signal(object)  # WorkerFailure
     download_progress = Signal(object)  # DownloadProgress
     idle = Signal(int)  # the largest request id handled so far
@@ -180,8 +186,8 @@ class InferenceWorker(QObject):
         self._classifier: Classifier | None = None
         self._stopping = threading.Event()
         self._cancel_download = threading.Event()
-        # Scorings and Compare requests with an id up to this one are cancelled (an id, not
-        # a flag: a cancel can never be lost to, nor leak into, another request).
+        # Scorings, Compare and training requests with an id up to this one are cancelled
+        # (an id, not a flag: a cancel can never be lost to, nor leak into, another request).
         self._cancelled_up_to: dict[str, int] = {}  # by slot
         self._last_id = 0
 
@@ -193,7 +199,7 @@ class InferenceWorker(QObject):
     def cancel_download(self) -> None:
         self._cancel_download.set()
 
-    def cancel_score(self, slot: str, up_to: int) -> None:
+    def cancel_slot(self, slot: str, up_to: int) -> None:
         self._cancelled_up_to[slot] = max(self._cancelled_up_to.get(slot, 0), up_to)
 
     @Slot()
@@ -207,6 +213,8 @@ class InferenceWorker(QObject):
                 self._load(request)
             elif isinstance(request, ScoreRequest):
                 self._score(request)
+            elif isinstance(request, TrainRequest):
+                self._train(request)
             else:
                 self._predict(request)
         emit(self.idle, self._last_id)
@@ -328,6 +336,60 @@ class InferenceWorker(QObject):
         emit(self.score_ready, ScoreResult(request, dict(scores), curves,
                                            (time.perf_counter() - started) * 1000.0))
 
+    def _train(self, request: TrainRequest) -> None:
+        """Teach the model loaded now; save the result and draw its validation maps. The
+        user's cancel keeps the best model so far (saved and shown as any other); closing
+        the window saves nothing."""
+        if self._classifier is None:
+            self._fail(request, NoModelError("no model is loaded to teach: choose a model "
+                                             "or a weights file first"))
+            return
+        from desktop_app.inference.taught_files import files_for, save_taught
+        from desktop_app.inference.taught_gallery import gallery_of
+        from desktop_app.inference.training import Recipe, teach
+
+        started = time.perf_counter()
+        last = [0.0]
+
+        def report(stage: str, done: int, total: int, loss: float | None = None,
+                   accuracy: float | None = None, note: str | None = None) -> None:
+            now = time.monotonic()
+            # Epochs, notes and stage changes always; feature counts at most ~20 a second.
+            if (loss is not None or note is not None or done in (0, total)
+                    or now - last[0] >= 0.05):
+                last[0] = now
+                emit(self.train_progress,
+                     TrainProgress(request.id, stage, done, total, loss, accuracy, note))
+
+        def cancelled() -> bool:
+            # The user's cancel or a close; a model switch waits for the training instead
+            # of ending it: the user may have picked the model only to try it afterwards.
+            return (request.id <= self._cancelled_up_to.get(request.kind.slot, 0)
+                    or self._stopping.is_set())
+
+        dataset = request.dataset
+        try:
+            files = files_for(request.out)
+            trained = teach(
+                self._classifier, dataset, request.recipe or Recipe(),  # type: ignore[arg-type]
+                progress=lambda r: report(r.stage, r.epoch, r.epochs, r.loss, r.val_accuracy),
+                on_skip=lambda _example, reason: report("features", 0, 1,
+                                                        note=f"{reason}; skipped"),
+                on_count=lambda done, total: report("features", done, total),
+                cancel=cancelled)
+            if self._stopping.is_set():
+                return
+            report("maps", 0, 1)
+            saved = save_taught(trained, dataset, self._classifier, files)  # type: ignore[arg-type]
+            gallery = gallery_of(saved, trained, cancel=self._stopping.is_set)
+        except Exception as error:  # a message for the user; the worker carries on
+            self._fail(request, error)
+            return
+        emit(self.train_ready, TrainResult(
+            request, saved, gallery, trained.stopped,
+            f"{trained.best_stage} epoch {trained.best_epoch}", trained.probe_val_accuracy,
+            (time.perf_counter() - started) * 1000.0))
+
     def _cancel_check(self, request: PredictRequest | ScoreRequest) -> CancelCallback:
         def cancelled() -> bool:
             # The user's cancel, a newer request of its slot (the newest wins), a new model
@@ -351,9 +413,10 @@ class InferenceWorker(QObject):
 class Reply:
     """Where the answer to one request goes, on the GUI thread."""
 
-    on_result: Callable[[Any], None]  # a PredictResult, ScoreResult or ModelInfo
+    on_result: Callable[[Any], None]  # a PredictResult, ScoreResult, TrainResult or ModelInfo
     on_failure: Callable[[WorkerFailure], None]
-    on_progress: Callable[[ScoreProgress], None] | None = None  # scorings report progress
+    # Scorings report ScoreProgress, training TrainProgress.
+    on_progress: Callable[[Any], None] | None = None
 
 
 class WorkerClient(QObject):
@@ -372,9 +435,11 @@ class WorkerClient(QObject):
         self._poke.connect(self.worker._on_poke)
         self.worker.idle.connect(self._on_idle)
         self.worker.model_ready.connect(self._on_model_ready)
-        self.worker.prediction_ready.connect(self._on_prediction_ready)
-        self.worker.score_ready.connect(self._on_score_ready)
-        self.worker.score_progress.connect(self._on_score_progress)
+        for ready in (self.worker.prediction_ready, self.worker.score_ready,
+                      self.worker.train_ready):
+            ready.connect(self._on_result)
+        self.worker.score_progress.connect(self._on_progress)
+        self.worker.train_progress.connect(self._on_progress)
         self.worker.failed.connect(self._on_failed)
         # Per slot, the replies still owed, by request id.
         self._replies: dict[str, dict[int, Reply]] = {slot: {} for slot in SLOTS}
@@ -424,8 +489,13 @@ class WorkerClient(QObject):
     def cancel_score(self, slot: str = "score") -> None:
         """Stop the scoring in progress (it fails with FailureReason.CANCELLED) and drop
         the request waiting in ``slot``."""
-        self.worker.cancel_score(slot, self._last_sent)
+        self.worker.cancel_slot(slot, self._last_sent)
         self.discard(slot)
+
+    def cancel_train(self) -> None:
+        """Stop the training in progress (it keeps, saves and reports its best model so
+        far; before any model exists it fails as cancelled), or drop one still waiting."""
+        self.cancel_score(Kind.TRAIN.slot)
 
     def stop(self, timeout_ms: int = 1800, *, wait_out: bool = True) -> bool:
         """Stop the thread; True when it ended within ``timeout_ms``.
@@ -471,21 +541,16 @@ class WorkerClient(QObject):
             reply.on_result(info)
 
     @Slot(object)
-    def _on_prediction_ready(self, result: PredictResult) -> None:
+    def _on_result(self, result: PredictResult | ScoreResult | TrainResult) -> None:
         reply = self._take_reply(result.request.kind.slot, result.request.id)
         if reply is not None:
             reply.on_result(result)
 
     @Slot(object)
-    def _on_score_ready(self, result: ScoreResult) -> None:
-        reply = self._take_reply(result.request.kind.slot, result.request.id)
-        if reply is not None:
-            reply.on_result(result)
-
-    @Slot(object)
-    def _on_score_progress(self, progress: ScoreProgress) -> None:
-        for replies in (self._replies["score"], self._replies["compare"]):
-            reply = replies.get(progress.request_id)
+    def _on_progress(self, progress: ScoreProgress | TrainProgress) -> None:
+        slots = ("train",) if isinstance(progress, TrainProgress) else ("score", "compare")
+        for slot in slots:
+            reply = self._replies[slot].get(progress.request_id)
             if reply is not None and reply.on_progress is not None:
                 reply.on_progress(progress)
 

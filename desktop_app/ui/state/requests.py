@@ -9,10 +9,12 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from desktop_app.core.dataset import Dataset
 from desktop_app.core.errors import (
     Cancelled,
     DownloadCancelled,
@@ -20,6 +22,11 @@ from desktop_app.core.errors import (
     WeightsUnavailableError,
 )
 from desktop_app.core.results import Prediction
+
+if TYPE_CHECKING:  # training imports torch, which only the worker thread imports
+    from desktop_app.inference.taught_files import Saved
+    from desktop_app.inference.taught_gallery import Gallery
+    from desktop_app.inference.training import Recipe
 
 
 class Kind(Enum):
@@ -31,6 +38,7 @@ class Kind(Enum):
     BATCH = "batch"  # one file of a folder run
     SCORE = "score"  # faithfulness scores of the map on screen
     COMPARE = "compare"  # one map or one scoring of the Compare grid
+    TRAIN = "train"  # teach the loaded model new classes
 
     @property
     def slot(self) -> str:
@@ -132,6 +140,49 @@ class ScoreProgress:
     total: int
 
 
+@dataclass(frozen=True, eq=False)
+class TrainRequest:
+    """Teach the model loaded now the classes of ``dataset``; save it as ``out``
+    (a ``.safetensors`` file, its labels and report beside it). ``recipe`` None: the
+    default recipe."""
+
+    kind: ClassVar[Kind] = Kind.TRAIN
+    id: int
+    dataset: Dataset
+    out: Path
+    recipe: Recipe | None = None
+
+    @property
+    def source(self) -> str:
+        return self.out.name
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """Where a training is: ``stage`` is "features", "linear probe", "fine-tune" or
+    "maps", ``done`` of ``total`` steps of it; epochs carry their loss and validation
+    accuracy. ``note``: a line for the user (a file that was skipped)."""
+
+    request_id: int
+    stage: str
+    done: int
+    total: int
+    loss: float | None = None
+    val_accuracy: float | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    request: TrainRequest
+    saved: Saved  # the files written and the evaluation
+    gallery: Gallery  # Grad-CAM overlays of validation images and of the mistakes
+    stopped: str  # "completed", "early stopping" or "cancelled"
+    best: str  # the stage and epoch whose model was kept, e.g. "fine-tune epoch 3"
+    probe_accuracy: float  # validation accuracy of the linear probe alone
+    worker_ms: float
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What the worker loaded, and the devices this machine offers."""
@@ -160,7 +211,7 @@ class PredictResult:
 class WorkerFailure:
     """A request that failed; ``message`` is one line for the user."""
 
-    request: ModelRequest | PredictRequest | ScoreRequest
+    request: ModelRequest | PredictRequest | ScoreRequest | TrainRequest
     message: str
     reason: FailureReason = FailureReason.ERROR
 

@@ -1,0 +1,218 @@
+"""Teaching the model loaded now new classes, in the window: a TRAIN request to the worker
+(which owns the model), its progress and Cancel in the Teach dialog, then the results and
+*Use this model*, which loads the saved checkpoint as *Choose weights file…* would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from desktop_app.core.dataset import Dataset, check_teachable, scan_dataset
+from desktop_app.core.errors import LensError
+from desktop_app.inference.taught_files import CHECKPOINT_SUFFIX, files_for
+from desktop_app.ui.controllers.background import Background
+from desktop_app.ui.controllers.model_controller import ModelController
+from desktop_app.ui.controllers.worker import Reply, WorkerClient
+from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.settings import Settings
+from desktop_app.ui.state.requests import (
+    FailureReason,
+    TrainProgress,
+    TrainRequest,
+    TrainResult,
+    WorkerFailure,
+    next_request_id,
+)
+from desktop_app.ui.widgets.teach_dialog import TeachDialog
+from desktop_app.ui.widgets.teach_results import percent
+
+if TYPE_CHECKING:  # torch: imported by the worker only
+    from desktop_app.inference.training import Recipe
+
+CHECKPOINT_FILTER = f"Checkpoint (*{CHECKPOINT_SUFFIX})"
+
+
+class TeachController(QObject):
+    message = Signal(str, str)  # text, level
+    finished = Signal(object)  # TrainResult: a model was trained and saved
+
+    def __init__(self, window: QWidget, client: WorkerClient, models: ModelController,
+                 settings: Settings, background: Background) -> None:
+        super().__init__(window)
+        self._window = window
+        self._client = client
+        self._models = models
+        self._settings = settings
+        self._background = background
+        self.dialog: TeachDialog | None = None
+        self.result: TrainResult | None = None  # the last training's
+        self._pending: TrainRequest | None = None
+        self._reply = Reply(self._on_result, self._on_failure, self._on_progress)
+
+    @property
+    def running(self) -> bool:
+        return self._pending is not None
+
+    def train(self, dataset: Dataset, out: Path, recipe: Recipe | None = None) -> None:
+        """Teach the model loaded now the classes of ``dataset`` and save it as ``out``
+        (``.safetensors``; labels and report beside it). Progress, errors and results
+        show in the Teach dialog; ``finished`` carries the result."""
+        if self._refused_while_running():
+            return
+        dialog = self._dialog()
+        dialog.show()
+        dialog.raise_()
+        dialog.show_started(f"Teach — {out.name}",
+                            f"Teaching {len(dataset.classes)} classes "
+                            f"({', '.join(dataset.classes)}); recognition in the window "
+                            "pauses until training ends.")
+        for skipped in dataset.skipped:
+            self._note(f"{skipped.path}: {skipped.reason}; skipped")
+        try:
+            files_for(out)
+            check_teachable(dataset.classes, dataset.counts())
+        except LensError as error:
+            self._refuse(str(error))
+            return
+        self._pending = TrainRequest(next_request_id(), dataset, out, recipe)
+        self._client.submit(self._pending, self._reply)
+
+    @Slot()
+    def cancel(self) -> None:
+        """Stop training; the best model so far is still saved and shown."""
+        if self._pending is None:
+            return
+        self._client.cancel_train()
+        if self.dialog is not None:
+            self.dialog.show_cancelling()
+
+    @Slot()
+    def use_model(self) -> None:
+        """Load the last trained checkpoint as the window's model."""
+        if self.result is None:
+            return
+        files = self.result.saved.files
+        self._models.load_weights(str(files.checkpoint), str(files.labels))
+        if self.dialog is not None:
+            self.dialog.results.mark_used()
+
+    @Slot()
+    def show_dialog(self) -> None:
+        """Show the Teach window again (after it was closed): the last results stay."""
+        dialog = self._dialog()
+        dialog.show()
+        dialog.raise_()
+
+    @Slot()
+    def ask_train_from_folder(self) -> None:
+        """*Train from folder…*: a folder with one sub-folder of images per class, then the
+        file to save the model as."""
+        if self._refused_while_running():
+            return
+        folder = QFileDialog.getExistingDirectory(
+            self._window, "Folder with one sub-folder of images per class",
+            self._settings.last_dir)
+        if not folder:
+            return
+        self._settings.last_dir = folder
+        suggested = Path(folder).with_name(f"{Path(folder).name}{CHECKPOINT_SUFFIX}")
+        out, _ = QFileDialog.getSaveFileName(self._window, "Save the taught model as",
+                                             str(suggested), CHECKPOINT_FILTER)
+        if not out:
+            return
+        if not out.lower().endswith(CHECKPOINT_SUFFIX):
+            out += CHECKPOINT_SUFFIX
+        self.train_from_folder(Path(folder), Path(out))
+
+    def train_from_folder(self, folder: Path, out: Path) -> None:
+        """Scan ``folder`` off the GUI thread (every file is read for its hash), then
+        train from it."""
+        dialog = self._dialog()
+        dialog.show_started(f"Teach — {out.name}", f"Reading {folder}…")
+        dialog.show()
+        dialog.raise_()
+        self._background.run(scan_dataset, folder, callback=lambda dataset, error: (
+            self._refuse(error) if error is not None else self.train(dataset, out)))
+
+    def close(self) -> None:
+        """At shutdown: the worker stops the training itself; nothing more is shown."""
+        self._pending = None
+        if self.dialog is not None:
+            self.dialog.close()
+
+    def _dialog(self) -> TeachDialog:
+        if self.dialog is None:
+            self.dialog = TeachDialog(self._window)
+            self.dialog.cancel_requested.connect(self.cancel)
+            self.dialog.results.use_requested.connect(self.use_model)
+        return self.dialog
+
+    def _refused_while_running(self) -> bool:
+        """One training at a time: another one is refused, and its progress shown."""
+        if self._pending is None:
+            return False
+        self.show_dialog()
+        emit(self.message, "A training is running already: wait for it or cancel it first.",
+             "error")
+        return True
+
+    def _refuse(self, text: str) -> None:
+        assert self.dialog is not None
+        self.dialog.show_error(text)
+        emit(self.message, f"Training: {text}", "error")
+
+    def _note(self, text: str) -> None:
+        assert self.dialog is not None
+        self.dialog.add_line(text)
+        emit(self.message, text, "info")
+
+    def _on_progress(self, progress: TrainProgress) -> None:
+        if self._pending is None or progress.request_id != self._pending.id:
+            return
+        dialog = self._dialog()
+        if progress.note is not None:
+            self._note(progress.note)
+            return
+        if progress.loss is not None:
+            dialog.add_line(
+                f"{progress.stage} {progress.done}/{progress.total}: loss {progress.loss:.3f}, "
+                f"validation accuracy {percent(progress.val_accuracy or 0.0)}")
+        if not dialog.cancel_button.isEnabled():
+            return  # stopping: the dialog says so until the result arrives
+        dialog.show_stage(progress.stage, progress.done, progress.total)
+
+    def _on_result(self, result: TrainResult) -> None:
+        if self._pending is None or result.request.id != self._pending.id:
+            return
+        self._pending = None
+        self.result = result
+        evaluation, files = result.saved.evaluation, result.saved.files
+        how = {"cancelled": "stopped by Cancel: the best model so far was kept",
+               "early stopping": "stopped early: no better on validation",
+               "completed": "completed"}.get(result.stopped, result.stopped)
+        summary = (
+            f"<b>Validation accuracy {percent(evaluation.accuracy)}</b> on "
+            f"{sum(evaluation.val_counts.values())} images (linear probe alone "
+            f"{percent(result.probe_accuracy)}). Kept: {result.best}; {how}.<br>"
+            f"Saved {files.checkpoint} with {files.labels.name} and {files.report.name} "
+            f"({result.worker_ms / 1000:.0f} s).")
+        dialog = self._dialog()
+        dialog.results.show_results(summary, evaluation, result.gallery.mistakes,
+                                    result.gallery.by_class)
+        dialog.show_done(f"Trained {len(evaluation.classes)} classes: {how}.")
+        emit(self.message, f"Trained {files.checkpoint.name}: validation accuracy "
+                           f"{percent(evaluation.accuracy)}", "info")
+        emit(self.finished, result)
+
+    def _on_failure(self, failure: WorkerFailure) -> None:
+        if self._pending is None or failure.request_id != self._pending.id:
+            return
+        self._pending = None
+        if failure.reason is FailureReason.CANCELLED:
+            self._dialog().show_error(failure.message)  # "cancelled … nothing was trained"
+            emit(self.message, f"Training: {failure.message}", "info")
+            return
+        self._refuse(failure.message)

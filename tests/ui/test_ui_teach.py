@@ -1,0 +1,250 @@
+"""Teaching the loaded model new classes in the window: Teach > Train from folder…, the
+progress, Cancel, the results and *Use this model*.
+
+The backbone is the small trained shapes model; the taught classes rename two of its
+shapes ("round", "boxy"), a few generated images each, so a training takes seconds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QLabel, QWidget
+from support.shapes_model import CLASSES, ShapesModel, make_sample
+from support.ui_helpers import make_window, wait_for_prediction, write_image
+
+from desktop_app.core.dataset import scan_dataset
+from desktop_app.ui.controllers.worker import TorchEngine
+from desktop_app.ui.main_window import MainWindow
+
+TAUGHT = {"boxy": CLASSES.index("square"), "round": CLASSES.index("circle")}  # sorted
+PER_CLASS = 6
+TRAIN_TIMEOUT_MS = 120_000
+
+
+@dataclass(frozen=True)
+class Shapes:
+    data: Path  # one sub-folder per taught class
+    heldout: dict[str, Path]  # one image per taught class the training never saw
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory: pytest.TempPathFactory) -> Shapes:
+    root = tmp_path_factory.mktemp("teach")
+    heldout = {}
+    for name, label in TAUGHT.items():
+        (root / "data" / name).mkdir(parents=True)
+        streams = np.random.SeedSequence([7, label]).spawn(PER_CLASS + 1)
+        for i, stream in enumerate(streams[:PER_CLASS]):
+            make_sample(np.random.default_rng(stream), label).image.save(
+                root / "data" / name / f"{i}.png")
+        heldout[name] = root / f"heldout-{name}.png"
+        make_sample(np.random.default_rng(streams[-1]), label).image.save(heldout[name])
+    return Shapes(root / "data", heldout)
+
+
+@pytest.fixture(scope="module")
+def feature_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("features")
+
+
+@pytest.fixture
+def window(qtbot: Any, tmp_path: Path, shapes_model: ShapesModel, feature_cache: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    """The window with the shapes model loaded; the feature cache in a test folder."""
+    monkeypatch.setenv("RESNET_LENS_CACHE_DIR", str(feature_cache))
+    w = make_window(qtbot, tmp_path, TorchEngine, weights=str(shapes_model.weights),
+                    labels=str(shapes_model.labels), device="cpu")
+    qtbot.waitUntil(lambda: w.model_info is not None, timeout=60_000)
+    yield w
+    # Each loaded model builds its fused forward on a thread of its own for a few seconds;
+    # a short test is over sooner.
+    qtbot.waitUntil(lambda: not any(t.name == "lens-compile" for t in threading.enumerate()),
+                    timeout=60_000)
+
+
+def choose_in_dialogs(monkeypatch: pytest.MonkeyPatch, folder: Path, out: Path) -> None:
+    """The folder and file the user picks in Train from folder…'s two file dialogs."""
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *_args, **_kwargs: str(folder)))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *_args, **_kwargs: (str(out), "")))
+
+
+def log_text(window: MainWindow) -> str:
+    assert window.teach.dialog is not None
+    return window.teach.dialog.log.toPlainText()
+
+
+@pytest.mark.slow
+def test_train_from_folder_shows_progress_and_results_and_the_window_uses_the_model(
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(shapes.data, data)
+    (data / "round" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n and then nothing")
+    out = tmp_path / "models" / "shapes2"  # the suffix is added
+    choose_in_dialogs(monkeypatch, data, out)
+    bars: list[int] = []
+    window.client.worker.train_progress.connect(
+        lambda _p: bars.append(window.teach.dialog.progress.maximum()))
+
+    window.actions_.train_from_folder.trigger()  # Teach > Train from folder…
+
+    qtbot.waitUntil(lambda: window.teach.result is not None, timeout=TRAIN_TIMEOUT_MS)
+    dialog = window.teach.dialog
+    assert dialog is not None and dialog.isVisible()
+    text = log_text(window)
+    assert "broken.png" in text and text.splitlines()[0].endswith("; skipped")
+    assert "linear probe 1/4: loss" in text and "validation accuracy" in text
+    assert any(bars)  # the bar counted features or epochs
+    results = dialog.results
+    assert results.isVisible()
+    assert "Validation accuracy" in results.summary.text()
+    table = results.table
+    assert [table.verticalHeaderItem(r).text() for r in range(table.rowCount())] == list(TAUGHT)
+    assert [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())] == [
+        *TAUGHT, "Accuracy", "Validated"]
+    matrix = [[int(table.item(r, c).text()) for c in range(2)] for r in range(2)]
+    assert matrix == window.teach.result.saved.evaluation.confusion_matrix
+    assert sum(map(sum, matrix)) >= 2  # a validation image of each class at least
+    gallery = window.teach.result.gallery.by_class
+    assert set(gallery) == set(TAUGHT) and all(gallery.values())
+    assert all(t.overlay_rgb.ndim == 3 for tiles in gallery.values() for t in tiles)
+    tiles = results.findChildren(QWidget, "map-tile")
+    assert len(tiles) == sum(map(len, gallery.values())) + len(
+        window.teach.result.gallery.mistakes)
+    for tile in tiles:  # each caption below its picture, not over it
+        picture, caption = tile.findChildren(QLabel)
+        assert caption.geometry().top() >= picture.geometry().bottom()
+        assert caption.height() >= 3 * caption.fontMetrics().lineSpacing()
+    checkpoint = tmp_path / "models" / "shapes2.safetensors"
+    assert checkpoint.is_file() and checkpoint.with_suffix(".txt").is_file()
+
+    qtbot.mouseClick(dialog.close_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    assert window.actions_.training_results.isEnabled()
+    window.actions_.training_results.trigger()  # Teach > Show training results
+    assert dialog.isVisible() and results.isVisible()
+
+    qtbot.mouseClick(results.use_button, Qt.MouseButton.LeftButton)
+
+    qtbot.waitUntil(lambda: window.model_info.weights_path == str(checkpoint), timeout=30_000)
+    assert window.model_info.num_classes == len(TAUGHT)
+    assert not results.use_button.isEnabled()
+    for name, path in shapes.heldout.items():
+        window.open_paths([path])
+        prediction = wait_for_prediction(qtbot, window, timeout=30_000, source=str(path))
+        assert prediction.topk[0].label == name
+        assert prediction.cams is not None  # the map works with the new model
+
+
+@pytest.mark.slow
+def test_cancel_during_fine_tuning_keeps_saves_and_shows_the_best_model(
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop_app.inference.training import Recipe
+
+    out = tmp_path / "cancelled.safetensors"
+    window.teach.train(scan_dataset(shapes.data), out, Recipe(epochs=500, patience=500))
+    dialog = window.teach.dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: "fine-tune 1/500" in log_text(window), timeout=TRAIN_TIMEOUT_MS)
+    asked: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *_args, **_kwargs: asked.append("folder") or ""))
+    window.actions_.train_from_folder.trigger()  # a second training is refused
+    assert not asked and window.messages.texts()[-1].startswith("A training is running")
+
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+
+    assert "Stopping" in dialog.status.text()
+    qtbot.waitUntil(lambda: window.teach.result is not None, timeout=TRAIN_TIMEOUT_MS)
+    result = window.teach.result
+    assert result.stopped == "cancelled"
+    assert "fine-tune 500/500" not in log_text(window)
+    assert out.is_file()
+    assert "stopped by Cancel" in dialog.results.summary.text()
+    assert dialog.results.isVisible() and dialog.results.use_button.isEnabled()
+    assert not dialog.progress.isVisible()
+
+
+def test_a_class_with_one_image_gives_its_message(qtbot: Any, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    window = make_window(qtbot, tmp_path)  # no model needed: refused before the worker
+    assert not window.actions_.training_results.isEnabled()
+    data = tmp_path / "data"
+    for name, count in (("cat", 3), ("dog", 1)):
+        (data / name).mkdir(parents=True)
+        for i in range(count):
+            write_image(data / name / f"{i}.png", (40 * i, 90, 200 - 40 * i))
+    choose_in_dialogs(monkeypatch, data, tmp_path / "pets.safetensors")
+
+    window.actions_.train_from_folder.trigger()
+
+    message = "each class needs at least two usable images; too few in dog (1)"
+    qtbot.waitUntil(lambda: window.teach.dialog is not None
+                    and window.teach.dialog.status.text() == message, timeout=5000)
+    assert not window.teach.running
+    assert not window.teach.dialog.cancel_button.isVisible()
+    assert not window.teach.dialog.log.isVisible()  # nothing to show there
+    assert window.messages.texts()[-1] == f"Training: {message}"
+
+
+def test_a_folder_with_one_class_gives_its_message(qtbot: Any, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    window = make_window(qtbot, tmp_path)
+    (tmp_path / "data" / "cat").mkdir(parents=True)
+    write_image(tmp_path / "data" / "cat" / "a.png", (10, 20, 30))
+    choose_in_dialogs(monkeypatch, tmp_path / "data", tmp_path / "m.safetensors")
+
+    window.actions_.train_from_folder.trigger()
+
+    qtbot.waitUntil(lambda: window.teach.dialog is not None and window.teach.dialog.status
+                    .text().startswith("need at least two classes"), timeout=5000)
+    assert "found 1 (cat)" in window.teach.dialog.status.text()
+
+
+@pytest.mark.slow
+def test_closing_the_window_during_training_stops_it_at_once_and_saves_nothing(
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path) -> None:
+    from desktop_app.inference.training import Recipe
+
+    out = tmp_path / "never.safetensors"
+    window.teach.train(scan_dataset(shapes.data), out, Recipe(epochs=500, patience=500))
+    qtbot.waitUntil(lambda: "fine-tune 1/500" in log_text(window), timeout=TRAIN_TIMEOUT_MS)
+
+    started = time.monotonic()
+    window.close()
+
+    assert time.monotonic() - started < 3.0
+    assert not window.client.running
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_class_left_with_one_readable_image_gives_the_engines_message(
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(shapes.data / "round", data / "round")
+    (data / "boxy").mkdir()
+    shutil.copy(shapes.data / "boxy" / "0.png", data / "boxy" / "0.png")
+    (data / "boxy" / "1.png").write_bytes(b"\x89PNG\r\n\x1a\n and then nothing")
+
+    window.teach.train(scan_dataset(data), tmp_path / "m.safetensors")
+
+    message = "each class needs at least two usable images; too few in boxy (1)"
+    qtbot.waitUntil(lambda: window.teach.dialog.status.text() == message,
+                    timeout=TRAIN_TIMEOUT_MS)
+    assert not window.teach.running and window.teach.result is None
+    assert "1.png" in log_text(window)  # the file that was skipped, named
+    assert window.messages.texts()[-1] == f"Training: {message}"
