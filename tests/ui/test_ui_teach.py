@@ -149,6 +149,33 @@ def test_train_from_folder_shows_progress_and_results_and_the_window_uses_the_mo
 
 
 @pytest.mark.slow
+def test_train_button_of_the_teach_pane_trains_the_project_and_the_window_uses_it(
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path) -> None:
+    """The collecting pane and the trainer together: a project built from a class folder,
+    Train… clicked, the checkpoint lands in the project, Use this model predicts its classes."""
+    from desktop_app.core.teach_project import TeachProject
+
+    project = TeachProject.create(tmp_path / "project")
+    project.add_class_folder(shapes.data)
+    assert window.teach_project.open_project(project.root)
+    pane = window.teach_pane
+    assert pane.train_button.isEnabled()
+
+    qtbot.mouseClick(pane.train_button, Qt.MouseButton.LeftButton)
+
+    qtbot.waitUntil(lambda: window.teach.result is not None, timeout=TRAIN_TIMEOUT_MS)
+    assert project.model_path.is_file() and project.model_path.with_suffix(".txt").is_file()
+    results = window.teach.dialog.results
+    qtbot.mouseClick(results.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.model_info.weights_path == str(project.model_path),
+                    timeout=30_000)
+    for name, path in shapes.heldout.items():
+        window.open_paths([path])
+        prediction = wait_for_prediction(qtbot, window, timeout=30_000, source=str(path))
+        assert prediction.topk[0].label == name
+
+
+@pytest.mark.slow
 def test_cancel_during_fine_tuning_keeps_saves_and_shows_the_best_model(
         qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
