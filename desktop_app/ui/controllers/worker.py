@@ -10,6 +10,7 @@ result to its own ``returned``/``errored``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -24,6 +25,8 @@ from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.requests import (
     DownloadProgress,
     FailureReason,
+    FolderItem,
+    FolderRunRequest,
     Kind,
     ModelInfo,
     ModelRequest,
@@ -41,7 +44,9 @@ log = logging.getLogger(__name__)
 # Taken in this order: a model switch first (results of the old model are wasted work),
 # then what the user is looking at, then scoring its map, then the background folder run.
 SLOTS = ("model", "predict", "score", "compare", "batch")  # the values of Kind.slot
-Request = ModelRequest | PredictRequest | ScoreRequest
+# What a folder run lets in between its batches: what the user is looking at.
+INTERACTIVE_SLOTS = ("predict", "score", "compare")
+Request = ModelRequest | PredictRequest | ScoreRequest | FolderRunRequest
 
 ProgressCallback = Callable[[int, "int | None"], None]
 CancelCallback = Callable[[], bool]
@@ -61,6 +66,12 @@ class Classifier(Protocol):
     def score_map(self, image: Any, class_index: int, saliency: Any, metrics: Any = ..., *,
                   progress: Any = None, cancel: Any = None,
                   curves: dict[str, Any] | None = None) -> dict[str, float]: ...
+
+    # For folder runs (inference.pipeline.run_folder).
+    def prepare(self, image: Any) -> Any: ...
+
+    def predict_batch(self, inputs: Any, topk: int = 5, cam: str | None = "gradcam",
+                      cam_layer: str = ..., cam_classes: Any = None, **options: Any) -> Any: ...
 
 
 class Engine(Protocol):
@@ -132,9 +143,10 @@ class Mailbox:
             self._slots[request.kind.slot] = request
             return was_empty, replaced
 
-    def take(self) -> Request | None:
+    def take(self, slots: tuple[str, ...] = SLOTS) -> Request | None:
+        """The waiting request of the first of ``slots`` (in their order) that has one."""
         with self._lock:
-            for slot in SLOTS:
+            for slot in slots:
                 if slot in self._slots:
                     request = self._slots.pop(slot)
                     self._taken = max(self._taken, request.id)
@@ -167,6 +179,8 @@ class InferenceWorker(QObject):
     prediction_ready = Signal(object)  # PredictResult
     score_ready = Signal(object)  # ScoreResult
     score_progress = Signal(object)  # ScoreProgress
+    folder_item = Signal(object)  # FolderItem: one file of a folder run
+    folder_done = Signal(object)  # FolderRunResult
     failed = Signal(object)  # WorkerFailure
     download_progress = Signal(object)  # DownloadProgress
     idle = Signal(int)  # the largest request id handled so far
@@ -180,8 +194,9 @@ class InferenceWorker(QObject):
         self._classifier: Classifier | None = None
         self._stopping = threading.Event()
         self._cancel_download = threading.Event()
-        # Scorings and Compare requests with an id up to this one are cancelled (an id, not
-        # a flag: a cancel can never be lost to, nor leak into, another request).
+        # Scorings, Compare requests and folder runs with an id up to this one are
+        # cancelled (an id, not a flag: a cancel can never be lost to, nor leak into,
+        # another request).
         self._cancelled_up_to: dict[str, int] = {}  # by slot
         self._last_id = 0
 
@@ -193,7 +208,7 @@ class InferenceWorker(QObject):
     def cancel_download(self) -> None:
         self._cancel_download.set()
 
-    def cancel_score(self, slot: str, up_to: int) -> None:
+    def cancel_up_to(self, slot: str, up_to: int) -> None:
         self._cancelled_up_to[slot] = max(self._cancelled_up_to.get(slot, 0), up_to)
 
     @Slot()
@@ -202,14 +217,19 @@ class InferenceWorker(QObject):
             request = self._mailbox.take()
             if request is None:
                 break
-            self._last_id = max(self._last_id, request.id)
-            if isinstance(request, ModelRequest):
-                self._load(request)
-            elif isinstance(request, ScoreRequest):
-                self._score(request)
-            else:
-                self._predict(request)
+            self._handle(request)
         emit(self.idle, self._last_id)
+
+    def _handle(self, request: Request) -> None:
+        self._last_id = max(self._last_id, request.id)
+        if isinstance(request, ModelRequest):
+            self._load(request)
+        elif isinstance(request, ScoreRequest):
+            self._score(request)
+        elif isinstance(request, FolderRunRequest):
+            self._classify_folder(request)
+        else:
+            self._predict(request)
 
     def _load(self, request: ModelRequest) -> None:
         emit(self.model_loading, request)
@@ -328,7 +348,42 @@ class InferenceWorker(QObject):
         emit(self.score_ready, ScoreResult(request, dict(scores), curves,
                                            (time.perf_counter() - started) * 1000.0))
 
-    def _cancel_check(self, request: PredictRequest | ScoreRequest) -> CancelCallback:
+    def _classify_folder(self, request: FolderRunRequest) -> None:
+        from desktop_app.ui.controllers.folder_job import classify_folder
+
+        if self._classifier is None:
+            self._fail(request, NoModelError("no model is loaded (choose a model or a "
+                                             "weights file)."))
+            return
+        stop = self._cancel_check(request)
+
+        def between_batches() -> bool:
+            # The still on screen, a live frame or a scoring goes first, as when idle; a
+            # model switch ends the run (its results would mix two models).
+            while not stop():
+                waiting = self._mailbox.take(INTERACTIVE_SLOTS)
+                if waiting is None:
+                    return False
+                self._handle(waiting)
+            return True
+
+        def report(item: FolderItem) -> None:  # on the pipeline's writer thread
+            emit(self.folder_item, item)
+
+        try:
+            result = classify_folder(self._classifier, request, report, between_batches)
+        except Exception as error:  # reported, and the worker carries on
+            self._fail(request, error)
+            return
+        if not result.completed:
+            reason = ("the model changed" if self._mailbox.has("model") else
+                      "a newer run replaced it" if self._mailbox.has(request.kind.slot) else
+                      "cancelled")
+            result = dataclasses.replace(result, stop_reason=reason)
+        emit(self.folder_done, result)
+
+    def _cancel_check(self, request: PredictRequest | ScoreRequest | FolderRunRequest
+                      ) -> CancelCallback:
         def cancelled() -> bool:
             # The user's cancel, a newer request of its slot (the newest wins), a new model
             # or a close.
@@ -351,9 +406,11 @@ class InferenceWorker(QObject):
 class Reply:
     """Where the answer to one request goes, on the GUI thread."""
 
-    on_result: Callable[[Any], None]  # a PredictResult, ScoreResult or ModelInfo
+    # A PredictResult, ScoreResult, FolderRunResult or ModelInfo.
+    on_result: Callable[[Any], None]
     on_failure: Callable[[WorkerFailure], None]
-    on_progress: Callable[[ScoreProgress], None] | None = None  # scorings report progress
+    # Scorings report ScoreProgress; folder runs each file's FolderItem.
+    on_progress: Callable[[Any], None] | None = None
 
 
 class WorkerClient(QObject):
@@ -375,6 +432,8 @@ class WorkerClient(QObject):
         self.worker.prediction_ready.connect(self._on_prediction_ready)
         self.worker.score_ready.connect(self._on_score_ready)
         self.worker.score_progress.connect(self._on_score_progress)
+        self.worker.folder_item.connect(self._on_folder_item)
+        self.worker.folder_done.connect(self._on_folder_done)
         self.worker.failed.connect(self._on_failed)
         # Per slot, the replies still owed, by request id.
         self._replies: dict[str, dict[int, Reply]] = {slot: {} for slot in SLOTS}
@@ -421,10 +480,10 @@ class WorkerClient(QObject):
     def cancel_download(self) -> None:
         self.worker.cancel_download()
 
-    def cancel_score(self, slot: str = "score") -> None:
-        """Stop the scoring in progress (it fails with FailureReason.CANCELLED) and drop
-        the request waiting in ``slot``."""
-        self.worker.cancel_score(slot, self._last_sent)
+    def cancel(self, slot: str) -> None:
+        """Stop what ``slot`` is doing (a scoring fails with FailureReason.CANCELLED; a
+        folder run ends after its current batch) and drop the request waiting there."""
+        self.worker.cancel_up_to(slot, self._last_sent)
         self.discard(slot)
 
     def stop(self, timeout_ms: int = 1800, *, wait_out: bool = True) -> bool:
@@ -488,6 +547,18 @@ class WorkerClient(QObject):
             reply = replies.get(progress.request_id)
             if reply is not None and reply.on_progress is not None:
                 reply.on_progress(progress)
+
+    @Slot(object)
+    def _on_folder_item(self, item: FolderItem) -> None:
+        reply = self._replies["batch"].get(item.request_id)
+        if reply is not None and reply.on_progress is not None:
+            reply.on_progress(item)
+
+    @Slot(object)
+    def _on_folder_done(self, result: Any) -> None:
+        reply = self._take_reply(result.request.kind.slot, result.request.id)
+        if reply is not None:
+            reply.on_result(result)
 
     @Slot(object)
     def _on_failed(self, failure: WorkerFailure) -> None:
