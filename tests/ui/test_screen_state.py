@@ -122,9 +122,4 @@ def test_a_new_list_of_images_forgets_the_folder_results() -> None:
     state.folder_result(first)
     state.images_changed()
     assert not state.folder_running and state.folder_results == []
-    state.folder_finished(("a",))  # type: ignore[arg-type]
-    assert not state.folder_running and state.folder_results == ("a",)
-    state.folder_started()
-    state.images_changed()
-    assert not state.folder_running and state.folder_results == ()
 
