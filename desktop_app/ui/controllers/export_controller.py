@@ -53,7 +53,8 @@ class ExportController(QObject):
         self._status = status
         self._status_bar = status_bar
         self._run: FolderRun | None = None
-        status.cancel_button.clicked.connect(self.cancel_run)
+        # Not connected directly: clicked(bool) would pass its False as the reason.
+        status.cancel_button.clicked.connect(lambda: self.cancel_run())
 
     # -- the image on screen -------------------------------------------------------------
     def _shown_map(self) -> tuple[Prediction, int, np.ndarray] | None:
