@@ -98,8 +98,9 @@ def test_cancel_half_way_keeps_what_arrived_and_the_still_keeps_being_served(
     wait_for_prediction(qtbot, window, source=str(images[1]), timeout=3000)
     assert window.exports.running
     qtbot.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=5000)
     kept = [r.source for r in window.folder_results]
-    assert not window.exports.running and 8 <= len(kept) < 32
+    assert 8 <= len(kept) < 32 and len(kept) % 8 == 0  # whole batches
     assert kept == [str(p) for p in images[:len(kept)]]  # the first ones, in order
     assert window.messages.texts()[-1].endswith("stopped: cancelled. File > Export "
                                                 "results saves them.")
@@ -196,6 +197,10 @@ def test_a_cancelled_write_resumes_where_it_stopped(qtbot: Any, tmp_path: Path) 
     qtbot.waitUntil(lambda: not window.client.busy, timeout=10_000)
     first = _records(out)
     assert 3 <= len(first) < 24  # whole lines only: each image done is on record
+    # The window lists what the folder holds (the surprise: it once said "0 classified"
+    # while the cancelled run's last batch was being written).
+    assert [r.source for r in window.folder_results] == [r["file"] for r in first]
+    assert window.messages.texts()[-1].startswith(f"Classified {len(first)} of 24 images")
     assert Image.open(first[0]["maps"][0]["path"]).size == (320, 240)  # full size
 
     _write_with_dialog(qtbot, window, out, full_size=True)

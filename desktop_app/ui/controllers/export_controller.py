@@ -166,6 +166,7 @@ class ExportController(QObject):
         run.progress.connect(self._on_run_progress)
         run.item.connect(self._on_run_item)
         run.skipped.connect(lambda position: emit(self.folder_item, position, None))
+        run.stopping.connect(self._status.show_stopping)
         run.finished.connect(self._on_run_finished)
         run.note.connect(self.note)
         self._run = run
@@ -195,9 +196,10 @@ class ExportController(QObject):
 
     @Slot()
     def cancel_run(self, reason: str = "cancelled") -> None:
+        """Stop the folder run after the worker's current batch (kept, as on disk)."""
         if self._run is not None and self._run.active:
-            self._client.cancel("batch")
-            self._run.cancel(reason)
+            waiting = self._client.cancel("batch")
+            self._run.cancel(reason, wait=not waiting)
 
     def forget_results(self) -> None:
         """The list of images changed: a run over the old list stops, and the results, no

@@ -2,8 +2,8 @@
 pipeline on it and reports each file as it finishes, in order.
 
 The worker lets the still on screen and live frames in between its batches, so browsing
-stays responsive; a cancel stops it after the current batch, and the window keeps exactly
-what had arrived when the user cancelled.
+stays responsive. A cancel stops it after the current batch (a second or so), whose
+results are kept: the window then lists exactly what the output folder holds.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class FolderRun(QObject):
     progress = Signal(int, int)  # done (skipped ones included), total
     item = Signal(int, object)  # position in the run's paths, BatchEntry (a result or error)
     skipped = Signal(int)  # position of a file an earlier run into the same output did
+    stopping = Signal()  # cancelled: the worker finishes its current batch first
     finished = Signal(bool)  # True when cancelled or stopped early
     # An engine note (e.g. "CUDA ran out of memory; switched to the CPU"): it concerns the
     # rest of the run too.
@@ -77,11 +78,16 @@ class FolderRun(QObject):
             return
         self._submit(self._request, Reply(self._on_result, self._on_failure, self._on_item))
 
-    def cancel(self, reason: str = "cancelled") -> None:
-        """Stop taking results (the caller tells the worker); what arrived is kept."""
-        if self._active:
+    def cancel(self, reason: str = "cancelled", *, wait: bool = False) -> None:
+        """Stop the run (the caller tells the worker). ``wait``: the worker is busy with
+        it, and its current batch's results still count; else it ends here."""
+        if not self._active or self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        if wait:
+            emit(self.stopping)
+        else:
             self._active = False
-            self.stop_reason = reason
             emit(self.finished, True)
 
     def _on_item(self, item: FolderItem) -> None:
@@ -104,7 +110,9 @@ class FolderRun(QObject):
         self.result = result
         if self._active:
             self._active = False
-            if not result.completed:
+            if result.completed:
+                self.stop_reason = None  # a cancel that came with the last batch
+            elif self.stop_reason is None:
                 self.stop_reason = result.stop_reason
             emit(self.finished, not result.completed)
 
@@ -112,4 +120,7 @@ class FolderRun(QObject):
         reason = failure.message
         if failure.reason is FailureReason.NO_MODEL:
             reason = "no model is loaded"
-        self.cancel(reason)
+        if self._active:
+            self._active = False
+            self.stop_reason = self.stop_reason or reason
+            emit(self.finished, True)

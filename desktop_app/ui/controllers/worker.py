@@ -468,23 +468,26 @@ class WorkerClient(QObject):
         if was_empty:
             emit(self._poke)
 
-    def discard(self, slot: str) -> None:
-        """Drop the request waiting in ``slot``; nobody hears about it."""
+    def discard(self, slot: str) -> bool:
+        """Drop the request waiting in ``slot``; nobody hears about it. Returns whether
+        one was waiting."""
         dropped = self.mailbox.discard(slot)
         if dropped is not None:
             self._replies[slot].pop(dropped.id, None)
         # A discarded request is never handled, so ``idle`` never reports it: stop counting
         # on it, or ``busy`` would stay True until some newer request is done.
         self._last_sent = self.mailbox.outstanding()
+        return dropped is not None
 
     def cancel_download(self) -> None:
         self.worker.cancel_download()
 
-    def cancel(self, slot: str) -> None:
+    def cancel(self, slot: str) -> bool:
         """Stop what ``slot`` is doing (a scoring fails with FailureReason.CANCELLED; a
-        folder run ends after its current batch) and drop the request waiting there."""
+        folder run ends after its current batch) and drop the request waiting there.
+        Returns whether one was waiting (it will never be answered)."""
         self.worker.cancel_up_to(slot, self._last_sent)
-        self.discard(slot)
+        return self.discard(slot)
 
     def stop(self, timeout_ms: int = 1800, *, wait_out: bool = True) -> bool:
         """Stop the thread; True when it ended within ``timeout_ms``.
