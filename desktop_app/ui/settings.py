@@ -155,15 +155,6 @@ class Settings:
         self._store.setValue("last_dir", value)
 
     @property
-    def folder_output(self) -> str:
-        """The folder *Classify all and write* wrote to last ("" before the first time)."""
-        return self._str("folder_output", "")
-
-    @folder_output.setter
-    def folder_output(self, value: str) -> None:
-        self._store.setValue("folder_output", value)
-
-    @property
     def geometry(self) -> QByteArray | None:
         value = self._store.value("window/geometry")
         return value if isinstance(value, QByteArray) and not value.isEmpty() else None

@@ -111,10 +111,10 @@ def test_cancel_half_way_keeps_what_arrived_and_the_still_keeps_being_served(
 
 
 def _write_with_dialog(qtbot: Any, window: MainWindow, out: Path, *, full_size: bool = False,
-                       topk: bool = False) -> None:
+                       topk: bool = False) -> str:
     """Ctrl+Shift+R, then fill the dialog as a user does: the folder typed, options ticked,
-    the OK button clicked."""
-    filled: list[FolderOutputDialog] = []
+    the OK button clicked. Returns the folder the dialog offered."""
+    filled: list[str] = []
 
     def fill() -> None:
         dialog = next((w for w in QApplication.topLevelWidgets()
@@ -122,13 +122,13 @@ def _write_with_dialog(qtbot: Any, window: MainWindow, out: Path, *, full_size: 
         if dialog is None:  # not open yet
             QTimer.singleShot(50, fill)
             return
+        filled.append(dialog.folder_edit.text())
         dialog.folder_edit.selectAll()
         qtbot.keyClicks(dialog.folder_edit, str(out))
         if full_size:
             qtbot.mouseClick(dialog.full_size_box, Qt.MouseButton.LeftButton)
         if topk:
             dialog.classes_box.setCurrentIndex(1)
-        filled.append(dialog)
         ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
 
@@ -139,6 +139,7 @@ def _write_with_dialog(qtbot: Any, window: MainWindow, out: Path, *, full_size: 
     QTimer.singleShot(200, fill)
     qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL_SHIFT)
     assert filled
+    return filled[0]
 
 
 def _records(out: Path) -> list[dict[str, Any]]:
@@ -151,7 +152,9 @@ def test_classify_all_and_write_writes_results_and_capped_overlays_then_resumes(
     folder = _mixed_folder(tmp_path, good=4, size=(1600, 1200))
     _open(qtbot, window, folder, 6)
     out = tmp_path / "out"
-    _write_with_dialog(qtbot, window, out)
+    offered = _write_with_dialog(qtbot, window, out)
+    # Beside the photos, not among them: opening the folder again must not list overlays.
+    assert offered == str(tmp_path / "photos-resnet-lens")
     qtbot.waitUntil(lambda: not window.exports.running, timeout=20_000)
 
     records = _records(out)

@@ -184,13 +184,12 @@ class ExportController(QObject):
             return
         if self.running:
             return
-        start = self._settings.folder_output or str(paths[0].parent / "resnet-lens-output")
-        dialog = FolderOutputDialog(self._window, start, self._overlay_controls.colormap,
+        dialog = FolderOutputDialog(self._window, str(default_output_folder(paths)),
+                                    self._overlay_controls.colormap,
                                     self._overlay_controls.opacity)
         if dialog.exec() != FolderOutputDialog.DialogCode.Accepted:
             return
         output = dialog.output()
-        self._settings.folder_output = output.folder
         self.classify_all(paths, topk, cam_method=cam_method, cam_layer=cam_layer,
                           output=output)
 
@@ -283,6 +282,14 @@ class ExportController(QObject):
                 emit(self.message, f"Saved the {what} to {path}", "info")
 
         return done
+
+
+def default_output_folder(paths: list[Path]) -> Path:
+    """Beside the images' folder, not in it (a folder is opened with its sub-folders: the
+    overlays would join the images next time). The same folder each time, so that a
+    second run resumes the first."""
+    folder = paths[0].parent
+    return folder.parent / f"{folder.name}-resnet-lens"
 
 
 def _write_file(path: str | os.PathLike[str], write: Callable[[], object]) -> str:
