@@ -314,3 +314,28 @@ def test_the_windows_numbers_are_the_command_lines(qtbot: Any, tmp_path: Path,
     right = sum(shown[str(folder / f"shape{i}.png")].prediction.topk[0].index == s.label
                 for i, s in enumerate(samples))
     assert right >= 5
+
+
+def test_a_model_switch_stops_the_run_so_that_two_models_never_mix(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(predict_delay=0.05)
+    window = make_window(qtbot, tmp_path, engine)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        write_image(folder / f"img{i:02d}.png", (6 * i, 60, 90))
+    _open(qtbot, window, folder, 40)
+    first_model = window.model_info.model
+    qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
+    qtbot.waitUntil(lambda: len(window.folder_results) >= 8, timeout=10_000)
+    combo = window.model_controls.model_combo
+    combo.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is combo, timeout=3000)
+    qtbot.keyClick(combo, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=10_000)
+    assert window.messages.texts()[-1].endswith(
+        "stopped: the model changed. File > Export results saves them.")
+    results = window.folder_results
+    assert 8 <= len(results) < 40
+    assert {r.prediction.model for r in results} == {first_model}
+    qtbot.waitUntil(lambda: window.model_info.model != first_model, timeout=5000)

@@ -86,10 +86,11 @@ class ModelRequest:
 class PredictRequest:
     """Classify one image.
 
-    ``image`` is what the classifier decodes under its one policy: a path (files, batch
-    runs), encoded bytes (dropped or pasted files) or a read-only (H, W, 3) uint8 RGB array
-    (live and frozen frames, pasted pixels). ``session`` ties live frames and batch items to
-    the run that sent them, so results of a stopped run can be recognised and dropped.
+    ``image`` is what the classifier decodes under its one policy: a path (files), encoded
+    bytes (dropped or pasted files) or a read-only (H, W, 3) uint8 RGB array (live and
+    frozen frames, pasted pixels). ``session`` ties live frames to the source that sent
+    them, so results of a stopped one can be recognised and dropped. (A folder run is one
+    :class:`FolderRunRequest`.)
     """
 
     id: int
