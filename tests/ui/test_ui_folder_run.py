@@ -339,3 +339,26 @@ def test_a_model_switch_stops_the_run_so_that_two_models_never_mix(
     assert 8 <= len(results) < 40
     assert {r.prediction.model for r in results} == {first_model}
     qtbot.waitUntil(lambda: window.model_info.model != first_model, timeout=5000)
+
+
+def test_live_frames_keep_coming_while_the_folder_is_classified(qtbot: Any,
+                                                                tmp_path: Path) -> None:
+    from support.ui_helpers import fake_camera_source
+
+    engine = FakeEngine(predict_delay=0.05)
+    window = make_window(qtbot, tmp_path, engine)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(48):
+        write_image(folder / f"img{i:02d}.png", (5 * i, 60, 90))
+    _open(qtbot, window, folder, 48)
+    qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
+    shown: list[Any] = []
+    window.prediction_shown.connect(shown.append)
+    window.start_live_source(fake_camera_source())
+    qtbot.waitUntil(lambda: len(shown) >= 3, timeout=10_000)
+    assert window.exports.running  # frames came between the run's batches
+    assert window.status.progress.value() < 48
+    window.stop_live()
+    qtbot.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=10_000)
