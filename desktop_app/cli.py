@@ -393,7 +393,8 @@ def _load_for_predict(options: argparse.Namespace, files: int):
 def _predict_stream(options: argparse.Namespace, clf, inputs: Iterator, log) -> int:
     """Classify ``inputs`` through the pipeline, printing and writing as they finish;
     returns the number that failed."""
-    from desktop_app.core.map_outputs import MapOptions, write_maps
+    from desktop_app.core.map_outputs import MapOptions
+    from desktop_app.inference.folder_outputs import FolderOutputs
     from desktop_app.inference.pipeline import FolderRequest, Outcome, run_folder
 
     methods = tuple(options.cam) if options.cam_dir or options.metrics else ()
@@ -404,47 +405,23 @@ def _predict_stream(options: argparse.Namespace, clf, inputs: Iterator, log) -> 
                             options.aug_smooth, options.eigen_smooth,
                             lambda method, image: _cam_progress(method, image, scoring),
                             tuple(options.metrics))
-    stems: dict[int, str] = {}  # for the images in flight only
-    used_stems: set[str] = set()
-    counts = {"failed": 0, "skipped": 0}
+    outputs = FolderOutputs(log, maps, methods, options.cam_layer, resume=options.resume,
+                            with_metrics=scoring)
+    failed = 0
     tick = _progress_counter("classifying")
-    suffix = f".{options.cam_format}" if methods else None
-
-    def files() -> Iterator:
-        index = 0  # run_folder numbers what it is given
-        for item in inputs:
-            if isinstance(item, Path):
-                # Every file takes its name in the same order, done or not, so that a
-                # resumed run names the rest as the first run did.
-                stem = _free_stem(item, used_stems)
-                if options.resume and log.done(str(item), methods, options.cam_layer, suffix):
-                    counts["skipped"] += 1
-                    continue
-                stems[index] = stem
-            yield item
-            index += 1
 
     def write(outcome: Outcome) -> None:
-        stem = stems.pop(outcome.index, outcome.path.stem)
+        nonlocal failed
         tick()
-        if outcome.error is not None:
-            counts["failed"] += 1
-            _report_failure(options, str(outcome.path), outcome.error)
-            return
         try:
-            written = write_maps(maps, outcome.path, stem, outcome.predictions) if maps else []
+            record = outputs.write(outcome)
         except (LensError, OSError) as exc:
-            counts["failed"] += 1
-            _report_failure(options, str(outcome.path), one_line(exc))
+            record, outcome = None, Outcome(outcome.index, outcome.path, error=one_line(exc))
+        if record is None:
+            failed += 1
+            _report_failure(options, str(outcome.path), str(outcome.error))
             return
         pred = outcome.predictions[0]
-        record = {"file": str(outcome.path), **pred.to_dict()}
-        del record["cam_method"]  # one line per image, possibly several methods
-        record["cam_methods"] = list(methods)
-        record["maps"] = written
-        # {method: {class: {metric: score}}}
-        record["metrics"] = {p.cam_method: p.to_dict()["metrics"] for p in outcome.predictions
-                             if options.metrics}
         if options.json:
             _out(json.dumps(record))
         else:
@@ -454,19 +431,18 @@ def _predict_stream(options: argparse.Namespace, clf, inputs: Iterator, log) -> 
                 for index, scores in p.metrics.items():
                     values = ", ".join(f"{name} {value:.3f}" for name, value in scores.items())
                     _out(f"  {p.cam_method} {clf.labels[index]} ({index}): {values}")
-        if log is not None:
-            log.append(record)
 
     try:
         if options.cluster:
-            _run_on_cluster(options, clf, files(), request, write)
+            _run_on_cluster(options, clf, outputs.pending(inputs), request, write)
         else:
-            run_folder(clf, files(), request, write, batch_size=options.batch_size)
+            run_folder(clf, outputs.pending(inputs), request, write,
+                       batch_size=options.batch_size)
     finally:
         tick(end=True)
-    if counts["skipped"]:
-        _err(f"resumed: {counts['skipped']} image(s) already done in {options.out}")
-    return counts["failed"]
+    if outputs.skipped:
+        _err(f"resumed: {outputs.skipped} image(s) already done in {options.out}")
+    return failed
 
 
 def _check_cluster(options: argparse.Namespace) -> None:
@@ -532,16 +508,6 @@ def _run_sanity(options: argparse.Namespace) -> int:
     return 0
 
 
-def _free_stem(path: Path, used_stems: set[str]) -> str:
-    """The file name stem for ``path``'s maps; two inputs with one name must not overwrite
-    each other."""
-    stem, n = path.stem, 2
-    while stem in used_stems:
-        stem, n = f"{path.stem}-{n}", n + 1
-    used_stems.add(stem)
-    return stem
-
-
 def _cam_progress(method: str, image: str, scoring: bool) -> Callable[[int, int], None] | None:
     """Score-CAM's and Ablation-CAM's forwards, or the scoring's, counted on a terminal's
     stderr; else nothing."""
@@ -563,7 +529,9 @@ def _cam_progress(method: str, image: str, scoring: bool) -> Callable[[int, int]
 def _report_failure(options: argparse.Namespace, item: str, reason: str) -> None:
     """One line on stderr naming the input; with --json also a JSON line on stdout, so that
     a program reading the results knows what is missing."""
-    message = reason if reason.startswith(item) else f"{item}: {reason}"
+    from desktop_app.inference.folder_outputs import failure_line
+
+    message = failure_line(item, reason)
     _err(message)
     if options.json:
         _out(json.dumps({"file": item, "error": message}))

@@ -19,13 +19,16 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop_app.core.errors import ImageDecodeError, LensError, one_line
 from desktop_app.core.results import Prediction
 from desktop_app.core.sources import MissingInput
-from desktop_app.inference.cam_methods import ProgressCallback
 from desktop_app.inference.catalog import DEFAULT_CAM_LAYER
-from desktop_app.inference.classifier import CamClasses, Classifier, ModelInput
+
+if TYPE_CHECKING:  # names only: the classifier given to run_folder has imported torch
+    from desktop_app.inference.cam_methods import ProgressCallback
+    from desktop_app.inference.classifier import CamClasses, Classifier, ModelInput
 
 log = logging.getLogger(__name__)
 

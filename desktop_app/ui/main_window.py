@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
@@ -39,7 +40,7 @@ from desktop_app.ui.controllers.worker import EngineFactory, WorkerClient
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.settings import Settings
 from desktop_app.ui.state.export import BatchEntry
-from desktop_app.ui.state.requests import ModelInfo, ModelRequest
+from desktop_app.ui.state.requests import FolderOutput, ModelInfo, ModelRequest
 from desktop_app.ui.state.screen import ScreenState
 from desktop_app.ui.widgets.panes import build_panes
 from desktop_app.ui.widgets.shortcuts_dialog import show_about, show_shortcuts
@@ -144,6 +145,7 @@ class MainWindow(QMainWindow):
         self.images.still_ready.connect(self.stills.show)
         self.images.still_failed.connect(self.stills.failed)
         self.images.entries_changed.connect(self.exports.forget_results)
+        self.exports.folder_item.connect(self.images.show_result)
         self.stills.title.connect(self._set_title)
         self.live.prediction.connect(self.presenter.show)
         self.live.started.connect(self._on_live_started)
@@ -157,7 +159,10 @@ class MainWindow(QMainWindow):
         a.save_overlay.triggered.connect(self.exports.ask_save_overlay)
         a.save_map.triggered.connect(self.exports.ask_save_map)
         a.copy_predictions.triggered.connect(self.exports.copy_predictions)
-        a.classify_folder.triggered.connect(self.classify_all)
+        a.classify_folder.triggered.connect(lambda: self.classify_all())
+        a.classify_and_write.triggered.connect(
+            lambda: self.exports.ask_classify_and_write(self.images.paths(),
+                                                        **self._folder_run_options()))
         a.export_results.triggered.connect(self.exports.ask_export_results)
         a.choose_weights.triggered.connect(self.models.choose_weights)
         a.quit.triggered.connect(self.close)
@@ -374,6 +379,7 @@ class MainWindow(QMainWindow):
         a.copy_predictions.setEnabled(shown.prediction is not None)
         running = shown.folder_running
         a.classify_folder.setEnabled(not running and bool(self.images.paths()))
+        a.classify_and_write.setEnabled(a.classify_folder.isEnabled())
         a.export_results.setEnabled(bool(shown.folder_results) and not running)
         a.freeze.setEnabled(live is not None)
         a.stop_live.setEnabled(live is not None)
@@ -414,8 +420,15 @@ class MainWindow(QMainWindow):
         self.exports.save_map(path)
 
     @Slot()
-    def classify_all(self) -> None:
-        self.exports.classify_all(self.images.paths(), self.predictions.topk)
+    def classify_all(self, output: FolderOutput | None = None) -> None:
+        """Classify every opened file; with ``output``, write results and overlays there
+        (as *Classify all and write overlays…* does after its dialog)."""
+        self.exports.classify_all(self.images.paths(), output=output,
+                                  **self._folder_run_options())
+
+    def _folder_run_options(self) -> dict[str, Any]:
+        return {"topk": self.predictions.topk, "cam_method": self.models.cam_method,
+                "cam_layer": self.models.cam_layer}
 
     def export_results(self, path: str | os.PathLike[str]) -> None:
         self.exports.export_results(path)

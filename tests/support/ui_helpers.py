@@ -78,7 +78,9 @@ class FakeClassifier:
         cams = None
         if cam is not None:
             width, height = decoded.image.size
-            classes = cam_classes if cam_classes is not None else [s.index for s in scores]
+            classes = ([scores[0].index] if cam_classes == "top1" else
+                       [s.index for s in scores] if cam_classes in (None, "topk") else
+                       cam_classes)
             grids = {int(c): rng.random((7, 7), dtype=np.float32) for c in classes}
             geometry = CropGeometry.for_transform(width, height, 256, 224)
             cams = CamMaps(grids, geometry, decoded.original_size)
@@ -90,6 +92,18 @@ class FakeClassifier:
             image_size=decoded.original_size, model=self.model_name, device=self.device,
             cam_layer=cam_layer if cam else None, cam_method=cam, source=decoded.name,
         )
+
+    def prepare(self, image: Any) -> Path:
+        """As the engine's, on the folder pipeline's decode threads: a file that cannot be
+        decoded fails here."""
+        decode_image(image)
+        return Path(image)
+
+    def predict_batch(self, inputs: list[Path], topk: int = 5, cam: str | None = "gradcam",
+                      cam_layer: str = "layer4", cam_classes: Any = None,
+                      **_options: Any) -> list[Prediction]:
+        return [self.predict(str(path), topk, cam, cam_layer=cam_layer, cam_classes=cam_classes)
+                for path in inputs]
 
     def _forward_per_channel(self, cancel: Any) -> None:
         from desktop_app.core.errors import Cancelled

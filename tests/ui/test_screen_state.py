@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from desktop_app.core.results import ClassScore, Prediction
+from desktop_app.ui.state.export import BatchEntry
 from desktop_app.ui.state.screen import LiveFrame, Pin, ScreenState, Source
 
 
@@ -109,10 +110,16 @@ def test_stopping_a_frozen_source_keeps_its_frame_as_the_still() -> None:
 def test_a_new_list_of_images_forgets_the_folder_results() -> None:
     state = ScreenState()
     state.folder_started()
-    assert state.folder_running and state.folder_results == ()
-    state.folder_finished(("a",))  # type: ignore[arg-type]
-    assert not state.folder_running and state.folder_results == ("a",)
-    state.folder_started()
+    assert state.folder_running and state.folder_results == []
+    first, second = BatchEntry("a.png", error="a.png: broken"), BatchEntry("b.png")
+    state.folder_result(first)
+    state.folder_result(second)
+    assert state.folder_results == [first, second]  # as they arrive, during the run
+    state.folder_finished()
+    assert not state.folder_running and state.folder_results == [first, second]
+    state.folder_started()  # a new run starts from nothing
+    assert state.folder_results == []
+    state.folder_result(first)
     state.images_changed()
-    assert not state.folder_running and state.folder_results == ()
+    assert not state.folder_running and state.folder_results == []
 

@@ -123,7 +123,7 @@ def test_cancelling_a_folder_run_keeps_the_results_so_far(qtbot: Any, tmp_path: 
     window.classify_all()
     qtbot.waitUntil(lambda: window.status.progress.value() >= 3, timeout=10_000)
     window.status.cancel_button.click()
-    qtbot.waitUntil(lambda: bool(window.folder_results), timeout=5000)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=5000)
     kept = len(window.folder_results)
     assert 3 <= kept < 30
     assert "stopped" in window.messages.texts()[-1]

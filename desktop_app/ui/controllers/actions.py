@@ -35,6 +35,7 @@ class WindowActions:
     save_map: QAction
     copy_predictions: QAction
     classify_folder: QAction
+    classify_and_write: QAction
     export_results: QAction
     choose_weights: QAction
     quit: QAction
@@ -139,6 +140,10 @@ def build_actions(window: QMainWindow) -> WindowActions:
         copy_predictions=_action(window, "&Copy predictions", _Std.Copy),
         classify_folder=_action(window, "Classify all &images in the list", "Ctrl+R",
                                 tip="Classify every opened image, e.g. a whole folder"),
+        classify_and_write=_action(
+            window, "Classify all and &write overlays…", "Ctrl+Shift+R",
+            tip="Classify every opened image and write its results (JSON lines) and CAM "
+                "overlays to a folder, as resnet-lens predict --out --cam-dir does"),
         export_results=_action(window, "&Export results as CSV or JSON…", "Ctrl+E"),
         choose_weights=_action(window, "Choose &weights file…", "Ctrl+Shift+W"),
         quit=_action(window, "&Quit", _Std.Quit),
@@ -189,6 +194,7 @@ def build_actions(window: QMainWindow) -> WindowActions:
         file_menu.addAction(action)
     file_menu.addSeparator()
     file_menu.addAction(a.classify_folder)
+    file_menu.addAction(a.classify_and_write)
     file_menu.addAction(a.export_results)
     file_menu.addSeparator()
     file_menu.addAction(a.choose_weights)

@@ -95,7 +95,7 @@ class CompareController(QObject):
         if self._pending is None:
             return
         self._pending = None
-        self._client.cancel_score(Kind.COMPARE.slot)
+        self._client.cancel(Kind.COMPARE.slot)
         self._show_progress("Cancelled")
 
     def _next(self) -> None:

@@ -23,8 +23,10 @@ from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.settings import Settings
 from desktop_app.ui.state import export
 from desktop_app.ui.state.overlay_layer import DIM_UNSEEN
+from desktop_app.ui.state.requests import FolderOutput
 from desktop_app.ui.state.screen import ScreenState
 from desktop_app.ui.widgets.controls_panel import OverlayControls
+from desktop_app.ui.widgets.folder_output_dialog import FolderOutputDialog
 from desktop_app.ui.widgets.status_panel import StatusPanel
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,9 @@ class ExportController(QObject):
     message = Signal(str, str)  # text, level
     note = Signal(str)  # an engine note during a folder run, to show once
     run_state_changed = Signal()
+    # A file of the folder run finished: its position in the run's paths, and its
+    # BatchEntry (None: an earlier run into the same output folder did it).
+    folder_item = Signal(int, object)
 
     def __init__(self, window: QWidget, state: ScreenState, background: Background,
                  client: WorkerClient, settings: Settings, overlay_controls: OverlayControls,
@@ -48,7 +53,8 @@ class ExportController(QObject):
         self._status = status
         self._status_bar = status_bar
         self._run: FolderRun | None = None
-        status.cancel_button.clicked.connect(self.cancel_run)
+        # Not connected directly: clicked(bool) would pass its False as the reason.
+        status.cancel_button.clicked.connect(lambda: self.cancel_run())
 
     # -- the image on screen -------------------------------------------------------------
     def _shown_map(self) -> tuple[Prediction, int, np.ndarray] | None:
@@ -145,16 +151,22 @@ class ExportController(QObject):
     def folder_run(self) -> FolderRun | None:
         return self._run
 
-    def classify_all(self, paths: list[Path], topk: int) -> None:
-        """Classify every opened file (a folder run), with progress and cancel."""
+    def classify_all(self, paths: list[Path], topk: int, *, cam_method: str = "gradcam",
+                     cam_layer: str | None = None, output: FolderOutput | None = None) -> None:
+        """Classify every opened file (a folder run), with progress and cancel; with
+        ``output``, also write its results and overlays there."""
         if not paths:
             emit(self.message, "Open a folder or several images first (Ctrl+Shift+O)",
                  "error")
             return
         if self.running:
             return
-        run = FolderRun(paths, topk, self._client.submit, self)
+        run = FolderRun(paths, topk, self._client.submit, cam_method=cam_method,
+                        cam_layer=cam_layer, output=output, parent=self)
         run.progress.connect(self._on_run_progress)
+        run.item.connect(self._on_run_item)
+        run.skipped.connect(lambda position: emit(self.folder_item, position, None))
+        run.stopping.connect(self._status.show_stopping)
         run.finished.connect(self._on_run_finished)
         run.note.connect(self.note)
         self._run = run
@@ -162,18 +174,38 @@ class ExportController(QObject):
         run.start()
         emit(self.run_state_changed)
 
+    def ask_classify_and_write(self, paths: list[Path], topk: int, *,
+                               cam_method: str = "gradcam",
+                               cam_layer: str | None = None) -> None:
+        """Ask where to write the folder's results and overlays, then classify it all."""
+        if not paths:
+            emit(self.message, "Open a folder or several images first (Ctrl+Shift+O)",
+                 "error")
+            return
+        if self.running:
+            return
+        dialog = FolderOutputDialog(self._window, str(default_output_folder(paths)),
+                                    self._overlay_controls.colormap,
+                                    self._overlay_controls.opacity)
+        if dialog.exec() != FolderOutputDialog.DialogCode.Accepted:
+            return
+        output = dialog.output()
+        self.classify_all(paths, topk, cam_method=cam_method, cam_layer=cam_layer,
+                          output=output)
+
     @Slot()
     def cancel_run(self, reason: str = "cancelled") -> None:
+        """Stop the folder run after the worker's current batch (kept, as on disk)."""
         if self._run is not None and self._run.active:
-            self._client.discard("batch")
-            self._run.cancel(reason)
+            waiting = self._client.cancel("batch")
+            self._run.cancel(reason, wait=not waiting)
 
     def forget_results(self) -> None:
         """The list of images changed: a run over the old list stops, and the results, no
         longer those of the images shown, cannot be exported as if they were."""
         run = self._run
         if run is not None and run.active:
-            self._client.discard("batch")
+            self._client.cancel("batch")
             run.finished.disconnect(self._on_run_finished)
             run.cancel("other images were opened")
             self._status.show_progress(None)
@@ -206,20 +238,33 @@ class ExportController(QObject):
     def _on_run_progress(self, done: int, total: int) -> None:
         self._status.show_progress((done, total))
 
+    @Slot(int, object)
+    def _on_run_item(self, position: int, entry: export.BatchEntry) -> None:
+        self._state.folder_result(entry)
+        emit(self.folder_item, position, entry)
+
     @Slot(bool)
     def _on_run_finished(self, stopped: bool) -> None:
         run = self._run
         if run is None:
             return
         self._status.show_progress(None)
-        self._state.folder_finished(tuple(run.entries))
+        self._state.folder_finished()
         ok = len(run.entries) - run.failures
         text = f"Classified {ok} of {len(run.paths)} images"
         if run.failures:
             text += f" ({run.failures} could not be read)"
+        if run.skipped_count:
+            text += f"; {run.skipped_count} already done in the output folder were skipped"
         if stopped:
             text += f"; stopped: {run.stop_reason}" if run.stop_reason else "; stopped"
-        emit(self.message, text + ". File > Export results saves them.", "info")
+        text += ". File > Export results saves them."
+        if run.output is not None:
+            text += f" Results: {run.output.results_file}, overlays (JPEG) beside it"
+            if run.result is not None:
+                text += f" ({run.result.maps} written by this run)"
+            text += "."
+        emit(self.message, text, "info")
         emit(self.run_state_changed)
 
     # -- helpers -------------------------------------------------------------------------
@@ -237,6 +282,14 @@ class ExportController(QObject):
                 emit(self.message, f"Saved the {what} to {path}", "info")
 
         return done
+
+
+def default_output_folder(paths: list[Path]) -> Path:
+    """Beside the images' folder, not in it (a folder is opened with its sub-folders: the
+    overlays would join the images next time). The same folder each time, so that a
+    second run resumes the first."""
+    folder = paths[0].parent
+    return folder.parent / f"{folder.name}-resnet-lens"
 
 
 def _write_file(path: str | os.PathLike[str], write: Callable[[], object]) -> str:

@@ -1,8 +1,9 @@
-"""Classify every image of a folder, one request at a time, keeping what came back.
+"""Classify every opened file as one folder request: the worker runs the command line's
+pipeline on it and reports each file as it finishes, in order.
 
-The run feeds the worker's "batch" slot with one image and sends the next when its result
-arrives, so interactive requests (which the worker takes first) are never stuck behind a
-thousand queued files, and cancelling simply stops sending.
+The worker lets the still on screen and live frames in between its batches, so browsing
+stays responsive. A cancel stops it after the current batch (a second or so), whose
+results are kept: the window then lists exactly what the output folder holds.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.export import BatchEntry
 from desktop_app.ui.state.requests import (
     FailureReason,
-    Kind,
-    PredictRequest,
-    PredictResult,
+    FolderItem,
+    FolderOutput,
+    FolderRunRequest,
+    FolderRunResult,
     WorkerFailure,
     next_request_id,
 )
@@ -29,25 +31,31 @@ log = logging.getLogger(__name__)
 
 
 class FolderRun(QObject):
-    progress = Signal(int, int)  # done, total
+    progress = Signal(int, int)  # done (skipped ones included), total
+    item = Signal(int, object)  # position in the run's paths, BatchEntry (a result or error)
+    skipped = Signal(int)  # position of a file an earlier run into the same output did
+    stopping = Signal()  # cancelled: the worker finishes its current batch first
     finished = Signal(bool)  # True when cancelled or stopped early
     # An engine note (e.g. "CUDA ran out of memory; switched to the CPU"): it concerns the
     # rest of the run too.
     note = Signal(str)
 
     def __init__(self, paths: Sequence[Path], topk: int,
-                 submit: Callable[[PredictRequest, Reply], None],
-                 parent: QObject | None = None) -> None:
+                 submit: Callable[[FolderRunRequest, Reply], None], *,
+                 cam_method: str = "gradcam", cam_layer: str | None = None,
+                 output: FolderOutput | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.paths = list(paths)
+        self.output = output
         self.entries: list[BatchEntry] = []
-        self.session = next_request_id()
+        self.skipped_count = 0
         self.stop_reason: str | None = None
-        self._topk = topk
+        self.result: FolderRunResult | None = None
+        self._request = FolderRunRequest(next_request_id(), tuple(str(p) for p in self.paths),
+                                         topk, cam_method, cam_layer, output)
         self._submit = submit
-        self._pending: PredictRequest | None = None
         self._active = False
-        self._reply = Reply(self.handle_result, self.handle_failure)
+        self._notes: set[str] = set()
 
     @property
     def active(self) -> bool:
@@ -57,58 +65,62 @@ class FolderRun(QObject):
     def failures(self) -> int:
         return sum(entry.prediction is None for entry in self.entries)
 
+    @property
+    def done(self) -> int:
+        return len(self.entries) + self.skipped_count
+
     def start(self) -> None:
         self._active = True
         emit(self.progress, 0, len(self.paths))
-        if self.paths:
-            self._send_next()
-        else:
+        if not self.paths:
             self._active = False
             emit(self.finished, False)
+            return
+        self._submit(self._request, Reply(self._on_result, self._on_failure, self._on_item))
 
-    def cancel(self, reason: str = "cancelled") -> None:
-        if self._active:
+    def cancel(self, reason: str = "cancelled", *, wait: bool = False) -> None:
+        """Stop the run (the caller tells the worker). ``wait``: the worker is busy with
+        it, and its current batch's results still count; else it ends here."""
+        if not self._active or self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        if wait:
+            emit(self.stopping)
+        else:
             self._active = False
-            self._pending = None
-            self.stop_reason = reason
             emit(self.finished, True)
 
-    def handle_result(self, result: PredictResult) -> bool:
-        """Take ``result`` if it belongs to this run; True when it did."""
-        if not self._owns(result.request.id):
-            return False
-        self.entries.append(BatchEntry(result.request.source, result.prediction))
-        for note in result.prediction.notes:
-            emit(self.note, note)
-        self._advance()
-        return True
-
-    def handle_failure(self, failure: WorkerFailure) -> bool:
-        if not self._owns(failure.request_id):
-            return False
-        self.entries.append(BatchEntry(failure.source, error=failure.message))
-        if failure.reason is FailureReason.NO_MODEL:
-            self.cancel(failure.message)
-            return True
-        self._advance()
-        return True
-
-    def _owns(self, request_id: int) -> bool:
-        return self._active and self._pending is not None and self._pending.id == request_id
-
-    def _advance(self) -> None:
-        emit(self.progress, len(self.entries), len(self.paths))
-        if len(self.entries) >= len(self.paths):
-            self._active = False
-            self._pending = None
-            emit(self.finished, False)
+    def _on_item(self, item: FolderItem) -> None:
+        if not self._active:
+            return
+        if item.skipped:
+            self.skipped_count += 1
+            emit(self.skipped, item.position)
         else:
-            self._send_next()
+            entry = BatchEntry(item.source, item.prediction, item.error)
+            self.entries.append(entry)
+            emit(self.item, item.position, entry)
+            for note in item.prediction.notes if item.prediction is not None else ():
+                if note not in self._notes:
+                    self._notes.add(note)
+                    emit(self.note, note)
+        emit(self.progress, self.done, len(self.paths))
 
-    def _send_next(self) -> None:
-        path = self.paths[len(self.entries)]
-        self._pending = PredictRequest(
-            id=next_request_id(), image=str(path), source=str(path), kind=Kind.BATCH,
-            topk=self._topk, cam_layer=None, want_cams=False, session=self.session,
-        )
-        self._submit(self._pending, self._reply)
+    def _on_result(self, result: FolderRunResult) -> None:
+        self.result = result
+        if self._active:
+            self._active = False
+            if result.completed:
+                self.stop_reason = None  # a cancel that came with the last batch
+            elif self.stop_reason is None:
+                self.stop_reason = result.stop_reason
+            emit(self.finished, not result.completed)
+
+    def _on_failure(self, failure: WorkerFailure) -> None:
+        reason = failure.message
+        if failure.reason is FailureReason.NO_MODEL:
+            reason = "no model is loaded"
+        if self._active:
+            self._active = False
+            self.stop_reason = self.stop_reason or reason
+            emit(self.finished, True)

@@ -18,6 +18,7 @@ from PySide6.QtGui import QImage, QPainter
 from desktop_app.core.image_io import DecodedImage, decode_image
 from desktop_app.ui.controllers.background import Background
 from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.state.export import BatchEntry
 from desktop_app.ui.widgets.filmstrip import THUMB_SIZE, Filmstrip
 from desktop_app.ui.widgets.qt_image import qimage_to_rgb, rgb_to_qimage
 
@@ -112,6 +113,7 @@ class ImageList(QObject):
         self._generation = 0
         self._thumb_jobs: list[int] = []
         self._failed: set[int] = set()
+        self._file_rows: list[int] = []  # the rows that hold files, in order
 
     @property
     def entries(self) -> list[Entry]:
@@ -120,11 +122,32 @@ class ImageList(QObject):
     def paths(self) -> list[Path]:
         return [e.path for e in self._entries if e.path is not None]
 
+    def show_result(self, position: int, entry: BatchEntry | None) -> None:
+        """A folder run's result for the ``position``-th of ``paths()``: its top class in
+        the tooltip, or its error marked as a broken file's (``None``: an earlier run into
+        the same output folder did it)."""
+        if not 0 <= position < len(self._file_rows):
+            return
+        row = self._file_rows[position]
+        path = self._entries[row].path
+        if entry is not None and entry.prediction is None:
+            message = entry.error or "unreadable image"
+            self._filmstrip.mark_failed(row, message)
+            self._report(row, message)
+            return
+        if entry is None:
+            self._filmstrip.set_tooltip(row, f"{path}\nalready done in the output folder")
+            return
+        assert entry.prediction is not None
+        top = entry.prediction.topk[0]
+        self._filmstrip.set_tooltip(row, f"{path}\n{top.label} {top.probability:.1%}")
+
     def set_entries(self, entries: list[Entry]) -> None:
         """Replace the list and show its first readable image."""
         for job in self._thumb_jobs:
             self._background.cancel(job)
         self._entries = list(entries)
+        self._file_rows = [row for row, e in enumerate(self._entries) if e.path is not None]
         self._failed = set()
         self._thumb_jobs = []
         self._filmstrip.set_entries([], [])
@@ -136,6 +159,8 @@ class ImageList(QObject):
         one added."""
         first = len(self._entries)
         self._entries.extend(entries)  # in place: pending thumbnails stay valid
+        self._file_rows += [row for row, e in enumerate(entries, start=first)
+                            if e.path is not None]
         if first == 1:
             self._thumb_jobs.append(self._background.run(
                 thumbnail, self._entries[0], callback=self._thumbnail_done(0)))

@@ -71,7 +71,7 @@ class ScoreController(QObject):
         mailbox is dropped unanswered, one running fails as cancelled and is ignored)."""
         if self._pending is not None:
             self._pending = None
-            self._client.cancel_score()
+            self._client.cancel("score")
             self._panel.show_scores(None, "Scoring cancelled.")
 
     @Slot()
@@ -82,7 +82,7 @@ class ScoreController(QObject):
         self._scored = None
         if self._pending is not None:
             self._pending = None
-            self._client.cancel_score()
+            self._client.cancel("score")
         self._panel.show_scores(None, IDLE_NOTE)
 
     def _refuse(self, text: str) -> None:

@@ -10,6 +10,7 @@ result to its own ``returned``/``errored``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -24,6 +25,9 @@ from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.requests import (
     DownloadProgress,
     FailureReason,
+    FolderItem,
+    FolderRunRequest,
+    FolderRunResult,
     Kind,
     ModelInfo,
     ModelRequest,
@@ -45,7 +49,9 @@ log = logging.getLogger(__name__)
 # then what the user is looking at, then scoring its map, then the background folder run;
 # training last: it holds the worker for minutes, so whatever waits goes before it.
 SLOTS = ("model", "predict", "score", "compare", "batch", "train")  # the values of Kind.slot
-Request = ModelRequest | PredictRequest | ScoreRequest | TrainRequest
+# What a folder run lets in between its batches: what the user is looking at.
+INTERACTIVE_SLOTS = ("predict", "score", "compare")
+Request = ModelRequest | PredictRequest | ScoreRequest | FolderRunRequest | TrainRequest
 
 ProgressCallback = Callable[[int, "int | None"], None]
 CancelCallback = Callable[[], bool]
@@ -65,6 +71,12 @@ class Classifier(Protocol):
     def score_map(self, image: Any, class_index: int, saliency: Any, metrics: Any = ..., *,
                   progress: Any = None, cancel: Any = None,
                   curves: dict[str, Any] | None = None) -> dict[str, float]: ...
+
+    # For folder runs (inference.pipeline.run_folder).
+    def prepare(self, image: Any) -> Any: ...
+
+    def predict_batch(self, inputs: Any, topk: int = 5, cam: str | None = "gradcam",
+                      cam_layer: str = ..., cam_classes: Any = None, **options: Any) -> Any: ...
 
 
 class Engine(Protocol):
@@ -136,9 +148,10 @@ class Mailbox:
             self._slots[request.kind.slot] = request
             return was_empty, replaced
 
-    def take(self) -> Request | None:
+    def take(self, slots: tuple[str, ...] = SLOTS) -> Request | None:
+        """The waiting request of the first of ``slots`` (in their order) that has one."""
         with self._lock:
-            for slot in SLOTS:
+            for slot in slots:
                 if slot in self._slots:
                     request = self._slots.pop(slot)
                     self._taken = max(self._taken, request.id)
@@ -173,6 +186,8 @@ class InferenceWorker(QObject):
     score_progress = Signal(object)  # ScoreProgress
     train_ready = Signal(object)  # TrainResult
     train_progress = Signal(object)  # TrainProgress
+    folder_item = Signal(object)  # FolderItem: one file of a folder run
+    folder_done = Signal(object)  # FolderRunResult
     failed = Signal(object)  # WorkerFailure
     download_progress = Signal(object)  # DownloadProgress
     idle = Signal(int)  # the largest request id handled so far
@@ -186,8 +201,9 @@ class InferenceWorker(QObject):
         self._classifier: Classifier | None = None
         self._stopping = threading.Event()
         self._cancel_download = threading.Event()
-        # Scorings, Compare and training requests with an id up to this one are cancelled
-        # (an id, not a flag: a cancel can never be lost to, nor leak into, another request).
+        # Scorings, Compare requests, folder runs and trainings with an id up to this one
+        # are cancelled (an id, not a flag: a cancel can never be lost to, nor leak into,
+        # another request).
         self._cancelled_up_to: dict[str, int] = {}  # by slot
         self._last_id = 0
 
@@ -199,7 +215,7 @@ class InferenceWorker(QObject):
     def cancel_download(self) -> None:
         self._cancel_download.set()
 
-    def cancel_slot(self, slot: str, up_to: int) -> None:
+    def cancel_up_to(self, slot: str, up_to: int) -> None:
         self._cancelled_up_to[slot] = max(self._cancelled_up_to.get(slot, 0), up_to)
 
     @Slot()
@@ -208,16 +224,21 @@ class InferenceWorker(QObject):
             request = self._mailbox.take()
             if request is None:
                 break
-            self._last_id = max(self._last_id, request.id)
-            if isinstance(request, ModelRequest):
-                self._load(request)
-            elif isinstance(request, ScoreRequest):
-                self._score(request)
-            elif isinstance(request, TrainRequest):
-                self._train(request)
-            else:
-                self._predict(request)
+            self._handle(request)
         emit(self.idle, self._last_id)
+
+    def _handle(self, request: Request) -> None:
+        self._last_id = max(self._last_id, request.id)
+        if isinstance(request, ModelRequest):
+            self._load(request)
+        elif isinstance(request, ScoreRequest):
+            self._score(request)
+        elif isinstance(request, FolderRunRequest):
+            self._classify_folder(request)
+        elif isinstance(request, TrainRequest):
+            self._train(request)
+        else:
+            self._predict(request)
 
     def _load(self, request: ModelRequest) -> None:
         emit(self.model_loading, request)
@@ -390,7 +411,42 @@ class InferenceWorker(QObject):
             f"{trained.best_stage} epoch {trained.best_epoch}", trained.probe_val_accuracy,
             (time.perf_counter() - started) * 1000.0))
 
-    def _cancel_check(self, request: PredictRequest | ScoreRequest) -> CancelCallback:
+    def _classify_folder(self, request: FolderRunRequest) -> None:
+        from desktop_app.ui.controllers.folder_job import classify_folder
+
+        if self._classifier is None:
+            self._fail(request, NoModelError("no model is loaded (choose a model or a "
+                                             "weights file)."))
+            return
+        stop = self._cancel_check(request)
+
+        def between_batches() -> bool:
+            # The still on screen, a live frame or a scoring goes first, as when idle; a
+            # model switch ends the run (its results would mix two models).
+            while not stop():
+                waiting = self._mailbox.take(INTERACTIVE_SLOTS)
+                if waiting is None:
+                    return False
+                self._handle(waiting)
+            return True
+
+        def report(item: FolderItem) -> None:  # on the pipeline's writer thread
+            emit(self.folder_item, item)
+
+        try:
+            result = classify_folder(self._classifier, request, report, between_batches)
+        except Exception as error:  # reported, and the worker carries on
+            self._fail(request, error)
+            return
+        if not result.completed:
+            reason = ("the model changed" if self._mailbox.has("model") else
+                      "a newer run replaced it" if self._mailbox.has(request.kind.slot) else
+                      "cancelled")
+            result = dataclasses.replace(result, stop_reason=reason)
+        emit(self.folder_done, result)
+
+    def _cancel_check(self, request: PredictRequest | ScoreRequest | FolderRunRequest
+                      ) -> CancelCallback:
         def cancelled() -> bool:
             # The user's cancel, a newer request of its slot (the newest wins), a new model
             # or a close.
@@ -413,9 +469,11 @@ class InferenceWorker(QObject):
 class Reply:
     """Where the answer to one request goes, on the GUI thread."""
 
-    on_result: Callable[[Any], None]  # a PredictResult, ScoreResult, TrainResult or ModelInfo
+    # A PredictResult, ScoreResult, FolderRunResult, TrainResult or ModelInfo.
+    on_result: Callable[[Any], None]
     on_failure: Callable[[WorkerFailure], None]
-    # Scorings report ScoreProgress, training TrainProgress.
+    # Scorings report ScoreProgress, folder runs each file's FolderItem, training
+    # TrainProgress.
     on_progress: Callable[[Any], None] | None = None
 
 
@@ -436,10 +494,11 @@ class WorkerClient(QObject):
         self.worker.idle.connect(self._on_idle)
         self.worker.model_ready.connect(self._on_model_ready)
         for ready in (self.worker.prediction_ready, self.worker.score_ready,
-                      self.worker.train_ready):
+                      self.worker.train_ready, self.worker.folder_done):
             ready.connect(self._on_result)
-        self.worker.score_progress.connect(self._on_progress)
-        self.worker.train_progress.connect(self._on_progress)
+        for progress in (self.worker.score_progress, self.worker.train_progress,
+                         self.worker.folder_item):
+            progress.connect(self._on_progress)
         self.worker.failed.connect(self._on_failed)
         # Per slot, the replies still owed, by request id.
         self._replies: dict[str, dict[int, Reply]] = {slot: {} for slot in SLOTS}
@@ -474,28 +533,31 @@ class WorkerClient(QObject):
         if was_empty:
             emit(self._poke)
 
-    def discard(self, slot: str) -> None:
-        """Drop the request waiting in ``slot``; nobody hears about it."""
+    def discard(self, slot: str) -> bool:
+        """Drop the request waiting in ``slot``; nobody hears about it. Returns whether
+        one was waiting."""
         dropped = self.mailbox.discard(slot)
         if dropped is not None:
             self._replies[slot].pop(dropped.id, None)
         # A discarded request is never handled, so ``idle`` never reports it: stop counting
         # on it, or ``busy`` would stay True until some newer request is done.
         self._last_sent = self.mailbox.outstanding()
+        return dropped is not None
 
     def cancel_download(self) -> None:
         self.worker.cancel_download()
 
-    def cancel_score(self, slot: str = "score") -> None:
-        """Stop the scoring in progress (it fails with FailureReason.CANCELLED) and drop
-        the request waiting in ``slot``."""
-        self.worker.cancel_slot(slot, self._last_sent)
-        self.discard(slot)
+    def cancel(self, slot: str) -> bool:
+        """Stop what ``slot`` is doing (a scoring fails with FailureReason.CANCELLED; a
+        folder run ends after its current batch) and drop the request waiting there.
+        Returns whether one was waiting (it will never be answered)."""
+        self.worker.cancel_up_to(slot, self._last_sent)
+        return self.discard(slot)
 
     def cancel_train(self) -> None:
         """Stop the training in progress (it keeps, saves and reports its best model so
         far; before any model exists it fails as cancelled), or drop one still waiting."""
-        self.cancel_score(Kind.TRAIN.slot)
+        self.cancel(Kind.TRAIN.slot)
 
     def stop(self, timeout_ms: int = 1800, *, wait_out: bool = True) -> bool:
         """Stop the thread; True when it ended within ``timeout_ms``.
@@ -541,14 +603,16 @@ class WorkerClient(QObject):
             reply.on_result(info)
 
     @Slot(object)
-    def _on_result(self, result: PredictResult | ScoreResult | TrainResult) -> None:
+    def _on_result(self, result: PredictResult | ScoreResult | FolderRunResult | TrainResult
+                   ) -> None:
         reply = self._take_reply(result.request.kind.slot, result.request.id)
         if reply is not None:
             reply.on_result(result)
 
     @Slot(object)
-    def _on_progress(self, progress: ScoreProgress | TrainProgress) -> None:
-        slots = ("train",) if isinstance(progress, TrainProgress) else ("score", "compare")
+    def _on_progress(self, progress: ScoreProgress | TrainProgress | FolderItem) -> None:
+        slots = (("train",) if isinstance(progress, TrainProgress) else
+                 ("batch",) if isinstance(progress, FolderItem) else ("score", "compare"))
         for slot in slots:
             reply = self._replies[slot].get(progress.request_id)
             if reply is not None and reply.on_progress is not None:

@@ -35,7 +35,7 @@ class Kind(Enum):
     MODEL = "model"
     STILL = "still"  # the image on screen
     LIVE = "live"  # a camera or video frame
-    BATCH = "batch"  # one file of a folder run
+    BATCH = "batch"  # a folder run (Classify all)
     SCORE = "score"  # faithfulness scores of the map on screen
     COMPARE = "compare"  # one map or one scoring of the Compare grid
     TRAIN = "train"  # teach the loaded model new classes
@@ -93,10 +93,11 @@ class ModelRequest:
 class PredictRequest:
     """Classify one image.
 
-    ``image`` is what the classifier decodes under its one policy: a path (files, batch
-    runs), encoded bytes (dropped or pasted files) or a read-only (H, W, 3) uint8 RGB array
-    (live and frozen frames, pasted pixels). ``session`` ties live frames and batch items to
-    the run that sent them, so results of a stopped run can be recognised and dropped.
+    ``image`` is what the classifier decodes under its one policy: a path (files), encoded
+    bytes (dropped or pasted files) or a read-only (H, W, 3) uint8 RGB array (live and
+    frozen frames, pasted pixels). ``session`` ties live frames to the source that sent
+    them, so results of a stopped one can be recognised and dropped. (A folder run is one
+    :class:`FolderRunRequest`.)
     """
 
     id: int
@@ -109,6 +110,68 @@ class PredictRequest:
     session: int = 0
     cam_method: str = "gradcam"  # one of inference.catalog.CAM_METHODS
     cam_classes: tuple[int, ...] | None = None  # None: the top-k classes
+
+
+RESULTS_FILE = "results.jsonl"  # a folder run's JSON lines, in its output folder
+
+
+@dataclass(frozen=True)
+class FolderOutput:
+    """Where a folder run writes, as ``resnet-lens predict --out FOLDER/results.jsonl
+    --cam-dir FOLDER [--cam-classes] [--full-size] [--resume]`` would: one JSON line per
+    image and JPEG overlays of its CAM maps."""
+
+    folder: str
+    cam_classes: str = "top1"  # or "topk": every listed class
+    full_size: bool = False  # overlays at the photo's size, not capped at 1024 px
+    resume: bool = True  # skip the images the folder's results already hold
+    colormap: str = "jet"
+    alpha: float = 0.5
+
+    @property
+    def results_file(self) -> str:
+        return str(Path(self.folder) / RESULTS_FILE)
+
+
+@dataclass(frozen=True, eq=False)
+class FolderRunRequest:
+    """Classify ``files`` in order through the folder pipeline (``run_folder``), and write
+    ``output`` if given (with maps of ``cam_method`` at ``cam_layer``)."""
+
+    kind: ClassVar[Kind] = Kind.BATCH
+    id: int
+    files: tuple[str, ...]
+    topk: int
+    cam_method: str = "gradcam"
+    cam_layer: str | None = None  # None: the model's default
+    output: FolderOutput | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class FolderItem:
+    """One file of a folder run, as it finishes: ``position`` in the request's files, and
+    a prediction, or an error line, or neither when an earlier run into the same output
+    did it already (``skipped``)."""
+
+    request_id: int
+    position: int
+    source: str
+    prediction: Prediction | None = None
+    error: str | None = None
+    skipped: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class FolderRunResult:
+    """A folder run that ended: ``completed`` False when it stopped early (a cancel, a
+    newer run, a model change; ``stop_reason`` says which). ``maps`` counts the map files
+    it wrote."""
+
+    request: FolderRunRequest
+    completed: bool
+    skipped: int = 0
+    maps: int = 0
+    stop_reason: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,7 +274,7 @@ class PredictResult:
 class WorkerFailure:
     """A request that failed; ``message`` is one line for the user."""
 
-    request: ModelRequest | PredictRequest | ScoreRequest | TrainRequest
+    request: ModelRequest | PredictRequest | ScoreRequest | FolderRunRequest | TrainRequest
     message: str
     reason: FailureReason = FailureReason.ERROR
 
@@ -228,6 +291,8 @@ class WorkerFailure:
         """The file or frame that failed, or the model that did not load."""
         if isinstance(self.request, ModelRequest):
             return self.request.model or "model"
+        if isinstance(self.request, FolderRunRequest):
+            return "Classify all"
         return self.request.source
 
 

@@ -74,7 +74,8 @@ class ScreenState:
         self.selected: int | None = None
         self.pin: Pin | None = None
         self.folder_running = False
-        self.folder_results: tuple[BatchEntry, ...] = ()
+        # Appended to as a run's files finish (a list: a folder may hold 100,000).
+        self.folder_results: list[BatchEntry] = []
 
     # -- sources ---------------------------------------------------------------------------
     @property
@@ -220,13 +221,18 @@ class ScreenState:
 
     # -- the folder run --------------------------------------------------------------------
     def folder_started(self) -> None:
+        """A run starts: the last run's results are not those of this one."""
         self.folder_running = True
+        self.folder_results = []
 
-    def folder_finished(self, results: tuple[BatchEntry, ...]) -> None:
+    def folder_result(self, entry: BatchEntry) -> None:
+        """One more file of the run, in the order of the list."""
+        self.folder_results.append(entry)
+
+    def folder_finished(self) -> None:
         self.folder_running = False
-        self.folder_results = results
 
     def images_changed(self) -> None:
         """Other images were opened: results of the old list are no longer what is shown."""
         self.folder_running = False
-        self.folder_results = ()
+        self.folder_results = []

@@ -120,6 +120,11 @@ class Filmstrip(QListWidget):
         if item is not None and not image.isNull():
             item.setIcon(QIcon(QPixmap.fromImage(image)))
 
+    def set_tooltip(self, row: int, text: str) -> None:
+        item = self.item(row)
+        if item is not None:
+            item.setToolTip(text)
+
     def mark_failed(self, row: int, message: str) -> None:
         """A file that cannot be read: a warning sign for its thumbnail, the reason in the
         tooltip, and its label in the error colour."""

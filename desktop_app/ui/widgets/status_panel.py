@@ -59,8 +59,16 @@ class StatusPanel:
         visible = progress is not None
         self.progress.setVisible(visible)
         self.cancel_button.setVisible(visible)
-        if progress is not None:
-            done, total = progress
-            self.progress.setRange(0, max(total, 1))
-            self.progress.setValue(done)
-            self.progress.setFormat(f"{done}/{total}")
+        if progress is None:
+            self.cancel_button.setEnabled(True)  # for the next run
+            return
+        done, total = progress
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        stopping = "" if self.cancel_button.isEnabled() else "stopping… "
+        self.progress.setFormat(f"{stopping}{done}/{total}")
+
+    def show_stopping(self) -> None:
+        """Cancelled: the run ends after the batch being classified."""
+        self.cancel_button.setEnabled(False)
+        self.progress.setFormat(f"stopping… {self.progress.value()}/{self.progress.maximum()}")

@@ -1,0 +1,364 @@
+"""Classify all: one folder request through the command line's pipeline, results streamed
+into the window's list, broken files reported in place, a cancel that keeps what is done,
+and *Classify all and write overlays…* writing what ``resnet-lens predict --out --cam-dir
+--resume`` writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from support.ui_helpers import FakeEngine, make_window, wait_for_prediction, write_image
+
+from desktop_app.ui.controllers.worker import Reply, WorkerClient
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.state.requests import (
+    RESULTS_FILE,
+    FolderRunRequest,
+    ModelRequest,
+    next_request_id,
+)
+from desktop_app.ui.widgets.folder_output_dialog import FolderOutputDialog
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+
+
+def _mixed_folder(tmp_path: Path, good: int = 6, size: tuple[int, int] = (320, 240)) -> Path:
+    """Good images with broken files between them (sorted by name: b_ sits among the a_,
+    c_ files), as a user's folder has them."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(good):
+        write_image(folder / f"{'a' if i < good // 2 else 'c'}_{i:02d}.png",
+                    (37 * i % 256, 90, 20), size=size)
+    (folder / "b_truncated.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    (folder / "b_empty.png").write_bytes(b"")
+    return folder
+
+
+def _open(qtbot: Any, window: MainWindow, folder: Path, count: int) -> None:
+    window.open_paths([folder])
+    qtbot.waitUntil(lambda: window.filmstrip.count() == count, timeout=5000)
+    wait_for_prediction(qtbot, window)
+
+
+def test_classify_all_streams_every_file_in_order_and_a_broken_one_shows_its_error(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(predict_delay=0.02)
+    window = make_window(qtbot, tmp_path, engine)
+    folder = _mixed_folder(tmp_path)
+    _open(qtbot, window, folder, 8)
+    seen: list[int] = []  # the list's length each time a file arrives
+    window.exports.folder_item.connect(lambda *_: seen.append(len(window.folder_results)))
+    qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
+    assert window.exports.running
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=10_000)
+
+    assert seen == list(range(1, 9))  # one at a time, as they came: streamed, not at the end
+    results = window.folder_results
+    assert [r.source for r in results] == [str(p) for p in window.images.paths()]
+    broken = {Path(r.source).name: r.error for r in results if r.prediction is None}
+    assert sorted(broken) == ["b_empty.png", "b_truncated.jpg"]
+    for name, error in broken.items():
+        assert error is not None and error.startswith(f"{folder / name}:")
+        assert "\n" not in error
+        row = [Path(p).name for p in window.images.paths()].index(name)
+        assert window.filmstrip.item(row).toolTip() == error
+    good = [r for r in results if r.prediction is not None]
+    assert len(good) == 6 and all(len(r.prediction.topk) == 5 for r in good)
+    # The list shows each result where its file sits.
+    row = [str(p) for p in window.images.paths()].index(good[0].source)
+    top = good[0].prediction.topk[0]
+    assert window.filmstrip.item(row).toolTip().endswith(f"{top.label} {top.probability:.1%}")
+    assert window.messages.texts()[-1].startswith(
+        "Classified 6 of 8 images (2 could not be read).")
+    # Each readable file classified once, without maps (nothing to write them to).
+    assert len([c for c in engine.classifier.calls if c["cam"] is None]) == 6
+
+
+def test_cancel_half_way_keeps_what_arrived_and_the_still_keeps_being_served(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(predict_delay=0.05)
+    window = make_window(qtbot, tmp_path, engine)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    images = [write_image(folder / f"img{i:02d}.png", (8 * i, 60, 90)) for i in range(32)]
+    _open(qtbot, window, folder, 32)
+    qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
+    qtbot.waitUntil(lambda: len(window.folder_results) >= 8, timeout=10_000)
+    # The image on screen is served between the run's batches.
+    qtbot.keyClick(window.view, Qt.Key.Key_PageDown)
+    wait_for_prediction(qtbot, window, source=str(images[1]), timeout=3000)
+    assert window.exports.running
+    qtbot.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=5000)
+    kept = [r.source for r in window.folder_results]
+    assert 8 <= len(kept) < 32 and len(kept) % 8 == 0  # whole batches
+    assert kept == [str(p) for p in images[:len(kept)]]  # the first ones, in order
+    assert window.messages.texts()[-1].endswith("stopped: cancelled. File > Export "
+                                                "results saves them.")
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=5000)
+    assert [r.source for r in window.folder_results] == kept
+    assert not window.status.progress.isVisible()
+    assert window.actions_.classify_folder.isEnabled()
+
+
+def _write_with_dialog(qtbot: Any, window: MainWindow, out: Path, *, full_size: bool = False,
+                       topk: bool = False) -> str:
+    """Ctrl+Shift+R, then fill the dialog as a user does: the folder typed, options ticked,
+    the OK button clicked. Returns the folder the dialog offered."""
+    filled: list[str] = []
+
+    def fill() -> None:
+        dialog = next((w for w in QApplication.topLevelWidgets()
+                       if isinstance(w, FolderOutputDialog) and w.isVisible()), None)
+        if dialog is None:  # not open yet
+            QTimer.singleShot(50, fill)
+            return
+        filled.append(dialog.folder_edit.text())
+        dialog.folder_edit.selectAll()
+        qtbot.keyClicks(dialog.folder_edit, str(out))
+        if full_size:
+            qtbot.mouseClick(dialog.full_size_box, Qt.MouseButton.LeftButton)
+        if topk:
+            dialog.classes_box.setCurrentIndex(1)
+        ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+
+    # Without a window manager a closed dialog hands the focus back to nobody.
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+    window.view.setFocus()
+    QTimer.singleShot(200, fill)
+    qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL_SHIFT)
+    assert filled
+    return filled[0]
+
+
+def _records(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / RESULTS_FILE).read_text().splitlines()]
+
+
+def test_classify_all_and_write_writes_results_and_capped_overlays_then_resumes(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    folder = _mixed_folder(tmp_path, good=4, size=(1600, 1200))
+    _open(qtbot, window, folder, 6)
+    out = tmp_path / "out"
+    offered = _write_with_dialog(qtbot, window, out)
+    # Beside the photos, not among them: opening the folder again must not list overlays.
+    assert offered == str(tmp_path / "photos-resnet-lens")
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=20_000)
+
+    records = _records(out)
+    assert [r["file"] for r in records] == [
+        str(p) for p in window.images.paths() if not p.name.startswith("b_")]
+    for record in records:
+        assert record["cam_methods"] == ["gradcam"] and len(record["maps"]) == 1  # top-1
+        overlay = Path(record["maps"][0]["path"])
+        assert overlay.parent == out and overlay.suffix == ".jpg"
+        assert record["maps"][0]["class"] == record["topk"][0]["index"]
+        assert Image.open(overlay).size == (1024, 768)  # capped as the CLI caps them
+    message = window.messages.texts()[-1]
+    assert f"Results: {out / RESULTS_FILE}" in message and "(4 written by this run)" in message
+    # The window's numbers are the file's.
+    for entry, record in zip([r for r in window.folder_results if r.prediction], records,
+                             strict=True):
+        assert [s.index for s in entry.prediction.topk] == [s["index"] for s in record["topk"]]
+
+    # Again into the same folder: everything is done already.
+    before = (out / RESULTS_FILE).read_bytes()
+    _write_with_dialog(qtbot, window, out)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=20_000)
+    assert (out / RESULTS_FILE).read_bytes()[:len(before)] == before
+    assert len(_records(out)) == 4 + 0  # only the broken ones were tried again, and failed
+    assert "4 already done in the output folder were skipped" in window.messages.texts()[-1]
+    done_row = [p.name for p in window.images.paths()].index("a_00.png")
+    assert window.filmstrip.item(done_row).toolTip().endswith("already done in the output "
+                                                              "folder")
+
+
+def test_a_cancelled_write_resumes_where_it_stopped(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(predict_delay=0.05)
+    window = make_window(qtbot, tmp_path, engine)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(24):
+        write_image(folder / f"img{i:02d}.png", (10 * i, 60, 90))
+    _open(qtbot, window, folder, 24)
+    out = tmp_path / "out"
+    _write_with_dialog(qtbot, window, out, full_size=True)
+    qtbot.waitUntil(lambda: len(window.folder_results) >= 3, timeout=10_000)
+    qtbot.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=10_000)
+    first = _records(out)
+    assert 3 <= len(first) < 24  # whole lines only: each image done is on record
+    # The window lists what the folder holds (the surprise: it once said "0 classified"
+    # while the cancelled run's last batch was being written).
+    assert [r.source for r in window.folder_results] == [r["file"] for r in first]
+    assert window.messages.texts()[-1].startswith(f"Classified {len(first)} of 24 images")
+    assert Image.open(first[0]["maps"][0]["path"]).size == (320, 240)  # full size
+
+    _write_with_dialog(qtbot, window, out, full_size=True)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=20_000)
+    records = _records(out)
+    assert sorted(r["file"] for r in records) == [str(p) for p in window.images.paths()]
+    assert len(window.folder_results) == 24 - len(first)  # the rest, classified now
+    assert len(list(out.glob("*.jpg"))) == 24
+
+
+def test_the_dialog_refuses_a_file_as_the_output_folder(qtbot: Any, tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    dialog = FolderOutputDialog(None, str(a_file), "jet", 0.5)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok),
+                     Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and dialog.error_label.text() == f"{a_file} is a file, not a folder."
+    dialog.folder_edit.clear()
+    qtbot.keyClicks(dialog.folder_edit, str(tmp_path / "new"))
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok),
+                     Qt.MouseButton.LeftButton)
+    assert dialog.result() == FolderOutputDialog.DialogCode.Accepted
+    assert dialog.output().folder == str(tmp_path / "new") and dialog.output().resume
+
+
+def test_a_newer_folder_request_replaces_the_running_one(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(predict_delay=0.05)
+    client = WorkerClient(engine)
+    client.start()
+    files = tuple(str(write_image(tmp_path / f"{i}.png", (i, 40, 80))) for i in range(40))
+    got: dict[int, list[Any]] = {}
+
+    def send(names: tuple[str, ...]) -> int:
+        request = FolderRunRequest(next_request_id(), names, 3)
+        got[request.id] = []
+        client.submit(request, Reply(got[request.id].append, got[request.id].append,
+                                     got[request.id].append))
+        return request.id
+
+    try:
+        with qtbot.waitSignal(client.worker.model_ready, timeout=5000):
+            client.submit(ModelRequest(next_request_id(), "resnet18"))
+        first = send(files)
+        qtbot.waitUntil(lambda: len(got[first]) >= 8, timeout=10_000)
+        second = send(files[:3])
+        qtbot.waitUntil(lambda: bool(got[second]) and hasattr(got[second][-1], "completed"),
+                        timeout=10_000)
+        ended = got[first][-1]
+        assert not ended.completed and ended.stop_reason == "a newer run replaced it"
+        assert 8 <= len(got[first]) - 1 < 40  # what it had done was reported
+        assert got[second][-1].completed and len(got[second]) == 3 + 1
+    finally:
+        assert client.stop(timeout_ms=5000)
+
+
+@pytest.mark.slow
+def test_the_windows_numbers_are_the_command_lines(qtbot: Any, tmp_path: Path,
+                                                    shapes_model: Any) -> None:
+    """The trained shapes model, a folder with a broken file: Classify all gives what
+    ``resnet-lens predict FOLDER --json`` and ``run_folder`` give, and the right shapes."""
+    from support.processes import run_cli
+    from support.shapes_model import make_heldout_set
+
+    from desktop_app.core.sources import iter_inputs
+    from desktop_app.inference import load_classifier
+    from desktop_app.inference.pipeline import FolderRequest, run_folder
+    from desktop_app.ui.controllers.worker import TorchEngine
+
+    folder = tmp_path / "shapes"
+    folder.mkdir()
+    samples = make_heldout_set(6)
+    for i, sample in enumerate(samples):
+        sample.image.save(folder / f"shape{i}.png")
+    (folder / "shape9_broken.jpg").write_bytes(b"\xff\xd8 broken")
+
+    window = make_window(qtbot, tmp_path, TorchEngine, weights=str(shapes_model.weights),
+                         labels=str(shapes_model.labels), device="cpu")
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=120_000)
+    _open(qtbot, window, folder, 7)
+    window.predictions.topk_spin.setValue(4)
+    qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=120_000)
+    shown = {r.source: r for r in window.folder_results}
+
+    cli = run_cli("predict", str(folder), "--json", "--weights", str(shapes_model.weights),
+                  "--labels", str(shapes_model.labels), "--device", "cpu", "--topk", "4")
+    assert cli.returncode == 1, cli.stderr  # the broken file
+    lines = [json.loads(line) for line in cli.stdout.splitlines()]
+    clf = load_classifier(weights=shapes_model.weights, labels=shapes_model.labels,
+                          device="cpu", backend="eager")
+    direct: dict[str, Any] = {}
+    run_folder(clf, iter_inputs([folder]), FolderRequest(topk=4),
+               lambda o: direct.__setitem__(str(o.path), o))
+    assert set(shown) == set(direct) == {line["file"] for line in lines}
+    for line in lines:
+        entry, outcome = shown[line["file"]], direct[line["file"]]
+        if "error" in line:
+            assert entry.prediction is None and outcome.error is not None
+            continue
+        window_probs = {s.index: s.probability for s in entry.prediction.topk}
+        for expected in (line["topk"], [s.__dict__ for s in outcome.predictions[0].topk]):
+            assert [s["index"] for s in expected] == list(window_probs)
+            np.testing.assert_allclose([s["probability"] for s in expected],
+                                       list(window_probs.values()), atol=1e-5)
+    # A model that learned: most shapes named right.
+    right = sum(shown[str(folder / f"shape{i}.png")].prediction.topk[0].index == s.label
+                for i, s in enumerate(samples))
+    assert right >= 5
+
+
+def test_a_model_switch_stops_the_run_so_that_two_models_never_mix(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(predict_delay=0.05)
+    window = make_window(qtbot, tmp_path, engine)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        write_image(folder / f"img{i:02d}.png", (6 * i, 60, 90))
+    _open(qtbot, window, folder, 40)
+    first_model = window.model_info.model
+    qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
+    qtbot.waitUntil(lambda: len(window.folder_results) >= 8, timeout=10_000)
+    combo = window.model_controls.model_combo
+    combo.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is combo, timeout=3000)
+    qtbot.keyClick(combo, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=10_000)
+    assert window.messages.texts()[-1].endswith(
+        "stopped: the model changed. File > Export results saves them.")
+    results = window.folder_results
+    assert 8 <= len(results) < 40
+    assert {r.prediction.model for r in results} == {first_model}
+    qtbot.waitUntil(lambda: window.model_info.model != first_model, timeout=5000)
+
+
+def test_live_frames_keep_coming_while_the_folder_is_classified(qtbot: Any,
+                                                                tmp_path: Path) -> None:
+    from support.ui_helpers import fake_camera_source
+
+    engine = FakeEngine(predict_delay=0.05)
+    window = make_window(qtbot, tmp_path, engine)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(48):
+        write_image(folder / f"img{i:02d}.png", (5 * i, 60, 90))
+    _open(qtbot, window, folder, 48)
+    qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
+    shown: list[Any] = []
+    window.prediction_shown.connect(shown.append)
+    window.start_live_source(fake_camera_source())
+    qtbot.waitUntil(lambda: len(shown) >= 3, timeout=10_000)
+    assert window.exports.running  # frames came between the run's batches
+    assert window.status.progress.value() < 48
+    window.stop_live()
+    qtbot.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=10_000)
