@@ -498,7 +498,9 @@ def test_an_export_failing_half_way_keeps_the_previous_file_and_leaves_no_temp_f
     window.open_paths(images)
     wait_for_prediction(qtbot, window)
     window.classify_all()
-    qtbot.waitUntil(lambda: len(window.folder_results) == 3, timeout=10_000)
+    # Results stream in before the run ends (and exporting waits for the end).
+    qtbot.waitUntil(lambda: len(window.folder_results) == 3 and not window.exports.running,
+                    timeout=10_000)
 
     out = tmp_path / "out"
     out.mkdir()
@@ -555,7 +557,8 @@ def test_export_after_cancelling_a_folder_run_holds_exactly_the_finished_images(
     # A new run after the cancel classifies everything.
     engine.classifier.delay = 0.0
     window.classify_all()
-    qtbot.waitUntil(lambda: len(window.folder_results) == len(images), timeout=10_000)
+    qtbot.waitUntil(lambda: len(window.folder_results) == len(images)
+                    and not window.exports.running, timeout=10_000)
 
 
 # -- 5. closing in every state ---------------------------------------------------------------
