@@ -629,9 +629,9 @@ def _run_train(options: argparse.Namespace) -> int:
 def _print_evaluation(evaluation: Evaluation, trained: TrainedModel) -> None:
     classes = evaluation.classes
     print("images: " + ", ".join(f"{c} {evaluation.counts[c]}" for c in classes))
-    print(f"validation accuracy: {evaluation.accuracy:.1%} on "
-          f"{sum(evaluation.val_counts.values())} images (linear probe alone: "
-          f"{trained.probe_val_accuracy:.1%})")
+    print(f"validation accuracy ({evaluation.validation}): {evaluation.accuracy:.1%} on "
+          f"{sum(evaluation.val_counts.values())} images (linear probe alone on the "
+          f"early-stopping split: {trained.probe_val_accuracy:.1%})")
     for c in classes:
         print(f"  {c}: {evaluation.per_class_accuracy[c]:.1%} of {evaluation.val_counts[c]}")
     width = max(6, *(len(c) for c in classes))

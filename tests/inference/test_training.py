@@ -23,13 +23,16 @@ from desktop_app.core.errors import Cancelled
 from desktop_app.core.evaluation import evaluate
 from desktop_app.inference import load_classifier
 from desktop_app.inference.classifier import Classifier
-from desktop_app.inference.taught_files import files_for, save_checkpoint
+from desktop_app.inference.taught_files import evaluation_of, files_for, save_checkpoint
 from desktop_app.inference.training import (
+    CROSS_VALIDATION,
     FINE_TUNE,
     PROBE,
     EpochReport,
     Recipe,
     TrainedModel,
+    fold_count,
+    stratified_folds,
     stratified_split,
     teach,
 )
@@ -122,6 +125,18 @@ def test_stratified_split_keeps_every_class_on_both_sides_and_follows_the_seed()
     assert again.tolist() == train.tolist() and other.tolist() != train.tolist()
 
 
+def test_stratified_folds_cover_every_image_once_with_every_class_in_each_fold() -> None:
+    labels = np.array([0] * 3 + [1] * 7 + [2] * 12)
+    folds = stratified_folds(labels, fold_count(3), seed=5)
+    assert len(folds) == 3
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(labels)))
+    for fold in folds:
+        assert sorted(set(labels[fold].tolist())) == [0, 1, 2]
+        assert 7 <= len(fold) <= 8  # classes' extra images land in different folds
+    assert [f.tolist() for f in stratified_folds(labels, 3, seed=5)] == [f.tolist() for f in folds]
+    assert (fold_count(2), fold_count(9), fold_count(10), fold_count(500)) == (2, 5, 0, 0)
+
+
 def test_evaluation_counts_confusions_orders_mistakes_and_warns(tmp_path) -> None:
     from desktop_app.core.dataset import Duplicate
 
@@ -133,6 +148,7 @@ def test_evaluation_counts_confusions_orders_mistakes_and_warns(tmp_path) -> Non
     dup = Duplicate(tmp_path / "a" / "x.png", tmp_path / "b" / "x.png", ("a", "b"))
     result = evaluate(classes, {"a": 40, "b": 12, "c": 4}, y_true, probs, paths, [dup])
 
+    assert result.validation == "hold-out split"
     assert result.confusion_matrix == [[1, 1, 0], [1, 1, 0], [0, 0, 1]]
     assert result.per_class_accuracy == {"a": 0.5, "b": 0.5, "c": 1.0}
     assert result.accuracy == pytest.approx(0.6)
@@ -245,6 +261,56 @@ def test_retraining_after_adding_images_computes_only_their_features(
     assert (third.features.computed, third.features.from_cache) == (0, n + 2 * len(NOVEL))
 
 
+def _subset(novel: Novel, root: Path, folders: dict[str, tuple[str, slice]]) -> Path:
+    """``root/<new name>/`` holding a slice of a novel class's training images."""
+    for name, (source, part) in folders.items():
+        (root / name).mkdir(parents=True)
+        for path in sorted((novel.train_dir / source).iterdir())[part]:
+            shutil.copy(path, root / name / path.name)
+    return root
+
+
+@pytest.mark.slow
+def test_few_images_are_evaluated_out_of_fold_so_memorising_does_not_score(
+    backbone: Classifier, novel: Novel, feature_cache: Path, tmp_path: Path
+) -> None:
+    # Two "classes" that are one class split at random: nothing to learn, yet a probe on
+    # 512 features memorises its ten training images. Scoring a model on images it trained
+    # on would report that memory; out-of-fold scores stay near chance.
+    source = list(NOVEL)[2]
+    data = _subset(novel, tmp_path / "noise",
+                   {"a": (source, slice(0, 12, 2)), "b": (source, slice(1, 12, 2))})
+    trained = teach(backbone, scan_dataset(data), Recipe(linear_only=True), feature_cache)
+    assert trained.cross_validation is not None and trained.cross_validation.folds == 5
+    labels = np.array([e.label for e in trained.examples])
+    on_training = _probabilities(trained, [trained.examples[i].path for i in trained.train_index])
+    assert (on_training.argmax(1) == labels[trained.train_index]).mean() == 1.0
+    out_of_fold = (trained.cross_validation.probabilities.argmax(1) == labels).mean()
+    assert out_of_fold <= 0.75, out_of_fold
+
+
+@pytest.mark.slow
+def test_fewer_than_ten_images_a_class_cross_validates_the_chosen_schedule(
+    backbone: Classifier, novel: Novel, feature_cache: Path, tmp_path: Path
+) -> None:
+    data = _subset(novel, tmp_path / "data", {n: (n, slice(0, 6)) for n in NOVEL})
+    dataset = scan_dataset(data)
+    reports: list[EpochReport] = []
+    trained = teach(backbone, dataset, Recipe(epochs=2, patience=2), feature_cache,
+                    progress=reports.append)
+    stages = [r.stage for r in reports]
+    assert stages[:4] == [PROBE] * 4 and set(stages[4:-5]) <= {FINE_TUNE}
+    assert [(r.stage, r.epoch, r.epochs) for r in reports[-5:]] == [
+        (CROSS_VALIDATION, fold, 5) for fold in range(1, 6)]
+    cv = trained.cross_validation
+    assert cv is not None and cv.probabilities.shape == (6 * len(NOVEL), len(NOVEL))
+    assert cv.probabilities.sum(1) == pytest.approx(np.ones(6 * len(NOVEL)), abs=1e-5)
+    evaluation = evaluation_of(trained, dataset)
+    assert evaluation.validation == "5-fold cross-validation"
+    assert evaluation.val_counts == evaluation.counts == dict.fromkeys(NOVEL, 6)
+    assert evaluation.accuracy > 0.5  # these classes are learnable: well above chance (0.25)
+
+
 def _network_probabilities(trained: TrainedModel, index: np.ndarray) -> np.ndarray:
     return _probabilities(trained, [trained.examples[i].path for i in index])
 
@@ -294,6 +360,8 @@ def test_cli_train_skips_a_bad_file_warns_of_a_duplicate_and_writes_the_files(
     assert report["counts"] == {first: 5, second: 6}
     assert any(w.startswith(f"the same image is in {first}") for w in report["warnings"])
     assert report["recipe"]["linear_only"] is True
+    assert report["validation"] == "5-fold cross-validation"  # fewer than 10 images a class
+    assert report["val_counts"] == report["counts"]
     assert json.loads((out.parent / "model.report.json").read_text()) == report
     assert (out.parent / "model.txt").read_text() == f"{first}\n{second}\n"
     assert load_classifier(weights=out, device="cpu").labels == (first, second)
