@@ -187,6 +187,9 @@ def _parser() -> argparse.ArgumentParser:
                        "user cache folder)")
     train.add_argument("--json", action="store_true",
                        help="print the report (as written to FILE.report.json) as JSON")
+    train.add_argument("--onnx", action="store_true",
+                       help="also write FILE.onnx (normalised image batch to logits; needs "
+                       "pip install 'resnet-lens[onnx]')")
     train.set_defaults(run=_run_train, parser=train)
 
     sanity = sub.add_parser(
@@ -578,6 +581,10 @@ def _run_train(options: argparse.Namespace) -> int:
         files = files_for(options.out)
     except InvalidArgument as exc:
         _bad_argument(options, "--out", str(exc))
+    if options.onnx:  # a missing extra is said before any work
+        from desktop_app.inference.onnx_export import check_onnx_available
+
+        check_onnx_available()
     dataset = scan_dataset(options.data_dir)  # before the slow model load
     for skipped in dataset.skipped:
         _err(f"{skipped.path}: {skipped.reason}; skipped")
@@ -613,12 +620,19 @@ def _run_train(options: argparse.Namespace) -> int:
     maps = mistake_maps(files, evaluation)
     report = report_of(trained, evaluation, backbone, dataset, files)
     report["mistake_maps"] = [str(p) for p in maps]
+    if options.onnx:
+        from desktop_app.inference.onnx_export import export_onnx, onnx_path_for
+
+        onnx_file = export_onnx(trained.network, onnx_path_for(files.checkpoint),
+                                trained.preprocessor.crop_size)
+        report["onnx"] = str(onnx_file)
     write_report(files, report)
     if options.json:
         print(json.dumps(report), flush=True)
     else:
         _print_evaluation(evaluation, trained)
         print(f"wrote {files.checkpoint}, {files.labels.name}, {files.report.name}"
+              + (f", {Path(str(report['onnx'])).name}" if options.onnx else "")
               + (f" and {len(maps)} mistake maps in {maps[0].parent.name}" if maps else ""))
     if trained.stopped == "cancelled":
         _err("stopped by Ctrl+C: saved the best model so far")
