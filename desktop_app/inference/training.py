@@ -355,10 +355,15 @@ class _Run:
         return best_layer4, best_head, probs, stage, best_epoch, stopped
 
     def _logits(self, layer4: nn.Module, head: nn.Linear, index: np.ndarray) -> torch.Tensor:
+        """Logits of ``index``'s activations, a batch at a time (they may not fit in RAM)."""
         assert self.features.layer3 is not None
+        chunks = []
         with torch.no_grad():
-            x = torch.from_numpy(self.features.layer3[index]).float().to(self.device)
-            return head(torch.flatten(self.backbone.avgpool(layer4(x)), 1)).cpu()
+            for start in range(0, len(index), self.recipe.batch_size):
+                rows = self.features.layer3[index[start:start + self.recipe.batch_size]]
+                x = torch.from_numpy(rows).float().to(self.device)
+                chunks.append(head(torch.flatten(self.backbone.avgpool(layer4(x)), 1)).cpu())
+        return torch.cat(chunks) if chunks else torch.zeros(0, self.n_classes)
 
     # -- k-fold evaluation -----------------------------------------------------------------------
     def cross_validate(self, k: int, outcome: _Outcome) -> CrossValidation | None:

@@ -25,6 +25,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import support.shapes_model as shapes
+from PIL import Image
 from support.processes import run_cli
 from support.shapes_model import CLASSES, Sample, ShapesModel, make_sample
 
@@ -34,6 +35,7 @@ from desktop_app.core.errors import Cancelled
 from desktop_app.core.evaluation import evaluate
 from desktop_app.inference import load_classifier
 from desktop_app.inference.classifier import Classifier
+from desktop_app.inference.preprocess import Preprocessor
 from desktop_app.inference.taught_files import evaluation_of, files_for, save_checkpoint
 from desktop_app.inference.training import (
     CROSS_VALIDATION,
@@ -331,6 +333,45 @@ def test_fewer_than_ten_images_a_class_cross_validates_the_chosen_schedule(
     assert evaluation.validation == "5-fold cross-validation"
     assert evaluation.val_counts == evaluation.counts == dict.fromkeys(NOVEL, 6)
     assert evaluation.accuracy > 0.5  # these classes are learnable: well above chance (0.25)
+
+
+@pytest.mark.slow
+def test_layer3_activations_stay_on_disk_and_are_read_a_batch_at_a_time(
+    taught: dict[str, tuple[TrainedModel, Path]], feature_cache: Path,
+    shapes_model: ShapesModel, tmp_path: Path
+) -> None:
+    import torch
+
+    from desktop_app.core.errors import LensError
+    from desktop_app.inference.feature_cache import FeatureCache, Layer3Rows, weights_digest
+    from desktop_app.inference.network import run_stem
+
+    trained = taught["default"][0]
+    rows = trained.features.layer3
+    assert isinstance(rows, Layer3Rows)  # never all in memory
+    assert len(rows) == len(trained.examples)
+    index = np.array([5, 0, 17])
+    pre, net = trained.preprocessor, trained.network  # layers 1-3 are the backbone's
+    batch = torch.cat([pre(_decoded(trained.examples[i].path, pre)) for i in index])
+    with torch.no_grad():
+        expected = net.layer3(net.layer2(net.layer1(run_stem(net, batch)))).half().numpy()
+    got = rows[index]
+    assert got.dtype == np.float16 and got.shape == expected.shape
+    np.testing.assert_allclose(got.astype(np.float32), expected.astype(np.float32), atol=2e-2)
+
+    # A cache that loses an entry while training: a one-line error, not a traceback.
+    digests = [e.digest for e in trained.examples]
+    shutil.copytree(feature_cache, tmp_path / "copy")
+    cache = FeatureCache(tmp_path / "copy", weights_digest(shapes_model.weights), pre)
+    next(cache.folder.glob(f"*/{digests[0]}.layer3.npy")).unlink()
+    with pytest.raises(LensError, match="the feature cache lost an entry"):
+        Layer3Rows(cache, digests)[np.array([1, 0])]
+
+
+def _decoded(path: Path, pre: Preprocessor) -> Image.Image:
+    from desktop_app.core.image_io import decode_for_model
+
+    return decode_for_model(path, pre.resize_size).image
 
 
 def _network_probabilities(trained: TrainedModel, index: np.ndarray) -> np.ndarray:
