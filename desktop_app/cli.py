@@ -187,6 +187,9 @@ def _parser() -> argparse.ArgumentParser:
                        "user cache folder)")
     train.add_argument("--json", action="store_true",
                        help="print the report (as written to FILE.report.json) as JSON")
+    train.add_argument("--onnx", action="store_true",
+                       help="also write FILE.onnx (normalised image batch to logits; needs "
+                       "pip install 'resnet-lens[onnx]')")
     train.set_defaults(run=_run_train, parser=train)
 
     sanity = sub.add_parser(
@@ -546,6 +549,10 @@ def _run_train(options: argparse.Namespace) -> int:
         files = files_for(options.out)
     except InvalidArgument as exc:
         _bad_argument(options, "--out", str(exc))
+    if options.onnx:  # a missing extra is said before any work
+        from desktop_app.inference.onnx_export import check_onnx_available
+
+        check_onnx_available()
     dataset = scan_dataset(options.data_dir)  # before the slow model load
     for skipped in dataset.skipped:
         _err(f"{skipped.path}: {skipped.reason}; skipped")
@@ -570,13 +577,14 @@ def _run_train(options: argparse.Namespace) -> int:
         except Cancelled as exc:
             _err(str(exc))
             return 130
-    saved = save_taught(trained, dataset, backbone, files)
+    saved = save_taught(trained, dataset, backbone, files, onnx=options.onnx)
     maps = saved.mistake_maps
     if options.json:
         print(json.dumps(saved.report), flush=True)
     else:
         _print_evaluation(saved.evaluation, trained)
         print(f"wrote {files.checkpoint}, {files.labels.name}, {files.report.name}"
+              + (f", {Path(str(saved.report['onnx'])).name}" if options.onnx else "")
               + (f" and {len(maps)} mistake maps in {maps[0].parent.name}" if maps else ""))
     if trained.stopped == "cancelled":
         _err("stopped by Ctrl+C: saved the best model so far")
@@ -587,9 +595,9 @@ def _run_train(options: argparse.Namespace) -> int:
 def _print_evaluation(evaluation: Evaluation, trained: TrainedModel) -> None:
     classes = evaluation.classes
     print("images: " + ", ".join(f"{c} {evaluation.counts[c]}" for c in classes))
-    print(f"validation accuracy: {evaluation.accuracy:.1%} on "
-          f"{sum(evaluation.val_counts.values())} images (linear probe alone: "
-          f"{trained.probe_val_accuracy:.1%})")
+    print(f"validation accuracy ({evaluation.validation}): {evaluation.accuracy:.1%} on "
+          f"{sum(evaluation.val_counts.values())} images (linear probe alone on the "
+          f"early-stopping split: {trained.probe_val_accuracy:.1%})")
     for c in classes:
         print(f"  {c}: {evaluation.per_class_accuracy[c]:.1%} of {evaluation.val_counts[c]}")
     width = max(6, *(len(c) for c in classes))

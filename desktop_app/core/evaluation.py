@@ -1,8 +1,9 @@
 """How well a taught model does on its validation images, and warnings in plain words.
 
 Validation is one stratified hold-out split (every class keeps at least one image on each
-side), not k-fold: a class with fewer than ``FEW_IMAGES`` images gets a warning that its
-accuracy rests on one or two images instead.
+side) or, when a class has fewer than ``FEW_IMAGES`` images, k-fold cross-validation (every
+image predicted by a model that did not train on it; see ``inference.training``). Either way
+the scores come in as probabilities per image; ``validation`` names which it was.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from desktop_app.core.dataset import Duplicate
 
 FEW_IMAGES = 10
+HOLD_OUT = "hold-out split"
 UNBALANCED_RATIO = 3.0
 MAX_MISTAKES = 5
 _MAX_DUPLICATES_NAMED = 3
@@ -32,6 +34,7 @@ class Mistake:
 @dataclass(frozen=True)
 class Evaluation:
     classes: tuple[str, ...]
+    validation: str  # HOLD_OUT or "K-fold cross-validation"
     counts: dict[str, int]  # usable images per class
     val_counts: dict[str, int]
     accuracy: float
@@ -51,6 +54,7 @@ def evaluate(
     probabilities: np.ndarray,
     paths: Sequence[Path],
     duplicates: Sequence[Duplicate] = (),
+    validation: str = HOLD_OUT,
 ) -> Evaluation:
     """Scores of validation images (``probabilities``: (N, classes)) with labels ``y_true``."""
     k = len(classes)
@@ -71,6 +75,7 @@ def evaluate(
     )
     return Evaluation(
         tuple(classes),
+        validation,
         dict(counts),
         {name: int(val_counts[c]) for c, name in enumerate(classes)},
         float((predicted == y_true).mean()) if len(y_true) else float("nan"),

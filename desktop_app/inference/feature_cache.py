@@ -9,6 +9,11 @@ images computes the features of those ten only.
 Two arrays per image: the layer-3 activation (float16, what fine-tuning layer4 starts from)
 and the pooled layer-4 feature (float32, what the linear probe reads). Both come from one
 forward pass; a linear-only retrain needs only the small pooled ones.
+
+Memory stays bounded however many images there are: images are decoded a batch at a time,
+the pooled features (a few KB each) are held, and the layer-3 activations (100-400 KB each,
+gigabytes for 10,000s of images) are not: ``Layer3Rows`` reads the rows a training batch
+asks for from their cache files, so they live on disk and in the OS's file cache.
 """
 
 from __future__ import annotations
@@ -69,13 +74,35 @@ def preprocessing_key(preprocessor: Preprocessor) -> str:
             f"mean={list(t.mean)} std={list(t.std)} interpolation={t.interpolation}")
 
 
+class Layer3Rows:
+    """The kept examples' layer-3 activations, read from the cache a few rows at a time:
+    ``rows[index]`` is a (len(index), C, H, W) float16 array."""
+
+    def __init__(self, cache: FeatureCache, digests: Sequence[str]) -> None:
+        self._cache = cache
+        self._digests = tuple(digests)
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        rows = []
+        for i in np.asarray(index).reshape(-1).tolist():
+            row = self._cache.load(self._digests[i], "layer3")
+            if row is None:  # removed or damaged since it was checked: nothing to train on
+                raise LensError(f"the feature cache lost an entry while training "
+                                f"({self._cache.folder}); train again to recompute it")
+            rows.append(row)
+        return np.stack(rows)
+
+
 @dataclass(frozen=True)
 class Features:
     """Features of the examples that decoded, in the order given (``kept`` indexes them)."""
 
     kept: tuple[int, ...]
     pooled: np.ndarray  # (N, D) float32
-    layer3: np.ndarray | None  # (N, C, H, W) float16, when asked for
+    layer3: Layer3Rows | None  # (N, C, H, W) float16 rows, when asked for
     computed: int  # images that went through the network this time
     from_cache: int
 
@@ -97,6 +124,15 @@ class FeatureCache:
             return np.load(self._path(digest, kind), allow_pickle=False)
         except (OSError, ValueError):  # absent, or damaged: compute it again
             return None
+
+    def has(self, digest: str, kind: str) -> bool:
+        """Whether an entry is there and whole, reading its header only (not its data)."""
+        try:
+            array = np.load(self._path(digest, kind), mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            return False
+        del array  # closes the mapping
+        return True
 
     def store(self, digest: str, kind: str, array: np.ndarray) -> None:
         path = self._path(digest, kind)
@@ -122,13 +158,13 @@ def extract_features(
     An image that does not decode is left out and reported to ``on_skip`` with the reason;
     ``on_count(done, total)`` follows the progress. Raises ``Cancelled`` when ``cancel()``.
     """
-    kinds = ("pooled", "layer3") if with_layer3 else ("pooled",)
-    found: dict[int, dict[str, np.ndarray]] = {}
+    # Only the pooled features are held; layer-3 entries are checked, then read when trained.
+    found: dict[int, np.ndarray] = {}
     missing: list[int] = []
     for i, example in enumerate(examples):
-        entry = {kind: cache.load(example.digest, kind) for kind in kinds}
-        if all(v is not None for v in entry.values()):
-            found[i] = entry  # type: ignore[assignment]
+        pooled = cache.load(example.digest, "pooled")
+        if pooled is not None and (not with_layer3 or cache.has(example.digest, "layer3")):
+            found[i] = pooled
         else:
             missing.append(i)
     from_cache = len(found)
@@ -151,17 +187,18 @@ def extract_features(
         if batch:
             layer3, pooled = _forward(network, torch.cat(batch))
             for j, i in enumerate(indices):
-                entry = {"pooled": pooled[j], "layer3": layer3[j]}
-                for kind in ("pooled", "layer3"):  # both: a later full recipe reuses layer3
-                    cache.store(examples[i].digest, kind, entry[kind])
-                found[i] = entry
+                # Both kinds, always: a later full recipe reuses layer3. Layer3 first, so a
+                # pooled entry implies its layer3 was written (or failed and is recomputed).
+                cache.store(examples[i].digest, "layer3", layer3[j])
+                cache.store(examples[i].digest, "pooled", pooled[j])
+                found[i] = pooled[j]
             computed += len(indices)
         if on_count is not None:
             on_count(from_cache + computed + len(failed), len(examples))
     kept = tuple(i for i in range(len(examples)) if i not in failed)
-    pooled_all = np.stack([found[i]["pooled"] for i in kept]) if kept else np.zeros((0, 0))
-    layer3_all = np.stack([found[i]["layer3"] for i in kept]) if with_layer3 and kept else None
-    return Features(kept, pooled_all.astype(np.float32), layer3_all, computed, from_cache)
+    pooled_all = np.stack([found[i] for i in kept]) if kept else np.zeros((0, 0))
+    layer3 = Layer3Rows(cache, [examples[i].digest for i in kept]) if with_layer3 else None
+    return Features(kept, pooled_all.astype(np.float32), layer3, computed, from_cache)
 
 
 def _forward(network: ResNet, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ import numpy as np
 from desktop_app.core.atomic import write_atomically, write_text_atomically
 from desktop_app.core.dataset import Dataset, count_by_class
 from desktop_app.core.errors import InvalidArgument
-from desktop_app.core.evaluation import Evaluation, evaluate
+from desktop_app.core.evaluation import HOLD_OUT, Evaluation, evaluate
 
 if TYPE_CHECKING:  # torch stays unimported until a model is trained: the CLI checks first
     from desktop_app.inference.classifier import Classifier
@@ -41,11 +41,19 @@ def files_for(checkpoint: Path) -> TaughtFiles:
 
 
 def evaluation_of(trained: TrainedModel, dataset: Dataset) -> Evaluation:
+    """The validation split's scores, or every image's out-of-fold scores when training
+    cross-validated (a class with fewer than ``FEW_IMAGES`` images)."""
     counts = count_by_class(trained.classes, trained.examples)
-    labels = [trained.examples[i].label for i in trained.val_index]
+    cv = trained.cross_validation
+    if cv is None:
+        index, probabilities, validation = trained.val_index, trained.val_probabilities, HOLD_OUT
+    else:
+        index = np.arange(len(trained.examples))
+        probabilities, validation = cv.probabilities, f"{cv.folds}-fold cross-validation"
+    labels = [trained.examples[i].label for i in index]
     return evaluate(
-        trained.classes, counts, np.array(labels, dtype=np.int64), trained.val_probabilities,
-        [trained.examples[i].path for i in trained.val_index], dataset.duplicates)
+        trained.classes, counts, np.array(labels, dtype=np.int64), probabilities,
+        [trained.examples[i].path for i in index], dataset.duplicates, validation)
 
 
 def report_of(trained: TrainedModel, evaluation: Evaluation, backbone: Classifier,
@@ -95,14 +103,21 @@ class Saved:
 
 
 def save_taught(trained: TrainedModel, dataset: Dataset, backbone: Classifier,
-                files: TaughtFiles) -> Saved:
-    """Evaluate ``trained`` and write its checkpoint, labels, mistake maps and report: the
-    one way ``resnet-lens train`` and the window save what they taught."""
+                files: TaughtFiles, *, onnx: bool = False) -> Saved:
+    """Evaluate ``trained`` and write its checkpoint, labels, mistake maps, report and, with
+    ``onnx``, ``NAME.onnx`` beside them: the one way ``resnet-lens train`` and the window save
+    what they taught."""
     evaluation = evaluation_of(trained, dataset)
     save_checkpoint(trained, files)
     maps = mistake_maps(files, evaluation)
     report = report_of(trained, evaluation, backbone, dataset, files)
     report["mistake_maps"] = [str(p) for p in maps]
+    if onnx:
+        from desktop_app.inference.onnx_export import export_onnx, onnx_path_for
+
+        onnx_file = export_onnx(trained.network, onnx_path_for(files.checkpoint),
+                                trained.preprocessor.crop_size)
+        report["onnx"] = str(onnx_file)
     write_report(files, report)
     return Saved(files, evaluation, report, tuple(maps))
 

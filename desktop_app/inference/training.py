@@ -17,6 +17,12 @@ The recipe, chosen for a few dozen images per class:
 4. Early stopping on a stratified validation split: the best state by validation accuracy,
    then loss, is kept (the probe counts as epoch 0, so fine-tuning never ends worse than the
    probe on validation); patience ends the run. Cancelling keeps that best state too.
+5. When a class has fewer than ``FEW_IMAGES`` images, its one or two validation images say
+   little, so the evaluation is a stratified k-fold cross-validation instead: each fold is
+   held out once while the run's chosen schedule (the probe's regularisation, then as many
+   fine-tuning epochs as the best state had) is replayed on the other folds, with no
+   validation to peek at. Every image then has a prediction by a model that did not train
+   on it. The saved model is still the one from step 4.
 
 Images are preprocessed as the saved checkpoint will be when loaded
 (``custom_checkpoint_preprocessor``), so the model trains on what it will see.
@@ -37,6 +43,7 @@ from torchvision.models.resnet import ResNet
 
 from desktop_app.core.dataset import Dataset, Example, check_teachable, count_by_class
 from desktop_app.core.errors import InvalidArgument
+from desktop_app.core.evaluation import FEW_IMAGES
 from desktop_app.inference.catalog import TRAIN_EPOCHS, TRAIN_LEARNING_RATE, TRAIN_VAL_SPLIT
 from desktop_app.inference.classifier import Classifier, custom_checkpoint_preprocessor
 from desktop_app.inference.feature_cache import (
@@ -53,6 +60,9 @@ from desktop_app.inference.threads import engine_threads
 
 PROBE = "linear probe"
 FINE_TUNE = "fine-tune"
+CROSS_VALIDATION = "cross-validation"
+# Folds at most: each fold holds at least one image of every class.
+MAX_FOLDS = 5
 # Inverse regularisation strengths tried by the probe (CLIP's protocol sweeps C likewise).
 _PROBE_L2 = (1e-4, 1e-3, 1e-2, 1e-1)
 _PROBE_ITERATIONS = 200
@@ -87,11 +97,20 @@ class Recipe:
 
 @dataclass(frozen=True)
 class EpochReport:
-    stage: str  # PROBE or FINE_TUNE
+    stage: str  # PROBE, FINE_TUNE or CROSS_VALIDATION (then epoch counts folds)
     epoch: int
     epochs: int
     loss: float  # training loss
-    val_accuracy: float
+    val_accuracy: float  # for a fold: accuracy on the held-out fold
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Out-of-fold predictions: ``probabilities[i]`` comes from the fold model that did not
+    train on example ``i``."""
+
+    folds: int
+    probabilities: np.ndarray  # (examples, classes)
 
 
 ProgressCallback = Callable[[EpochReport], None]
@@ -112,6 +131,8 @@ class TrainedModel:
     features: Features
     preprocessor: Preprocessor
     recipe: Recipe
+    # Set when a class has fewer than FEW_IMAGES images (and training was not cancelled).
+    cross_validation: CrossValidation | None = None
 
 
 def stratified_split(
@@ -128,6 +149,23 @@ def stratified_split(
         val += members[:n_val].tolist()
         train += members[n_val:].tolist()
     return np.array(sorted(train)), np.array(sorted(val))
+
+
+def stratified_folds(labels: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
+    """``k`` disjoint index sets covering ``labels``, each class dealt round-robin over them
+    (so every fold holds every class when ``k`` is at most the smallest class count)."""
+    rng = np.random.default_rng(seed)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for c in np.unique(labels):
+        start = int(rng.integers(k))  # the folds that get a class's extra image vary
+        for j, i in enumerate(rng.permutation(np.flatnonzero(labels == c))):
+            folds[(start + j) % k].append(int(i))
+    return [np.array(sorted(f), dtype=np.int64) for f in folds]
+
+
+def fold_count(smallest_class: int) -> int:
+    """The folds for cross-validation, or 0 when every class has ``FEW_IMAGES`` or more."""
+    return 0 if smallest_class >= FEW_IMAGES else min(MAX_FOLDS, smallest_class)
 
 
 def teach(
@@ -165,10 +203,13 @@ def teach(
         run = _Run(network, features, labels, train_idx, val_idx, len(dataset.classes), recipe,
                    progress, cancel)
         result = run.train()
+        folds = fold_count(int(np.bincount(labels).min()))
+        cross_validation = (run.cross_validate(folds, result)
+                            if folds and result.stopped != "cancelled" else None)
     return TrainedModel(
         result.network, dataset.classes, examples, train_idx, val_idx, result.val_probabilities,
         run.probe_accuracy, result.stage, result.epoch, result.stopped, features, preprocessor,
-        recipe)
+        recipe, cross_validation)
 
 
 @dataclass(frozen=True)
@@ -196,6 +237,7 @@ class _Run:
         self.cancel = cancel or (lambda: False)
         self.device = next(network.parameters()).device
         self.probe_accuracy = float("nan")
+        self.probe_l2 = _PROBE_L2[0]
 
     def _report(self, stage: str, epoch: int, epochs: int, loss: float, accuracy: float) -> None:
         if self.progress is not None:
@@ -219,44 +261,72 @@ class _Run:
     # -- linear probe -------------------------------------------------------------------------
     def _probe(self) -> tuple[nn.Linear, np.ndarray, str]:
         pooled = torch.from_numpy(self.features.pooled)
-        x, y = pooled[self.train_idx], self.labels[self.train_idx]
         x_val, y_val = pooled[self.val_idx], self.labels[self.val_idx]
-        best: tuple[tuple[float, float], nn.Linear, np.ndarray] | None = None
+        best: tuple[tuple[float, float], nn.Linear, np.ndarray, float] | None = None
         stopped = "completed"
         for i, l2 in enumerate(_PROBE_L2, start=1):
             if best is not None and self.cancel():
                 stopped = "cancelled"
                 break
-            head = nn.Linear(x.shape[1], self.n_classes)
-            nn.init.zeros_(head.weight)
-            nn.init.zeros_(head.bias)
-            loss = _fit_logistic(head, x, y, l2)
+            head, loss = self._fit_probe(self.train_idx, l2)
             with torch.no_grad():
                 logits = head(x_val)
             accuracy = float((logits.argmax(1) == y_val).float().mean())
             score = (accuracy, -float(cross_entropy(logits, y_val)))
             self._report(PROBE, i, len(_PROBE_L2), loss, accuracy)
             if best is None or score > best[0]:
-                best = (score, head, torch.softmax(logits, 1).numpy())
+                best = (score, head, torch.softmax(logits, 1).numpy(), l2)
         assert best is not None
         self.probe_accuracy = best[0][0]
+        self.probe_l2 = best[3]
         return best[1], best[2], stopped
 
+    def _fit_probe(self, index: np.ndarray, l2: float) -> tuple[nn.Linear, float]:
+        pooled = torch.from_numpy(self.features.pooled)
+        head = nn.Linear(pooled.shape[1], self.n_classes)
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
+        return head, _fit_logistic(head, pooled[index], self.labels[index], l2)
+
     # -- fine-tuning layer4 + head ---------------------------------------------------------------
-    def _fine_tune(
-        self, probe_head: nn.Linear, probe_probs: np.ndarray
-    ) -> tuple[nn.Module, nn.Linear, np.ndarray, str, int, str]:
-        recipe = self.recipe
+    def _start_tuning(self, probe_head: nn.Linear
+                      ) -> tuple[nn.Module, nn.Linear, torch.optim.Optimizer, torch.Generator]:
         layer4 = copy.deepcopy(self.backbone.layer4).to(self.device)
         head = copy.deepcopy(probe_head).to(self.device)
         layer4.eval()  # batch-norm statistics frozen; its affine parameters still learn
         for parameter in (*layer4.parameters(), *head.parameters()):
             parameter.requires_grad_(True)
         optimiser = torch.optim.AdamW([*layer4.parameters(), *head.parameters()],
-                                      lr=recipe.learning_rate, weight_decay=_WEIGHT_DECAY)
-        generator = torch.Generator().manual_seed(recipe.seed)
+                                      lr=self.recipe.learning_rate, weight_decay=_WEIGHT_DECAY)
+        return layer4, head, optimiser, torch.Generator().manual_seed(self.recipe.seed)
+
+    def _tuning_epoch(self, layer4: nn.Module, head: nn.Linear, optimiser: torch.optim.Optimizer,
+                      index: np.ndarray, generator: torch.Generator) -> float | None:
+        """One epoch over ``index`` in random order: the mean loss, or None once cancelled."""
         assert self.features.layer3 is not None
-        activations = torch.from_numpy(self.features.layer3)
+        activations = self.features.layer3
+        order = index[torch.randperm(len(index), generator=generator).numpy()]
+        total, seen = 0.0, 0
+        for start in range(0, len(order), self.recipe.batch_size):
+            if self.cancel():
+                return None
+            idx = order[start:start + self.recipe.batch_size]
+            x = _augment(torch.from_numpy(activations[idx]).float(), generator).to(self.device)
+            logits = head(torch.flatten(self.backbone.avgpool(layer4(x)), 1))
+            loss = cross_entropy(logits, self.labels[idx].to(self.device),
+                                 label_smoothing=_LABEL_SMOOTHING)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(idx)
+            seen += len(idx)
+        return total / max(seen, 1)
+
+    def _fine_tune(
+        self, probe_head: nn.Linear, probe_probs: np.ndarray
+    ) -> tuple[nn.Module, nn.Linear, np.ndarray, str, int, str]:
+        recipe = self.recipe
+        layer4, head, optimiser, generator = self._start_tuning(probe_head)
         y_val = self.labels[self.val_idx]
 
         probe_log_probs = torch.from_numpy(probe_probs).clamp_min(1e-12).log()
@@ -264,28 +334,14 @@ class _Run:
         best = (copy.deepcopy(layer4), copy.deepcopy(head), probe_probs, PROBE, 0)
         stale, stopped = 0, "completed"
         for epoch in range(1, recipe.epochs + 1):
-            order = self.train_idx[torch.randperm(len(self.train_idx), generator=generator)]
-            total, seen = 0.0, 0
-            for start in range(0, len(order), recipe.batch_size):
-                if self.cancel():
-                    stopped = "cancelled"
-                    break
-                idx = order[start:start + recipe.batch_size]
-                x = _augment(activations[idx].float(), generator).to(self.device)
-                logits = head(torch.flatten(self.backbone.avgpool(layer4(x)), 1))
-                loss = cross_entropy(logits, self.labels[idx].to(self.device),
-                                     label_smoothing=_LABEL_SMOOTHING)
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                total += float(loss.detach()) * len(idx)
-                seen += len(idx)
-            if stopped == "cancelled":
+            loss = self._tuning_epoch(layer4, head, optimiser, self.train_idx, generator)
+            if loss is None:
+                stopped = "cancelled"
                 break
-            logits = self._val_logits(layer4, head, activations)
+            logits = self._logits(layer4, head, self.val_idx)
             accuracy = float((logits.argmax(1) == y_val).float().mean())
             score = (accuracy, -float(cross_entropy(logits, y_val)))
-            self._report(FINE_TUNE, epoch, recipe.epochs, total / max(seen, 1), accuracy)
+            self._report(FINE_TUNE, epoch, recipe.epochs, loss, accuracy)
             if score > best_score:
                 best_score, stale = score, 0
                 best = (copy.deepcopy(layer4), copy.deepcopy(head),
@@ -298,11 +354,44 @@ class _Run:
         best_layer4, best_head, probs, stage, best_epoch = best
         return best_layer4, best_head, probs, stage, best_epoch, stopped
 
-    def _val_logits(self, layer4: nn.Module, head: nn.Linear, activations: torch.Tensor
-                    ) -> torch.Tensor:
+    def _logits(self, layer4: nn.Module, head: nn.Linear, index: np.ndarray) -> torch.Tensor:
+        """Logits of ``index``'s activations, a batch at a time (they may not fit in RAM)."""
+        assert self.features.layer3 is not None
+        chunks = []
         with torch.no_grad():
-            x = activations[self.val_idx].float().to(self.device)
-            return head(torch.flatten(self.backbone.avgpool(layer4(x)), 1)).cpu()
+            for start in range(0, len(index), self.recipe.batch_size):
+                rows = self.features.layer3[index[start:start + self.recipe.batch_size]]
+                x = torch.from_numpy(rows).float().to(self.device)
+                chunks.append(head(torch.flatten(self.backbone.avgpool(layer4(x)), 1)).cpu())
+        return torch.cat(chunks) if chunks else torch.zeros(0, self.n_classes)
+
+    # -- k-fold evaluation -----------------------------------------------------------------------
+    def cross_validate(self, k: int, outcome: _Outcome) -> CrossValidation | None:
+        """Out-of-fold predictions of ``outcome``'s schedule replayed on ``k`` folds; None
+        when cancelled."""
+        labels = self.labels.numpy()
+        everything = np.arange(len(labels))
+        probabilities = np.zeros((len(labels), self.n_classes), dtype=np.float32)
+        for fold, held_out in enumerate(stratified_folds(labels, k, self.recipe.seed), 1):
+            if self.cancel():
+                return None
+            train = np.setdiff1d(everything, held_out)
+            head, loss = self._fit_probe(train, self.probe_l2)
+            if outcome.stage == FINE_TUNE:
+                layer4, head, optimiser, generator = self._start_tuning(head)
+                for _ in range(outcome.epoch):
+                    epoch_loss = self._tuning_epoch(layer4, head, optimiser, train, generator)
+                    if epoch_loss is None:
+                        return None
+                    loss = epoch_loss
+                logits = self._logits(layer4, head, held_out)
+            else:
+                with torch.no_grad():
+                    logits = head(torch.from_numpy(self.features.pooled[held_out]))
+            probabilities[held_out] = torch.softmax(logits, 1).numpy()
+            accuracy = float((logits.argmax(1).numpy() == labels[held_out]).mean())
+            self._report(CROSS_VALIDATION, fold, k, loss, accuracy)
+        return CrossValidation(k, probabilities)
 
 
 def _fit_logistic(head: nn.Linear, x: torch.Tensor, y: torch.Tensor, l2: float) -> float:

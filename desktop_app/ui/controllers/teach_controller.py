@@ -194,7 +194,8 @@ class TeachController(QObject):
                "early stopping": "stopped early: no better on validation",
                "completed": "completed"}.get(result.stopped, result.stopped)
         summary = (
-            f"<b>Validation accuracy {percent(evaluation.accuracy)}</b> on "
+            f"<b>Validation accuracy {percent(evaluation.accuracy)}</b> "
+            f"({evaluation.validation}) on "
             f"{sum(evaluation.val_counts.values())} images (linear probe alone "
             f"{percent(result.probe_accuracy)}). Kept: {result.best}; {how}.<br>"
             f"Saved {files.checkpoint} with {files.labels.name} and {files.report.name} "
