@@ -44,7 +44,7 @@ that with the same seed the two agree (tests/inference/test_faithfulness.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -194,8 +194,8 @@ def _image_makers(
 
         def imputed(keep: np.ndarray) -> Callable[[], Tensor]:
             unknown = torch.from_numpy(~keep).to(image.device)
-            return lambda: _one_thread(lambda: noisy_linear_imputation(
-                image, unknown, settings.road_noise, generator))
+            return lambda: noisy_linear_imputation(image, unknown, settings.road_noise,
+                                                   generator)
 
         return [imputed(keep) for keep in masks]
     ranks = torch.from_numpy(salience_ranks(saliency)).to(image.device)
@@ -210,15 +210,16 @@ def _image_makers(
     return [step(n) for n in removal_counts(saliency.size, settings.steps)]
 
 
-def _one_thread(make: Callable[[], Tensor]) -> Tensor:
-    """``make()`` with one intra-op thread. The solver runs thousands of operations on one
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """One intra-op thread for the block. The solver runs thousands of operations on one
     small image each: splitting them over threads costs more in synchronisation than it
     gains, and on a busy machine each split waits for a time slice (one imputation took 10 s
     with 2 threads, 2.8 s with 1, on a machine loaded by other processes)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return make()
+        yield
     finally:
         torch.set_num_threads(threads)
 
@@ -264,6 +265,12 @@ def noisy_linear_imputation(image: Tensor, unknown: Tensor, noise: float,
                             generator: torch.Generator) -> Tensor:
     """``image`` (C, H, W) with the ``unknown`` (H, W) pixels replaced by ROAD's noisy
     linear imputation; ``generator`` (CPU) supplies the noise."""
+    with _one_thread():
+        return _imputed(image, unknown, noise, generator)
+
+
+def _imputed(image: Tensor, unknown: Tensor, noise: float,
+             generator: torch.Generator) -> Tensor:
     out = image.clone()
     rows = unknown.any(dim=1).nonzero()[:, 0]
     cols = unknown.any(dim=0).nonzero()[:, 0]

@@ -171,7 +171,7 @@ def main() -> int:
     if not args.metrics_only:
         bench_methods_at_layer4(blocks, per_block)
         bench_gradcampp_layer3(blocks, per_block)
-    if not args.quick:
+    if not (args.quick or args.metrics_only):
         bench_scorecam(max(1, blocks // 2), 1)
     if args.metrics_only or not args.quick:
         bench_metrics(*((1, 1, 4) if args.quick else (max(1, blocks // 2), 1)))
