@@ -117,6 +117,18 @@ def test_deletion_and_insertion_equal_a_plain_loop() -> None:
             _reference_curve(model, x, cls, saliency, 10, blurred, True), abs=1e-6)
 
 
+def test_a_cancel_stops_one_maps_scoring_between_batches() -> None:
+    """Cancel is checked before every perturbed image is built: once it is set, the next
+    batch never reaches the network."""
+    x, cam = _input_and_map(16)
+    done: list[int] = []
+    settings = FaithfulnessSettings(steps=8, road_percentiles=(30, 70), batch_size=4)
+    with pytest.raises(Cancelled):
+        faithfulness_scores(_linear_model(16), x, 0, cam, FAITHFULNESS_METRICS, settings,
+                            progress=lambda d, _t: done.append(d), cancel=lambda: bool(done))
+    assert done == [4]  # one batch of the 22 images, then the cancel
+
+
 @pytest.fixture(scope="module")
 def clf(resnet18_weights):
     return load_classifier("resnet18", device="cpu", backend="eager")
