@@ -361,7 +361,7 @@ class Classifier:
         on_crop = np.where(np.isnan(on_crop), np.nanmin(on_crop), on_crop)
         with engine_threads(self._threads):
             x = self.preprocessor(decoded.image).to(self._device)
-            return faithfulness_scores(self.network, x, class_index, on_crop, metrics,
+            return faithfulness_scores(_logits(self._compiled), x, class_index, on_crop, metrics,
                                        settings or FaithfulnessSettings(), progress, cancel,
                                        curves)
 
@@ -472,7 +472,7 @@ class Classifier:
                 progress = None if report is None else (
                     lambda done, total, i=i: report(i * total + done, len(grids) * total))
                 scored[c] = faithfulness_scores(
-                    network, x, c, on_crop.warp_to_image(grid), options["metrics"],
+                    _logits(compiled), x, c, on_crop.warp_to_image(grid), options["metrics"],
                     options["metric_settings"], progress, options["cancel"])
             timings["metrics"] = _ms(t)
         return scores, grids, forward, scored
@@ -660,3 +660,9 @@ def _checked_labels(labels: Any, default: tuple[str, ...], source: str) -> tuple
 
 __all__ = ["CAM_CLASS_CHOICES", "CAM_METHODS", "CamClasses", "Classifier", "ModelInput",
            "load_classifier"]
+
+
+def _logits(compiled: CompiledForward) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The logits of ``compiled``'s forward: the fused one, checked against eager PyTorch
+    when it was built (``backends.build_forward``), scores perturbed images too."""
+    return lambda batch: compiled.forward(batch)[0]

@@ -43,24 +43,28 @@ def _input_and_map(size: int, seed: int = 1) -> tuple[torch.Tensor, np.ndarray]:
     return x, cam
 
 
-def test_imputation_equals_pytorch_grad_cams_sparse_solve() -> None:
-    """Noise off, the stencil solver's fill is pytorch-grad-cam's exact solve to within 0.01
-    in normalised units (a few hundredths of a grey level)."""
+@pytest.mark.parametrize("size", [64, 224])
+def test_imputation_equals_pytorch_grad_cams_sparse_solve(size: int) -> None:
+    """Noise off, the multigrid-preconditioned solver's fill is pytorch-grad-cam's exact solve
+    to within 0.003 in normalised units (a seventh of an 8-bit grey level; measured 3e-4 at
+    64 px, 1.5e-3 at 224 px): the solver stops at a residual of 1e-4 of the right-hand side,
+    and a 224 px hole of 80 % of the pixels is the hardest case ROAD's percentiles make."""
     from pytorch_grad_cam.metrics.road import NoisyLinearImputer
 
-    x, cam = _input_and_map(64)
+    x, cam = _input_and_map(size)
     generator = torch.Generator().manual_seed(0)
-    for keep in road_keep_masks(cam, PERCENTILES):
+    masks = road_keep_masks(cam, PERCENTILES)
+    for keep in masks if size == 64 else masks[:1]:  # at 224 px the largest hole only
         mask = torch.from_numpy(keep.astype(np.float32))
         expected = NoisyLinearImputer(noise=0.0)(x[0], mask)
         ours = noisy_linear_imputation(x[0], torch.from_numpy(~keep), 0.0, generator)
         assert torch.equal(ours[:, torch.from_numpy(keep)], x[0][:, torch.from_numpy(keep)])
-        assert (ours - expected).abs().max() <= 1e-2
+        assert (ours - expected).abs().max() <= 3e-3
 
 
 def test_road_equals_pytorch_grad_cams_road_combined() -> None:
     """Same input, map, class and noise seed. The one difference is the solver's: its fill is
-    within ~0.003 of the exact one, under a tenth of ROAD's own noise (std 0.01), so the
+    within 0.003 of the exact one, under a third of ROAD's own noise (std 0.01), so the
     scores may differ by far less than the 0.01 that noise would move them by: 2e-3."""
     from pytorch_grad_cam.metrics.road import ROADCombined
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
@@ -111,6 +115,18 @@ def test_deletion_and_insertion_equal_a_plain_loop() -> None:
             abs=1e-6)
         assert ours["insertion"] == pytest.approx(
             _reference_curve(model, x, cls, saliency, 10, blurred, True), abs=1e-6)
+
+
+def test_a_cancel_stops_one_maps_scoring_between_batches() -> None:
+    """Cancel is checked before every perturbed image is built: once it is set, the next
+    batch never reaches the network."""
+    x, cam = _input_and_map(16)
+    done: list[int] = []
+    settings = FaithfulnessSettings(steps=8, road_percentiles=(30, 70), batch_size=4)
+    with pytest.raises(Cancelled):
+        faithfulness_scores(_linear_model(16), x, 0, cam, FAITHFULNESS_METRICS, settings,
+                            progress=lambda d, _t: done.append(d), cancel=lambda: bool(done))
+    assert done == [4]  # one batch of the 22 images, then the cancel
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +224,19 @@ def test_gradcam_beats_its_inverse_and_predict_agrees_with_score_map(shapes_mode
         wins += (ours["deletion"] < inverse["deletion"]
                  and ours["insertion"] > inverse["insertion"] and ours["road"] > inverse["road"])
     assert len(samples) == 3 and wins >= 2, wins
+
+
+@pytest.mark.slow
+def test_scores_through_the_fused_forward_equal_eager_ones(resnet18_weights) -> None:
+    """``score_map`` sends the perturbed images through the classifier's fused forward (here
+    at a batch shape it has not seen before); the scores are eager PyTorch's, up to float
+    sums taken in another order."""
+    fused = load_classifier("resnet18", device="cpu", backend="auto")
+    assert fused.backend != "eager"
+    eager = load_classifier("resnet18", device="cpu", backend="eager")
+    pred = eager.predict(_photo(), topk=1)
+    index = pred.topk[0].index
+    settings = FaithfulnessSettings(steps=4, road_percentiles=(30, 70), batch_size=3)
+    expected = eager.score_map(_photo(), index, pred.cams[index], settings=settings)
+    got = fused.score_map(_photo(), index, pred.cams[index], settings=settings)
+    assert got == pytest.approx(expected, rel=1e-4, abs=1e-7)
