@@ -44,7 +44,7 @@ that with the same seed the two agree (tests/inference/test_faithfulness.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +57,7 @@ from desktop_app.core.errors import Cancelled, InvalidArgument
 from desktop_app.inference.cam_methods import CancelCheck, ProgressCallback
 from desktop_app.inference.catalog import FAITHFULNESS_METRICS
 from desktop_app.inference.gradcam import eval_mode
+from desktop_app.inference.threads import one_torch_thread
 
 Logits = Callable[[Tensor], Tensor]
 BASELINES: tuple[str, ...] = ("zero", "blur")
@@ -210,20 +211,6 @@ def _image_makers(
     return [step(n) for n in removal_counts(saliency.size, settings.steps)]
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """One intra-op thread for the block. The solver runs thousands of operations on one
-    small image each: splitting them over threads costs more in synchronisation than it
-    gains, and on a busy machine each split waits for a time slice (one imputation took 10 s
-    with 2 threads, 2.8 s with 1, on a machine loaded by other processes)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _baseline(image: Tensor, name: str, settings: FaithfulnessSettings) -> Tensor:
     if name == "zero":
         return torch.zeros_like(image)
@@ -265,7 +252,7 @@ def noisy_linear_imputation(image: Tensor, unknown: Tensor, noise: float,
                             generator: torch.Generator) -> Tensor:
     """``image`` (C, H, W) with the ``unknown`` (H, W) pixels replaced by ROAD's noisy
     linear imputation; ``generator`` (CPU) supplies the noise."""
-    with _one_thread():
+    with one_torch_thread():
         return _imputed(image, unknown, noise, generator)
 
 

@@ -56,7 +56,7 @@ from desktop_app.inference.feature_cache import (
     weights_digest,
 )
 from desktop_app.inference.preprocess import Preprocessor
-from desktop_app.inference.threads import engine_threads
+from desktop_app.inference.threads import engine_threads, one_torch_thread
 
 PROBE = "linear probe"
 FINE_TUNE = "fine-tune"
@@ -405,7 +405,7 @@ def _fit_logistic(head: nn.Linear, x: torch.Tensor, y: torch.Tensor, l2: float) 
         loss.backward()
         return loss
 
-    with torch.enable_grad():
+    with torch.enable_grad(), one_torch_thread():
         optimiser.step(closure)
     with torch.no_grad():  # step() returns the loss before the fit
         return float(cross_entropy(head(x), y))
