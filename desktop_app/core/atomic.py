@@ -11,18 +11,22 @@ exported results would come out unreadable to everyone else).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 PART_SUFFIX = ".part"
+_TOKEN_BYTES = 4
+# What write_atomically names its temporary files.
+_LEFTOVER = re.compile(rf"^\..+\.[0-9a-f]{{{2 * _TOKEN_BYTES}}}{re.escape(PART_SUFFIX)}$")
 
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write(stream)`` on a temporary file, then rename it to ``path``."""
     target = Path(path)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}{PART_SUFFIX}")
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(_TOKEN_BYTES)}{PART_SUFFIX}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     fd = os.open(temp, flags, 0o666)
     try:
@@ -41,3 +45,18 @@ def write_text_atomically(path: str | os.PathLike[str], text: str) -> Path:
     """``text`` as UTF-8, line endings as given."""
     data = text.encode("utf-8")
     return write_atomically(path, lambda stream: stream.write(data))
+
+
+def remove_leftovers(folder: str | os.PathLike[str]) -> int:
+    """Delete the temporary files that a writer killed mid-write (SIGKILL, a power cut: no
+    chance to clean up) left in ``folder``; returns how many. Only for a folder that no
+    other writer is using at the time, e.g. before a resumed run writes into it again."""
+    removed = 0
+    root = Path(folder)
+    if not root.is_dir():
+        return 0
+    for entry in root.iterdir():
+        if _LEFTOVER.match(entry.name) and entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core.atomic import remove_leftovers
 from desktop_app.core.map_outputs import MapOptions, write_maps
 from desktop_app.core.result_log import ResultLog
 from desktop_app.core.sources import MissingInput
@@ -42,6 +43,10 @@ class FolderOutputs:
         self._stems: dict[int, str] = {}  # for the images in flight only
         self._used_stems: set[str] = set()
         self.skipped = 0
+        if self._resume and maps is not None:
+            # A run killed mid-write leaves a temporary file beside the maps; this run
+            # writes those maps again.
+            remove_leftovers(maps.folder)
 
     def pending(self, inputs: Iterable[Path | MissingInput],
                 on_skip: Callable[[Path], None] | None = None

@@ -120,6 +120,37 @@ class _FakeClassifier:
                 for i in inputs]
 
 
+def test_a_resumed_run_removes_what_a_killed_writer_left_in_the_map_folder(tmp_path) -> None:
+    """SIGKILL mid-write leaves the atomic writer's temporary file; the resumed run, which
+    writes those maps again, removes it (and nothing else)."""
+    from desktop_app.core.atomic import _LEFTOVER, write_atomically
+    from desktop_app.core.map_outputs import MapOptions
+    from desktop_app.inference.folder_outputs import FolderOutputs
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    left = maps / ".2.top1-238.gradcam.layer4.npz.2b1b9b96.part"
+    left.write_bytes(b"half a map")
+    kept = [maps / "2.top1-238.gradcam.layer4.npz", maps / "notes.part", maps / ".hidden"]
+    for path in kept:
+        path.write_bytes(b"the user's")
+    log = ResultLog(tmp_path / "out.jsonl", resume=True)
+    FolderOutputs(log, MapOptions(maps, "npz"), ("gradcam",), "layer4", resume=False)
+    assert left.exists()  # not resuming: the folder may be another run's
+    FolderOutputs(log, MapOptions(maps, "npz"), ("gradcam",), "layer4", resume=True)
+    assert sorted(maps.iterdir()) == sorted(kept)
+    # The pattern is the writer's own: the file it is writing when killed matches it.
+    seen: list[Path] = []
+
+    def killed(_stream: object) -> None:
+        seen.extend(maps.iterdir())
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(maps / "x.npz", killed)
+    assert sum(1 for p in seen if _LEFTOVER.match(p.name)) == 1
+
+
 def test_pipeline_keeps_order_reports_bad_files_and_reads_ahead_boundedly(tmp_path) -> None:
     from desktop_app.inference.pipeline import FolderRequest, run_folder
 
