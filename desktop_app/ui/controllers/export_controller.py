@@ -155,11 +155,7 @@ class ExportController(QObject):
                      cam_layer: str | None = None, output: FolderOutput | None = None) -> None:
         """Classify every opened file (a folder run), with progress and cancel; with
         ``output``, also write its results and overlays there."""
-        if not paths:
-            emit(self.message, "Open a folder or several images first (Ctrl+Shift+O)",
-                 "error")
-            return
-        if self.running:
+        if not self._may_start(paths):
             return
         run = FolderRun(paths, topk, self._client.submit, cam_method=cam_method,
                         cam_layer=cam_layer, output=output, parent=self)
@@ -174,15 +170,19 @@ class ExportController(QObject):
         run.start()
         emit(self.run_state_changed)
 
+    def _may_start(self, paths: list[Path]) -> bool:
+        """A folder run needs files to classify, and only one runs at a time."""
+        if not paths:
+            emit(self.message, "Open a folder or several images first (Ctrl+Shift+O)",
+                 "error")
+            return False
+        return not self.running
+
     def ask_classify_and_write(self, paths: list[Path], topk: int, *,
                                cam_method: str = "gradcam",
                                cam_layer: str | None = None) -> None:
         """Ask where to write the folder's results and overlays, then classify it all."""
-        if not paths:
-            emit(self.message, "Open a folder or several images first (Ctrl+Shift+O)",
-                 "error")
-            return
-        if self.running:
+        if not self._may_start(paths):
             return
         dialog = FolderOutputDialog(self._window, str(default_output_folder(paths)),
                                     self._overlay_controls.colormap,
