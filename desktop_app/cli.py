@@ -156,7 +156,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="with --out: skip images whose line is in FILE and whose map "
                          "files exist (same --cam, --cam-layer, --cam-format); add the rest")
     predict.add_argument("--batch-size", type=_positive_int, default=None,
-                         help="images per forward (default 8 on a CPU, 32 on CUDA)")
+                         help="images per forward (default: 1 on a CPU, where the fused forward "
+                         "is fastest per image, 32 on CUDA; with --cluster, Ray's batches: 8)")
     predict.add_argument("--cluster", metavar="ray[://ADDRESS]",
                          help="run on Ray Data (pip install 'resnet-lens[cluster]'): ray for a "
                          "local instance or the one RAY_ADDRESS names, ray://HOST:10001 for a "
@@ -437,7 +438,7 @@ def _predict_stream(options: argparse.Namespace, clf, inputs: Iterator, log) -> 
 
     try:
         if options.cluster:
-            _run_on_cluster(options, clf, outputs.pending(inputs), request, write)
+            _run_on_cluster(options, outputs.pending(inputs), request, write)
         else:
             run_folder(clf, outputs.pending(inputs), request, write,
                        batch_size=options.batch_size)
@@ -462,15 +463,14 @@ def _check_cluster(options: argparse.Namespace) -> None:
         raise LensError("--cluster needs Ray: pip install 'resnet-lens[cluster]'")
 
 
-def _run_on_cluster(options: argparse.Namespace, clf, files: Iterator, request, write) -> None:
-    from desktop_app.inference.cluster import ModelSpec, ray_address, run_on_ray
-    from desktop_app.inference.pipeline import default_batch_size
+def _run_on_cluster(options: argparse.Namespace, files: Iterator, request, write) -> None:
+    from desktop_app.inference.cluster import RAY_BATCH_SIZE, ModelSpec, ray_address, run_on_ray
 
     # Workers load what this process loaded: the same file, or the same official weights.
     spec = ModelSpec(options.model, str(options.weights) if options.weights else None,
                      str(options.labels) if options.labels else None, options.device)
     run_on_ray(ray_address(options.cluster), spec, files, request, write,
-               batch_size=options.batch_size or default_batch_size(clf.device))
+               batch_size=options.batch_size or RAY_BATCH_SIZE)
 
 
 def _run_sanity(options: argparse.Namespace) -> int:

@@ -40,10 +40,12 @@ from desktop_app.inference.cam_formulas import (
     score_masks,
     weighted_by_channel,
 )
+from desktop_app.inference.devices import images_per_forward
 from desktop_app.inference.gradcam import eval_mode, layer_gradients, normalise, rescale
 from desktop_app.inference.network import run_blocks, run_head
 
 ProgressCallback = Callable[[int, int], None]
+ABLATION_BATCH = 32
 CancelCheck = Callable[[], bool]
 # (flip horizontally, intensity factor): ttach's HorizontalFlip × Multiply([0.9, 1, 1.1]).
 AUGMENTATIONS: tuple[tuple[bool, float], ...] = tuple(
@@ -61,9 +63,14 @@ class CamRequest:
     classes: tuple[int, ...]
     at_head: bool
     eigen_smooth: bool = False
-    batch_size: int = 32
+    # Images per forward; None: Score-CAM's the device's best (``images_per_forward``),
+    # Ablation-CAM's (the network after the layer, eager) ``ABLATION_BATCH``.
+    batch_size: int | None = None
     progress: ProgressCallback | None = None
     cancel: CancelCheck | None = None
+    # The whole network's logits of a batch, for Score-CAM's masked inputs (the classifier
+    # passes its fused forward); None: the model itself.
+    logits_of: Callable[[Tensor], Tensor] | None = None
 
 
 def method_cams(model: ResNet, x: Tensor, logits: Tensor, activation: Tensor,
@@ -140,10 +147,11 @@ def _ablated_scores(model: ResNet, a: Tensor, request: CamRequest) -> Tensor:
     value = ablation_value(a)
     classes = torch.as_tensor(request.classes, device=a.device)
     out = torch.empty(len(request.classes), channels, device=a.device)
+    step = request.batch_size or ABLATION_BATCH
     with eval_mode(model):
-        for start in range(0, channels, request.batch_size):
+        for start in range(0, channels, step):
             _check_cancel(request)
-            stop = min(channels, start + request.batch_size)
+            stop = min(channels, start + step)
             batch = a[None].repeat(stop - start, 1, 1, 1)
             batch[torch.arange(stop - start), torch.arange(start, stop)] = value
             logits = run_head(model, run_blocks(model, batch, request.layer, None))
@@ -156,10 +164,11 @@ def _ablated_scores(model: ResNet, a: Tensor, request: CamRequest) -> Tensor:
 def _masked_scores(model: ResNet, x: Tensor, a: Tensor, request: CamRequest) -> Tensor:
     """(K, C): the target logits for the input masked by each channel's normalised map."""
     channels, size = a.shape[0], (x.shape[-2], x.shape[-1])
-    step = request.batch_size
+    step = request.batch_size or images_per_forward(x.device)
+    logits_of = request.logits_of or model
     active = torch.cat([
-        score_masks(a[i : i + step], size).flatten(1).amax(dim=1) > 0
-        for i in range(0, channels, step)
+        score_masks(a[i : i + ABLATION_BATCH], size).flatten(1).amax(dim=1) > 0
+        for i in range(0, channels, ABLATION_BATCH)
     ]).nonzero()[:, 0]
     blank = len(active) < channels
     total = len(active) + int(blank)
@@ -169,14 +178,14 @@ def _masked_scores(model: ResNet, x: Tensor, a: Tensor, request: CamRequest) -> 
         if blank:
             # An all-zero mask blanks the input: every such channel scores as the blank image.
             _check_cancel(request)
-            out[:] = model(torch.zeros_like(x))[0, classes].float()[:, None]
+            out[:] = logits_of(torch.zeros_like(x))[0, classes].float()[:, None]
             if request.progress is not None:
                 request.progress(1, total)
         for start in range(0, len(active), step):
             _check_cancel(request)
             picked = active[start : start + step]
             masked = x * score_masks(a[picked], size)[:, None]
-            out[:, picked] = model(masked)[:, classes].T.float()
+            out[:, picked] = logits_of(masked)[:, classes].T.float()
             if request.progress is not None:
                 request.progress(int(blank) + start + len(picked), total)
     return out

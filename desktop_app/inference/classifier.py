@@ -157,7 +157,7 @@ class Classifier:
         *,
         aug_smooth: bool = False,
         eigen_smooth: bool = False,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         metrics: Sequence[str] = (),
         metric_settings: FaithfulnessSettings | None = None,
         progress: ProgressCallback | None = None,
@@ -172,7 +172,8 @@ class Classifier:
         ``aug_smooth``/``eigen_smooth`` are pytorch-grad-cam's options of those names.
         ``batch_size``: images per forward for Ablation-CAM (off layer4) and Score-CAM, which
         report ``progress(done, total)`` forwards and stop with ``Cancelled`` once ``cancel()``
-        returns True.
+        returns True. None: what runs fastest, ``devices.images_per_forward`` for the whole
+        network (Score-CAM, the scores), ``cam_methods.ABLATION_BATCH`` for Ablation-CAM.
         ``metrics``: names from ``FAITHFULNESS_METRICS``; each mapped class's map is scored
         (``pred.metrics[class][name]``) on the model's input, as ``score_map`` would score
         it, with ``metric_settings`` (default ``FaithfulnessSettings()``, whose
@@ -180,7 +181,7 @@ class Classifier:
         perturbed images, after the CAM's forwards.
         """
         layer = self.check_arguments(topk, cam, cam_layer, cam_classes, metrics)
-        if batch_size < 1:
+        if batch_size is not None and batch_size < 1:
             raise InvalidArgument("batch_size", f"must be at least 1, got {batch_size}")
         options = {"aug_smooth": aug_smooth, "eigen_smooth": eigen_smooth,
                    "batch_size": batch_size, "progress": progress, "cancel": cancel,
@@ -448,6 +449,7 @@ class Classifier:
             request = CamRequest(
                 cam, layer, tuple(classes), fast_path, options["eigen_smooth"],
                 options["batch_size"], options["progress"], options["cancel"],
+                _logits(compiled),
             )
 
             def run(xa: torch.Tensor, req: CamRequest) -> torch.Tensor:

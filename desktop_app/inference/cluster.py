@@ -26,6 +26,8 @@ from desktop_app.inference.pipeline import FolderRequest, Outcome, classify_batc
 
 SCHEME = "ray"
 # Paths handed to Ray per dataset: the driver never lists a whole archive at once.
+# Rows per ``map_batches`` call: Ray's overhead per batch wants more than one image.
+RAY_BATCH_SIZE = 8
 _CHUNK = 4096
 
 
@@ -75,7 +77,7 @@ def run_on_ray(
     request: FolderRequest,
     write: Callable[[Outcome], None],
     *,
-    batch_size: int = 8,
+    batch_size: int = RAY_BATCH_SIZE,
     workers: int | None = None,
 ) -> None:
     """As ``pipeline.run_folder``, on Ray: ``write`` gets every outcome in input order, on

@@ -2,8 +2,9 @@
 
 Each score perturbs the model's own input (the normalised crop) in the order the map ranks
 its pixels and reads the class's softmax probability; the perturbed images go through the
-network ``batch_size`` at a time. The defaults make 80 images (33 + 33 + 14): five batches of
-16, one batch shape, since the classifier's fused forward compiles once per new shape.
+network ``batch_size`` at a time (default: the device's best, one at a time on a CPU, which is
+also the shape the classifier's fused forward was compiled for). The defaults make 80 images
+(33 + 33 + 14).
 
 - ``deletion`` (Petsiuk et al., "RISE", 2018): from the input, replace the pixels, most
   salient first, by the deletion baseline in ``steps`` equal steps; the score is the area
@@ -56,6 +57,7 @@ from torchvision.transforms.functional import gaussian_blur
 from desktop_app.core.errors import Cancelled, InvalidArgument
 from desktop_app.inference.cam_methods import CancelCheck, ProgressCallback
 from desktop_app.inference.catalog import FAITHFULNESS_METRICS
+from desktop_app.inference.devices import images_per_forward
 from desktop_app.inference.gradcam import eval_mode
 from desktop_app.inference.threads import one_torch_thread
 
@@ -80,12 +82,12 @@ class FaithfulnessSettings:
     road_percentiles: tuple[int, ...] = (20, 30, 40, 50, 60, 70, 80)
     road_noise: float = 0.01
     seed: int = 0
-    batch_size: int = 16
+    batch_size: int | None = None  # None: the device's best, ``devices.images_per_forward``
 
     def __post_init__(self) -> None:
         if self.steps < 1:
             raise InvalidArgument("steps", f"must be at least 1, got {self.steps}")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise InvalidArgument("batch_size", f"must be at least 1, got {self.batch_size}")
         for name in ("deletion_baseline", "insertion_baseline"):
             if getattr(self, name) not in BASELINES:
@@ -140,7 +142,8 @@ def faithfulness_scores(
     makers: list[Callable[[], Tensor]] = []
     for metric, _ in plans:
         makers += _image_makers(metric, image, s, settings)
-    probabilities = _probabilities(network, makers, class_index, settings.batch_size,
+    probabilities = _probabilities(network, makers, class_index,
+                                   settings.batch_size or images_per_forward(x.device),
                                    progress, cancel, total)
     scores, start = {}, 0
     for metric, n in plans:

@@ -25,6 +25,7 @@ from desktop_app.core.errors import ImageDecodeError, LensError, one_line
 from desktop_app.core.results import Prediction
 from desktop_app.core.sources import MissingInput
 from desktop_app.inference.catalog import DEFAULT_CAM_LAYER
+from desktop_app.inference.devices import images_per_forward
 
 if TYPE_CHECKING:  # names only: the classifier given to run_folder has imported torch
     from desktop_app.inference.cam_methods import ProgressCallback
@@ -32,10 +33,6 @@ if TYPE_CHECKING:  # names only: the classifier given to run_folder has imported
 
 log = logging.getLogger(__name__)
 
-# Images per forward. On a 2-core CPU (ResNet-50, fused forward) a batch of 8 took 0.55-0.6x
-# the time per image of batch 1 (measured on a loaded machine: batch 1 suffers most from
-# threads that wait on each other); 16 gained nothing more there. GPUs want larger batches.
-_BATCH_SIZES = {"cpu": 8, "cuda": 32, "mps": 16}
 DECODE_WORKERS = 2
 
 
@@ -67,10 +64,6 @@ class Outcome:
     error: str | None = None
 
 
-def default_batch_size(device: str) -> int:
-    return _BATCH_SIZES.get(device.split(":")[0], 8)
-
-
 def run_folder(
     clf: Classifier,
     paths: Iterable[Path | MissingInput],
@@ -87,12 +80,14 @@ def run_folder(
     the run early (outcomes already computed are still written). An exception raised by
     ``write`` stops the run and is re-raised here; ``write`` reports per-file problems
     itself. ``Classifier`` is not thread-safe: nothing else may use ``clf`` meanwhile."""
-    size = batch_size or default_batch_size(clf.device)
+    size = batch_size or images_per_forward(clf.device)
     if size < 1:
         raise ValueError(f"batch_size must be at least 1, got {size}")
     with ThreadPoolExecutor(decode_workers, thread_name_prefix="lens-decode") as pool:
-        writer = _Writer(write, depth=2 * size)
-        prepared = _prepared(pool, clf, paths, ahead=2 * size)
+        # At least one decode ahead per worker, however small the batches.
+        depth = 2 * max(size, decode_workers)
+        writer = _Writer(write, depth=depth)
+        prepared = _prepared(pool, clf, paths, ahead=depth)
         try:
             for batch in _batches(prepared, size):
                 if cancel is not None and cancel():
