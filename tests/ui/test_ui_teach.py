@@ -107,7 +107,8 @@ def test_train_from_folder_shows_progress_and_results_and_the_window_uses_the_mo
     dialog = window.teach.dialog
     assert dialog is not None and dialog.isVisible()
     text = log_text(window)
-    assert "broken.png" in text and text.splitlines()[0].endswith("; skipped")
+    assert text.splitlines()[0] == f"Recipe: {DEFAULT_RECIPE.describe()}"  # the one used
+    assert "broken.png" in text and text.splitlines()[1].endswith("; skipped")
     assert "linear probe 1/4: loss" in text and "validation accuracy" in text
     assert any(bars)  # the bar counted features or epochs
     results = dialog.results

@@ -70,7 +70,7 @@ def test_the_settings_show_the_engines_defaults_fit_640_by_480_and_linear_only_d
                 if label.text().startswith("default ")]
     assert defaults == [f"default {DEFAULT_RECIPE.epochs}",
                         f"default {DEFAULT_RECIPE.learning_rate:g}",
-                        f"default {DEFAULT_RECIPE.val_split:.0%}",
+                        f"default {round(DEFAULT_RECIPE.val_split * 100)} %",
                         f"default {DEFAULT_RECIPE.seed}"]
     assert QApplication.focusWidget() is form.linear_only
 

@@ -32,6 +32,7 @@ MAX_EPOCHS = 1000
 LEARNING_RATES = (1e-6, 1.0)
 VAL_PERCENT = (5, 50)
 MAX_SEED = 2**31 - 1
+_PERCENT_SUFFIX = " %"
 # A number as it is being typed: digits, a point, an exponent (3e-4).
 _PARTIAL_NUMBER = re.compile(r"\d*\.?\d*(e[-+]?\d*)?", re.IGNORECASE)
 
@@ -79,6 +80,14 @@ class LearningRateBox(QDoubleSpinBox):
         self.selectAll()
 
 
+def _percent(fraction: float) -> int:
+    return round(fraction * 100)
+
+
+def _percent_text(fraction: float) -> str:
+    return f"{_percent(fraction)}{_PERCENT_SUFFIX}"  # as the spin box writes it
+
+
 def _default_label(text: str) -> QLabel:
     label = QLabel(f"default {text}")
     label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -101,7 +110,7 @@ class RecipeForm(QWidget):
         self.learning_rate.setToolTip("Fine-tuning learning rate (AdamW); the arrows step "
                                       "the first digit")
         self.val_percent = QSpinBox(minimum=VAL_PERCENT[0], maximum=VAL_PERCENT[1],
-                                    suffix=" %")
+                                    suffix=_PERCENT_SUFFIX)
         self.val_percent.setToolTip("Share of each class held out to measure accuracy and "
                                     "to stop early")
         self.seed = QSpinBox(minimum=0, maximum=MAX_SEED)
@@ -112,7 +121,7 @@ class RecipeForm(QWidget):
         self._tuning: list[QWidget] = []
         rows = (("Fine-tuning &epochs, at most", self.epochs, str(DEFAULT_RECIPE.epochs)),
                 ("Learning &rate", self.learning_rate, f"{DEFAULT_RECIPE.learning_rate:g}"),
-                ("&Validation images", self.val_percent, f"{DEFAULT_RECIPE.val_split:.0%}"),
+                ("&Validation images", self.val_percent, _percent_text(DEFAULT_RECIPE.val_split)),
                 ("&Seed", self.seed, str(DEFAULT_RECIPE.seed)))
         for row, (text, box, shown) in enumerate(rows, start=1):
             label = QLabel(text)
@@ -133,7 +142,7 @@ class RecipeForm(QWidget):
         self.linear_only.setChecked(recipe.linear_only)
         self.epochs.setValue(recipe.epochs)
         self.learning_rate.setValue(recipe.learning_rate)
-        self.val_percent.setValue(round(recipe.val_split * 100))
+        self.val_percent.setValue(_percent(recipe.val_split))
         self.seed.setValue(recipe.seed)
         self._on_linear_only_toggled(recipe.linear_only)
 
