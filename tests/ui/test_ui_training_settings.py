@@ -59,7 +59,8 @@ def test_the_settings_show_the_engines_defaults_fit_640_by_480_and_linear_only_d
     window = make_window(qtbot, tmp_path)
     window.resize(640, 480)
     asked = _train_requests(window, monkeypatch)
-    choose_in_dialogs(monkeypatch, _two_classes(tmp_path / "data"), tmp_path / "m.safetensors")
+    deep = tmp_path.joinpath(*["photos-from-the-production-line"] * 4)  # a long path
+    choose_in_dialogs(monkeypatch, _two_classes(deep / "data"), tmp_path / "m.safetensors")
     window.actions_.train_from_folder.trigger()
     dialog = settings_dialog(qtbot, window)
     form = dialog.form
