@@ -25,6 +25,7 @@ from desktop_app import __version__
 from desktop_app.core.errors import InvalidArgument, LensError, one_line
 from desktop_app.core.map_outputs import MAP_FORMATS, OVERLAY_MAX_SIDE
 from desktop_app.core.process import configure_logging
+from desktop_app.core.teach_recipe import DEFAULT_RECIPE, Recipe
 from desktop_app.inference.catalog import (
     CAM_METHODS,
     DEFAULT_CAM_LAYER,
@@ -32,9 +33,6 @@ from desktop_app.inference.catalog import (
     DEFAULT_MODEL,
     FAITHFULNESS_METRICS,
     MODEL_NAMES,
-    TRAIN_EPOCHS,
-    TRAIN_LEARNING_RATE,
-    TRAIN_VAL_SPLIT,
 )
 
 if TYPE_CHECKING:
@@ -173,15 +171,16 @@ def _parser() -> argparse.ArgumentParser:
     _model_options(train)
     train.add_argument("--linear-only", action="store_true",
                        help="train only a linear head on the frozen features (fastest)")
-    train.add_argument("--epochs", type=_positive_int, default=TRAIN_EPOCHS,
-                       help=f"fine-tuning epochs at most (default {TRAIN_EPOCHS}; "
+    train.add_argument("--epochs", type=_positive_int, default=DEFAULT_RECIPE.epochs,
+                       help=f"fine-tuning epochs at most (default {DEFAULT_RECIPE.epochs}; "
                        "early stopping may end sooner)")
-    train.add_argument("--lr", type=_positive_float, default=TRAIN_LEARNING_RATE,
-                       help=f"fine-tuning learning rate (default {TRAIN_LEARNING_RATE:g})")
-    train.add_argument("--val-split", type=_open_fraction, default=TRAIN_VAL_SPLIT,
+    train.add_argument("--lr", type=_positive_float, default=DEFAULT_RECIPE.learning_rate,
+                       help="fine-tuning learning rate "
+                       f"(default {DEFAULT_RECIPE.learning_rate:g})")
+    train.add_argument("--val-split", type=_open_fraction, default=DEFAULT_RECIPE.val_split,
                        help=f"share of each class held out for validation "
-                       f"(default {TRAIN_VAL_SPLIT:g})")
-    train.add_argument("--seed", type=_whole_number, default=0,
+                       f"(default {DEFAULT_RECIPE.val_split:g})")
+    train.add_argument("--seed", type=_whole_number, default=DEFAULT_RECIPE.seed,
                        help="random seed: the same seed and images give the same model")
     train.add_argument("--cache-dir", type=Path, default=None,
                        help="feature cache folder (default: $RESNET_LENS_CACHE_DIR, else the "
@@ -560,7 +559,7 @@ def _run_train(options: argparse.Namespace) -> int:
 
     from desktop_app.inference import load_classifier
     from desktop_app.inference.taught_files import save_taught
-    from desktop_app.inference.training import Recipe, teach
+    from desktop_app.inference.training import teach
 
     recipe = Recipe(linear_only=options.linear_only, epochs=options.epochs,
                     learning_rate=options.lr, val_split=options.val_split, seed=options.seed)

@@ -26,10 +26,6 @@ CAM_METHODS: tuple[str, ...] = (
     "scorecam",
 )
 DEFAULT_CAM_METHOD = "gradcam"
-# Teaching new classes (inference.training.Recipe); here so that --help needs no torch.
-TRAIN_EPOCHS = 15
-TRAIN_LEARNING_RATE = 3e-4
-TRAIN_VAL_SPLIT = 0.2
 # Faithfulness scores of a map (inference/faithfulness.py): RISE's deletion and insertion
 # areas, ROAD's combined score.
 FAITHFULNESS_METRICS: tuple[str, ...] = ("deletion", "insertion", "road")

@@ -59,13 +59,14 @@ def evaluation_of(trained: TrainedModel, dataset: Dataset) -> Evaluation:
 def report_of(trained: TrainedModel, evaluation: Evaluation, backbone: Classifier,
               dataset: Dataset, files: TaughtFiles) -> dict[str, object]:
     from desktop_app.inference.feature_cache import preprocessing_key
+    from desktop_app.inference.training import recipe_record
 
     return {
         "checkpoint": str(files.checkpoint),
         "labels": str(files.labels),
         "backbone": {"model": backbone.model_name, "weights": str(backbone.weights_path)},
         "preprocessing": preprocessing_key(trained.preprocessor),
-        "recipe": trained.recipe.to_dict(),
+        "recipe": recipe_record(trained.recipe),
         "result": {"best_stage": trained.best_stage, "best_epoch": trained.best_epoch,
                    "stopped": trained.stopped,
                    "probe_val_accuracy": trained.probe_val_accuracy},

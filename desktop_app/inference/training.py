@@ -42,9 +42,8 @@ from torch.nn.functional import cross_entropy
 from torchvision.models.resnet import ResNet
 
 from desktop_app.core.dataset import Dataset, Example, check_teachable, count_by_class
-from desktop_app.core.errors import InvalidArgument
 from desktop_app.core.evaluation import FEW_IMAGES
-from desktop_app.inference.catalog import TRAIN_EPOCHS, TRAIN_LEARNING_RATE, TRAIN_VAL_SPLIT
+from desktop_app.core.teach_recipe import DEFAULT_RECIPE, Recipe
 from desktop_app.inference.classifier import Classifier, custom_checkpoint_preprocessor
 from desktop_app.inference.feature_cache import (
     CountCallback,
@@ -70,29 +69,12 @@ _WEIGHT_DECAY = 1e-4
 _LABEL_SMOOTHING = 0.1
 
 
-@dataclass(frozen=True)
-class Recipe:
-    linear_only: bool = False
-    epochs: int = TRAIN_EPOCHS  # fine-tuning epochs at most (early stopping may end sooner)
-    learning_rate: float = TRAIN_LEARNING_RATE  # AdamW, for layer4 and the head
-    val_split: float = TRAIN_VAL_SPLIT
-    seed: int = 0
-    batch_size: int = 16
-    patience: int = 4  # epochs without improvement before stopping
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise InvalidArgument("epochs", f"must be at least 1, got {self.epochs}")
-        if not self.learning_rate > 0:
-            raise InvalidArgument("learning_rate", f"must be above 0, got {self.learning_rate}")
-        if not 0 < self.val_split < 1:
-            raise InvalidArgument("val_split", f"must be between 0 and 1, got {self.val_split}")
-
-    def to_dict(self) -> dict[str, object]:
-        return {"name": PROBE if self.linear_only else f"{PROBE}, then {FINE_TUNE} layer4 + head",
-                **asdict(self), "probe_l2": list(_PROBE_L2), "label_smoothing": _LABEL_SMOOTHING,
-                "augmentation": "layer-3 activation map: horizontal flip, shift up to 1 cell",
-                "batch_norm": "statistics frozen"}
+def recipe_record(recipe: Recipe) -> dict[str, object]:
+    """``recipe`` as the report saves it: its settings and the fixed parts of the method."""
+    return {"name": PROBE if recipe.linear_only else f"{PROBE}, then {FINE_TUNE} layer4 + head",
+            **asdict(recipe), "probe_l2": list(_PROBE_L2), "label_smoothing": _LABEL_SMOOTHING,
+            "augmentation": "layer-3 activation map: horizontal flip, shift up to 1 cell",
+            "batch_norm": "statistics frozen"}
 
 
 @dataclass(frozen=True)
@@ -171,7 +153,7 @@ def fold_count(smallest_class: int) -> int:
 def teach(
     backbone: Classifier,
     dataset: Dataset,
-    recipe: Recipe = Recipe(),
+    recipe: Recipe = DEFAULT_RECIPE,
     cache_dir: Path | None = None,
     *,
     progress: ProgressCallback | None = None,

@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
         a.teach.triggered.connect(self.teach_project.toggle_pane)
         a.new_teach_project.triggered.connect(self.teach_project.ask_new)
         a.open_teach_project.triggered.connect(self.teach_project.ask_open)
-        self.teach_project.train_requested.connect(self.teach.train)
+        self.teach_project.train_requested.connect(self.teach.ask_train)
         a.shortcuts.triggered.connect(lambda: show_shortcuts(self, a.all()))
         a.about.triggered.connect(lambda: show_about(self, APP_NAME))
         a.themes[self.settings.theme].setChecked(True)

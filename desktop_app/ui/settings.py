@@ -6,14 +6,19 @@ user's real preferences.
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 from PySide6.QtCore import QByteArray, QSettings
 
+from desktop_app.core.errors import InvalidArgument
+from desktop_app.core.teach_recipe import DEFAULT_RECIPE, Recipe
 from desktop_app.inference.catalog import CAM_METHODS, DEFAULT_CAM_METHOD
 
 DEFAULT_TOPK = 5
 DEFAULT_OPACITY = 0.5
 DEFAULT_COLORMAP = "jet"
 THEMES = ("system", "light", "dark")
+_RECIPE_GROUP = "teach_recipe"
 
 
 def open_settings(path: str | None = None) -> QSettings:
@@ -162,6 +167,37 @@ class Settings:
     @teach_project.setter
     def teach_project(self, value: str) -> None:
         self._store.setValue("teach_project", value)
+
+    @property
+    def recipe(self) -> Recipe:
+        """The training settings last used; the default recipe where a value is missing,
+        and altogether where a stored value is not one the recipe takes."""
+        changes: dict[str, object] = {}
+        for field in fields(Recipe):
+            key = f"{_RECIPE_GROUP}/{field.name}"
+            if not self._store.contains(key):
+                continue
+            kind = type(getattr(DEFAULT_RECIPE, field.name))
+            try:
+                changes[field.name] = (self._bool(key, False) if kind is bool
+                                       else kind(self._store.value(key)))
+            except (TypeError, ValueError):
+                return DEFAULT_RECIPE
+        try:
+            return replace(DEFAULT_RECIPE, **changes)
+        except InvalidArgument:
+            return DEFAULT_RECIPE
+
+    @recipe.setter
+    def recipe(self, value: Recipe) -> None:
+        # Only what differs from the default is stored: when a later version improves a
+        # default, people who never changed that setting get the new one.
+        for field in fields(Recipe):
+            key = f"{_RECIPE_GROUP}/{field.name}"
+            if getattr(value, field.name) == getattr(DEFAULT_RECIPE, field.name):
+                self._store.remove(key)
+            else:
+                self._store.setValue(key, getattr(value, field.name))
 
     @property
     def geometry(self) -> QByteArray | None:

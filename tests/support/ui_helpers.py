@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from desktop_app.core.errors import DownloadCancelled
 from desktop_app.core.geometry import CropGeometry
@@ -24,6 +25,7 @@ from desktop_app.core.results import CamMaps, ClassScore, Prediction
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.settings import Settings
 from desktop_app.ui.state.requests import ModelRequest
+from desktop_app.ui.widgets.recipe_dialog import RecipeDialog
 
 FAKE_LAYERS = ("layer1", "layer2", "layer3", "layer4", "layer4.0", "layer4.1")
 
@@ -319,3 +321,32 @@ class LagProbe:
     @property
     def p99_ms(self) -> float:
         return float(np.percentile(self.lags, 99)) if self.lags else 0.0
+
+
+def choose_in_dialogs(monkeypatch: pytest.MonkeyPatch, folder: Path, out: Path) -> None:
+    """The folder and file the user picks in Train from folder…'s two file dialogs."""
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *_args, **_kwargs: str(folder)))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *_args, **_kwargs: (str(out), "")))
+
+
+def settings_dialog(qtbot: Any, window: MainWindow) -> RecipeDialog:
+    """The training settings once they are asked, active, the keyboard's focus in them."""
+    qtbot.waitUntil(lambda: window.teach.recipe_dialog is not None
+                    and QApplication.activeWindow() is window.teach.recipe_dialog, timeout=10_000)
+    dialog = window.teach.recipe_dialog
+    assert dialog is not None and dialog.isAncestorOf(QApplication.focusWidget())
+    return dialog
+
+
+def press(qtbot: Any, *keys: Qt.Key) -> None:
+    """Keys as a user presses them: each to whichever widget has the focus then."""
+    for key in keys:
+        qtbot.keyClick(QApplication.focusWidget(), key)
+
+
+def accept_settings(qtbot: Any, window: MainWindow) -> None:
+    """Return in the training settings: *Train* with what they show."""
+    settings_dialog(qtbot, window)
+    press(qtbot, Qt.Key.Key_Return)

@@ -7,22 +7,32 @@ shapes ("round", "boxy"), a few generated images each, so a training takes secon
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QLabel, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QWidget
 from support.shapes_model import CLASSES, ShapesModel, make_sample
-from support.ui_helpers import make_window, wait_for_prediction, write_image
+from support.ui_helpers import (
+    accept_settings,
+    choose_in_dialogs,
+    make_window,
+    press,
+    settings_dialog,
+    wait_for_prediction,
+    write_image,
+)
 
 from desktop_app.core.dataset import scan_dataset
+from desktop_app.core.teach_recipe import DEFAULT_RECIPE
 from desktop_app.ui.controllers.worker import TorchEngine
 from desktop_app.ui.main_window import MainWindow
 
@@ -72,14 +82,6 @@ def window(qtbot: Any, tmp_path: Path, shapes_model: ShapesModel, feature_cache:
                     timeout=60_000)
 
 
-def choose_in_dialogs(monkeypatch: pytest.MonkeyPatch, folder: Path, out: Path) -> None:
-    """The folder and file the user picks in Train from folder…'s two file dialogs."""
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
-                        staticmethod(lambda *_args, **_kwargs: str(folder)))
-    monkeypatch.setattr(QFileDialog, "getSaveFileName",
-                        staticmethod(lambda *_args, **_kwargs: (str(out), "")))
-
-
 def log_text(window: MainWindow) -> str:
     assert window.teach.dialog is not None
     return window.teach.dialog.log.toPlainText()
@@ -99,12 +101,14 @@ def test_train_from_folder_shows_progress_and_results_and_the_window_uses_the_mo
         lambda _p: bars.append(window.teach.dialog.progress.maximum()))
 
     window.actions_.train_from_folder.trigger()  # Teach > Train from folder…
+    accept_settings(qtbot, window)
 
     qtbot.waitUntil(lambda: window.teach.result is not None, timeout=TRAIN_TIMEOUT_MS)
     dialog = window.teach.dialog
     assert dialog is not None and dialog.isVisible()
     text = log_text(window)
-    assert "broken.png" in text and text.splitlines()[0].endswith("; skipped")
+    assert text.splitlines()[0] == f"Recipe: {DEFAULT_RECIPE.describe()}"  # the one used
+    assert "broken.png" in text and text.splitlines()[1].endswith("; skipped")
     assert "linear probe 1/4: loss" in text and "validation accuracy" in text
     assert any(bars)  # the bar counted features or epochs
     results = dialog.results
@@ -162,6 +166,7 @@ def test_train_button_of_the_teach_pane_trains_the_project_and_the_window_uses_i
     assert pane.train_button.isEnabled()
 
     qtbot.mouseClick(pane.train_button, Qt.MouseButton.LeftButton)
+    accept_settings(qtbot, window)
 
     qtbot.waitUntil(lambda: window.teach.result is not None, timeout=TRAIN_TIMEOUT_MS)
     assert project.model_path.is_file() and project.model_path.with_suffix(".txt").is_file()
@@ -217,6 +222,7 @@ def test_a_class_with_one_image_gives_its_message(qtbot: Any, tmp_path: Path,
     choose_in_dialogs(monkeypatch, data, tmp_path / "pets.safetensors")
 
     window.actions_.train_from_folder.trigger()
+    accept_settings(qtbot, window)
 
     message = "each class needs at least two usable images; too few in dog (1)"
     qtbot.waitUntil(lambda: window.teach.dialog is not None
@@ -235,6 +241,7 @@ def test_a_folder_with_one_class_gives_its_message(qtbot: Any, tmp_path: Path,
     choose_in_dialogs(monkeypatch, tmp_path / "data", tmp_path / "m.safetensors")
 
     window.actions_.train_from_folder.trigger()
+    accept_settings(qtbot, window)
 
     qtbot.waitUntil(lambda: window.teach.dialog is not None and window.teach.dialog.status
                     .text().startswith("need at least two classes"), timeout=5000)
@@ -275,3 +282,63 @@ def test_a_class_left_with_one_readable_image_gives_the_engines_message(
     assert not window.teach.running and window.teach.result is None
     assert "1.png" in log_text(window)  # the file that was skipped, named
     assert window.messages.texts()[-1] == f"Training: {message}"
+
+
+def report_of(out: Path) -> dict[str, Any]:
+    return json.loads(out.with_name(f"{out.stem}.report.json").read_text())
+
+
+@pytest.mark.slow
+def test_linear_only_and_a_seed_chosen_with_keys_are_what_trains_and_what_the_report_says(
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "linear.safetensors"
+    choose_in_dialogs(monkeypatch, shapes.data, out)
+    window.actions_.train_from_folder.trigger()
+    settings_dialog(qtbot, window)
+
+    press(qtbot, Qt.Key.Key_Space)  # Linear probe only (the focus starts there)
+    press(qtbot, Qt.Key.Key_Tab, Qt.Key.Key_Tab)  # past the validation share to the seed
+    qtbot.keyClicks(QApplication.focusWidget(), "7")
+    press(qtbot, Qt.Key.Key_Return)
+
+    qtbot.waitUntil(lambda: window.teach.result is not None, timeout=TRAIN_TIMEOUT_MS)
+    chosen = replace(DEFAULT_RECIPE, linear_only=True, seed=7)
+    assert window.teach.result.request.recipe == chosen  # what the worker was asked
+    report = report_of(out)
+    assert report["recipe"]["name"] == "linear probe"
+    assert {k: report["recipe"][k] for k in ("linear_only", "seed", "val_split")} == {
+        "linear_only": True, "seed": 7, "val_split": DEFAULT_RECIPE.val_split}
+    assert report["result"]["best_stage"] == "linear probe"
+    assert "fine-tune" not in log_text(window)  # no fine-tuning epoch ran
+    assert f"Recipe: {chosen.describe()}" in log_text(window).splitlines()
+    assert f"Recipe: {chosen.describe()}" in window.teach.dialog.results.summary.text()
+
+
+@pytest.mark.slow
+def test_epochs_and_learning_rate_typed_before_the_panes_train_bound_the_fine_tuning(
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path) -> None:
+    from desktop_app.core.teach_project import TeachProject
+
+    project = TeachProject.create(tmp_path / "project")
+    project.add_class_folder(shapes.data)
+    assert window.teach_project.open_project(project.root)
+    qtbot.mouseClick(window.teach_pane.train_button, Qt.MouseButton.LeftButton)
+    settings_dialog(qtbot, window)
+
+    press(qtbot, Qt.Key.Key_Tab)  # to the epochs, their text selected
+    qtbot.keyClicks(QApplication.focusWidget(), "2")
+    press(qtbot, Qt.Key.Key_Tab)  # to the learning rate
+    qtbot.keyClicks(QApplication.focusWidget(), "1e-3")
+    press(qtbot, Qt.Key.Key_Return)
+
+    qtbot.waitUntil(lambda: window.teach.result is not None, timeout=TRAIN_TIMEOUT_MS)
+    chosen = replace(DEFAULT_RECIPE, epochs=2, learning_rate=1e-3)
+    assert window.teach.result.request.recipe == chosen
+    report = report_of(project.model_path)
+    assert (report["recipe"]["epochs"], report["recipe"]["learning_rate"]) == (2, 1e-3)
+    assert report["recipe"]["linear_only"] is False
+    assert report["result"]["best_epoch"] <= 2
+    epochs = [line for line in log_text(window).splitlines() if line.startswith("fine-tune ")]
+    assert epochs and all(line.startswith(("fine-tune 1/2:", "fine-tune 2/2:"))
+                          for line in epochs)

@@ -1,17 +1,20 @@
-"""Teaching the model loaded now new classes, in the window: a TRAIN request to the worker
-(which owns the model), its progress and Cancel in the Teach dialog, then the results and
-*Use this model*, which loads the saved checkpoint as *Choose weights file…* would."""
+"""Teaching the model loaded now new classes, in the window: the training settings asked
+first (remembered for the next time), a TRAIN request to the worker (which owns the model),
+its progress and Cancel in the Teach dialog, then the results and *Use this model*, which
+loads the saved checkpoint as *Choose weights file…* would."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from desktop_app.core.dataset import Dataset, check_teachable, scan_dataset
 from desktop_app.core.errors import LensError
+from desktop_app.core.teach_recipe import DEFAULT_RECIPE, Recipe
 from desktop_app.inference.taught_files import CHECKPOINT_SUFFIX, files_for
 from desktop_app.ui.controllers.background import Background
 from desktop_app.ui.controllers.model_controller import ModelController
@@ -26,11 +29,9 @@ from desktop_app.ui.state.requests import (
     WorkerFailure,
     next_request_id,
 )
+from desktop_app.ui.widgets.recipe_dialog import RecipeDialog
 from desktop_app.ui.widgets.teach_dialog import TeachDialog
 from desktop_app.ui.widgets.teach_results import percent
-
-if TYPE_CHECKING:  # torch: imported by the worker only
-    from desktop_app.inference.training import Recipe
 
 CHECKPOINT_FILTER = f"Checkpoint (*{CHECKPOINT_SUFFIX})"
 
@@ -48,6 +49,7 @@ class TeachController(QObject):
         self._settings = settings
         self._background = background
         self.dialog: TeachDialog | None = None
+        self.recipe_dialog: RecipeDialog | None = None  # open while the settings are asked
         self.result: TrainResult | None = None  # the last training's
         self._pending: TrainRequest | None = None
         self._reply = Reply(self._on_result, self._on_failure, self._on_progress)
@@ -56,12 +58,25 @@ class TeachController(QObject):
     def running(self) -> bool:
         return self._pending is not None
 
-    def train(self, dataset: Dataset, out: Path, recipe: Recipe | None = None) -> None:
-        """Teach the model loaded now the classes of ``dataset`` and save it as ``out``
-        (``.safetensors``; labels and report beside it). Progress, errors and results
-        show in the Teach dialog; ``finished`` carries the result."""
+    @Slot(object, object)
+    def ask_train(self, dataset: Dataset, out: Path) -> None:
+        """The Teach pane's *Train…*: the training settings, then ``train``."""
         if self._refused_while_running():
             return
+        images = sum(dataset.counts().values())
+        self._ask_recipe(
+            f"Teach {len(dataset.classes)} classes ({', '.join(dataset.classes)}; {images} "
+            f"images) and save the model as {out.name}.",
+            lambda recipe: self.train(dataset, out, recipe))
+
+    def train(self, dataset: Dataset, out: Path, recipe: Recipe | None = None) -> None:
+        """Teach the model loaded now the classes of ``dataset`` by ``recipe`` (None: the
+        default one) and save it as ``out`` (``.safetensors``; labels and report beside
+        it). Progress, errors and results show in the Teach dialog; ``finished`` carries
+        the result."""
+        if self._refused_while_running():
+            return
+        recipe = recipe or DEFAULT_RECIPE
         dialog = self._dialog()
         dialog.show()
         dialog.raise_()
@@ -77,6 +92,7 @@ class TeachController(QObject):
         except LensError as error:
             self._refuse(str(error))
             return
+        dialog.add_line(f"Recipe: {recipe.describe()}")
         self._pending = TrainRequest(next_request_id(), dataset, out, recipe)
         self._client.submit(self._pending, self._reply)
 
@@ -108,8 +124,8 @@ class TeachController(QObject):
 
     @Slot()
     def ask_train_from_folder(self) -> None:
-        """*Train from folder…*: a folder with one sub-folder of images per class, then the
-        file to save the model as."""
+        """*Train from folder…*: a folder with one sub-folder of images per class, the file
+        to save the model as, then the training settings."""
         if self._refused_while_running():
             return
         folder = QFileDialog.getExistingDirectory(
@@ -125,23 +141,45 @@ class TeachController(QObject):
             return
         if not out.lower().endswith(CHECKPOINT_SUFFIX):
             out += CHECKPOINT_SUFFIX
-        self.train_from_folder(Path(folder), Path(out))
+        self._ask_recipe(
+            f"Teach the classes in {folder} (one sub-folder each) and save the model as "
+            f"{Path(out).name}.",
+            lambda recipe: self.train_from_folder(Path(folder), Path(out), recipe))
 
-    def train_from_folder(self, folder: Path, out: Path) -> None:
+    def train_from_folder(self, folder: Path, out: Path, recipe: Recipe | None = None) -> None:
         """Scan ``folder`` off the GUI thread (every file is read for its hash), then
-        train from it."""
+        train from it by ``recipe``."""
         dialog = self._dialog()
         dialog.show_started(f"Teach — {out.name}", f"Reading {folder}…")
         dialog.show()
         dialog.raise_()
         self._background.run(scan_dataset, folder, callback=lambda dataset, error: (
-            self._refuse(error) if error is not None else self.train(dataset, out)))
+            self._refuse(error) if error is not None else self.train(dataset, out, recipe)))
 
     def close(self) -> None:
         """At shutdown: the worker stops the training itself; nothing more is shown."""
         self._pending = None
         if self.dialog is not None:
             self.dialog.close()
+
+    def _ask_recipe(self, text: str, start: Callable[[Recipe], None]) -> None:
+        """The training settings, last used ones first; *Train* remembers them and calls
+        ``start``. Window-modal, without a nested event loop."""
+        dialog = RecipeDialog(text, self._settings.recipe, self._window)
+        self.recipe_dialog = dialog
+
+        def on_accepted() -> None:
+            recipe = dialog.recipe()
+            self._settings.recipe = recipe
+            start(recipe)
+
+        def on_finished() -> None:  # after on_accepted
+            self.recipe_dialog = None
+            dialog.deleteLater()
+
+        dialog.accepted.connect(on_accepted)
+        dialog.finished.connect(on_finished)
+        dialog.open()
 
     def _dialog(self) -> TeachDialog:
         if self.dialog is None:
@@ -198,6 +236,7 @@ class TeachController(QObject):
             f"({evaluation.validation}) on "
             f"{sum(evaluation.val_counts.values())} images (linear probe alone "
             f"{percent(result.probe_accuracy)}). Kept: {result.best}; {how}.<br>"
+            f"Recipe: {escape(result.request.recipe.describe())}.<br>"
             f"Saved {files.checkpoint} with {files.labels.name} and {files.report.name} "
             f"({result.worker_ms / 1000:.0f} s).")
         dialog = self._dialog()

@@ -367,7 +367,7 @@ class InferenceWorker(QObject):
             return
         from desktop_app.inference.taught_files import files_for, save_taught
         from desktop_app.inference.taught_gallery import gallery_of
-        from desktop_app.inference.training import Recipe, teach
+        from desktop_app.inference.training import teach
 
         started = time.perf_counter()
         last = [0.0]
@@ -392,7 +392,7 @@ class InferenceWorker(QObject):
         try:
             files = files_for(request.out)
             trained = teach(
-                self._classifier, dataset, request.recipe or Recipe(),  # type: ignore[arg-type]
+                self._classifier, dataset, request.recipe,  # type: ignore[arg-type]
                 progress=lambda r: report(r.stage, r.epoch, r.epochs, r.loss, r.val_accuracy),
                 on_skip=lambda _example, reason: report("features", 0, 1,
                                                         note=f"{reason}; skipped"),

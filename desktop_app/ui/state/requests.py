@@ -22,11 +22,11 @@ from desktop_app.core.errors import (
     WeightsUnavailableError,
 )
 from desktop_app.core.results import Prediction
+from desktop_app.core.teach_recipe import Recipe
 
 if TYPE_CHECKING:  # training imports torch, which only the worker thread imports
     from desktop_app.inference.taught_files import Saved
     from desktop_app.inference.taught_gallery import Gallery
-    from desktop_app.inference.training import Recipe
 
 
 class Kind(Enum):
@@ -205,15 +205,14 @@ class ScoreProgress:
 
 @dataclass(frozen=True, eq=False)
 class TrainRequest:
-    """Teach the model loaded now the classes of ``dataset``; save it as ``out``
-    (a ``.safetensors`` file, its labels and report beside it). ``recipe`` None: the
-    default recipe."""
+    """Teach the model loaded now the classes of ``dataset`` by ``recipe``; save it as
+    ``out`` (a ``.safetensors`` file, its labels and report beside it)."""
 
     kind: ClassVar[Kind] = Kind.TRAIN
     id: int
     dataset: Dataset
     out: Path
-    recipe: Recipe | None = None
+    recipe: Recipe
 
     @property
     def source(self) -> str:
