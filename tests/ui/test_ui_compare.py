@@ -203,6 +203,8 @@ def test_switching_columns_while_computing_starts_over_and_cancel_keeps_cells(
     assert "the top class" in dialog.headers[0].text()
     sent = len(engine.classifier.calls)
     qtbot.waitUntil(lambda: grid.done >= 3, timeout=10_000)
+    texts = [cell.text() for cell in dialog.cells.values()]
+    assert texts.count("scoring…") == 1 and "to be scored" in texts  # one at a time
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     done = grid.done
     qtbot.waitUntil(lambda: not window.client.busy, timeout=2000)

@@ -166,6 +166,8 @@ class CompareController(QObject):
                 cam_method=job.method, cam_classes=job.classes)
         self._pending = request.id
         self._show_progress("Computing")
+        if isinstance(job, CompareCell):
+            self._show_cell(job)
         self._client.submit(request, self._reply)
 
     def _show_progress(self, what: str) -> None:
@@ -192,7 +194,7 @@ class CompareController(QObject):
             assert result.prediction.cams is not None and request.cam_layer is not None
             self._maps[request.cam_method, request.cam_layer] = result.prediction.cams
             for cell in grid.mapped(request.cam_method, request.cam_layer):
-                self._show_cell(cell)
+                self._show_cell(cell, new_map=True)
         else:
             scored = self._scoring
             assert scored is not None
@@ -215,19 +217,21 @@ class CompareController(QObject):
         column = self.grid.cells[method, key].column
         return self._maps[method, column.layer][column.class_index]
 
-    def _show_cell(self, cell: CompareCell) -> None:
+    def _show_cell(self, cell: CompareCell, *, new_map: bool = False) -> None:
         dialog, still = self.dialog, self._still
         if dialog is None or still is None:
             return
-        image = self._thumbnail(cell) if cell.mapped else None
+        image = self._thumbnail(cell) if new_map else None
         if cell.scores is not None:
             s = cell.scores
             text = (f"#{cell.rank}  del {s['deletion']:.2f} ins {s['insertion']:.2f}\n"
                     f"ROAD {s['road']:.3f}")
         elif self._pending is None:
             text = "not scored" if cell.mapped else "not computed"
+        elif cell is self._scoring:
+            text = "scoring…"
         else:
-            text = "scoring…" if cell.mapped else "waiting…"
+            text = "to be scored" if cell.mapped else "waiting…"
         dialog.set_cell(cell.method, cell.column.key, image, text)
 
     def _thumbnail(self, cell: CompareCell) -> QImage:
