@@ -113,7 +113,8 @@ class MainWindow(QMainWindow):
         self.stills = StillController(self, self.shown, self.client, self.models,
                                       self.presenter, self.view, self.predictions)
         self.scores = ScoreController(self, self.shown, self.client, self.score_panel)
-        self.compare = CompareController(self, self.shown, self.client, self.overlay_controls)
+        self.compare = CompareController(self, self.shown, self.client, self.models,
+                                         self.overlay_controls)
         self.teach = TeachController(self, self.client, self.models, settings, self.background)
         self.teach_project = TeachProjectController(self, settings, self.background,
                                                     self.live.latest_frame)
@@ -335,10 +336,10 @@ class MainWindow(QMainWindow):
         self.overlay_controls.set_overlay_shown(visible)
         self.actions_.toggle_overlay.setChecked(visible)
 
-    @Slot(str, int)
-    def _open_compare_cell(self, method: str, index: int) -> None:
-        """Show a Compare cell here: its method in the picker, its class pinned."""
-        self.models.choose_cam_method(method)
+    @Slot(str, int, str)
+    def _open_compare_cell(self, method: str, index: int, layer: str) -> None:
+        """Show a Compare cell here: its method and layer in the pickers, its class pinned."""
+        self.models.choose_cam(method, layer)
         self.presenter.select_class(index)
 
     @Slot(int)

@@ -259,8 +259,11 @@ class ModelController(QObject):
         self._settings.cam_layer = layer
         emit(self.reclassify)
 
-    def choose_cam_method(self, method: str) -> None:
-        """Choose ``method`` as the user would in the picker."""
+    def choose_cam(self, method: str, layer: str) -> None:
+        """Choose ``method`` and ``layer`` as the user would in the pickers (what is on
+        screen is classified again once)."""
+        self._controls.set_cam_layer(layer)
+        self._cam_layer = self._settings.cam_layer = layer
         self._controls.set_cam_method(method)
         self._on_cam_method_chosen(method)
 

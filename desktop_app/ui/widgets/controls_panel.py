@@ -120,6 +120,11 @@ class ModelControls(QGroupBox):
             self.layer_combo.setCurrentText("layer4")
         self.mark_live_methods(self.current_cam_layer())
 
+    def set_cam_layer(self, layer: str) -> None:
+        """Select ``layer`` (one of the listed ones), as the user would."""
+        self.layer_combo.setCurrentText(layer)
+        self.mark_live_methods(layer)
+
     def current_cam_layer(self) -> str | None:
         return self.layer_combo.currentText() or None
 
