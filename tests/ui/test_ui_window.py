@@ -23,6 +23,7 @@ from support.ui_helpers import (
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.widgets.filmstrip import THUMB_SIZE
+from desktop_app.ui.widgets.image_view import PLACEHOLDER
 from desktop_app.ui.widgets.predictions_panel import CLASS_ROLE, PROBABILITY_ROLE
 from desktop_app.ui.widgets.qt_image import qimage_to_rgb
 from desktop_app.ui.widgets.shortcuts_dialog import ShortcutsDialog
@@ -522,6 +523,25 @@ def test_opening_a_folder_shows_its_first_readable_image_and_marks_the_broken_on
     assert broken.toolTip().startswith(str(folder / "a_broken.jpg"))
     assert not broken.icon().isNull()  # a warning sign where the thumbnail would be
     assert sum("a_broken.jpg" in m for m in _messages(window)) == 1
+
+
+def test_stepping_onto_a_broken_file_says_so_where_the_picture_would_be(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    good = write_image(tmp_path / "a.png", (60, 90, 200))
+    broken = tmp_path / "b.jpg"
+    broken.write_bytes(b"")
+    window.open_paths([good, broken])
+    wait_for_prediction(qtbot, window, source=str(good))
+    view = window.view
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: view.image_size.isEmpty(), timeout=5000)
+    # Not the empty window's invitation to open an image: the user just did.
+    assert view.empty_text == f"This file cannot be shown:\n{broken}: file is empty"
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    wait_for_prediction(qtbot, window, source=str(good))
+    assert view.empty_text == PLACEHOLDER
 
 
 def test_ctrl_v_of_an_image_adds_it_to_the_opened_folder(qtbot: Any, tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ class StillController(QObject):
     def failed(self, _row: int, message: str) -> None:
         self._state.still_failed()
         self._presenter.show(None)
-        self._view.set_image(None)
+        self._view.show_unreadable(message)
         self._panel.set_message(message)
 
     @Slot()
