@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtWidgets import QApplication, QScrollArea, QStyleFactory
 from support.ui_helpers import (
     FakeClassifier,
     FakeEngine,
@@ -542,6 +542,30 @@ def test_stepping_onto_a_broken_file_says_so_where_the_picture_would_be(
     qtbot.keyClick(view, Qt.Key.Key_Left)
     wait_for_prediction(qtbot, window, source=str(good))
     assert view.empty_text == PLACEHOLDER
+
+
+def test_tab_goes_from_control_to_control_with_no_invisible_stop(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / f"{i}.png", (60 * i, 90, 200)) for i in range(2)])
+    wait_for_prediction(qtbot, window)
+    window.resize(640, 480)  # the side panel scrolls
+    window.activateWindow()
+    window.view.setFocus()
+    controls = window.model_controls
+    stops = []
+    for _ in range(11):
+        focused = QApplication.focusWidget()
+        qtbot.keyClick(focused, Qt.Key.Key_Tab)
+        stops.append(QApplication.focusWidget())
+    assert stops[:3] == [window.filmstrip, controls.model_combo, controls.device_combo]
+    # The side panel's scroll area brings the focused control into view.
+    scroll = controls.parentWidget().parentWidget().parentWidget()
+    assert isinstance(scroll, QScrollArea)
+    focused = stops[-1]
+    assert focused is window.score_panel.score_button
+    top = focused.mapTo(scroll.viewport(), focused.rect().topLeft()).y()
+    assert 0 <= top < scroll.viewport().height()
 
 
 def test_ctrl_v_of_an_image_adds_it_to_the_opened_folder(qtbot: Any, tmp_path: Path) -> None:
