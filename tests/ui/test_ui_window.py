@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QScrollArea, QStyleFactory
 from support.ui_helpers import (
     FakeClassifier,
     FakeEngine,
+    fake_camera_source,
     make_window,
     temp_settings,
     wait_for_prediction,
@@ -69,6 +70,28 @@ def test_open_image_through_the_api_shows_predictions_and_overlay(
     assert window.status.model_label.text() == "Model: resnet50"
     assert "total" in window.status.latency_label.text()
     assert window.windowTitle().startswith("red.png")
+
+
+def test_a_status_message_is_not_cut_short_by_the_timings_beside_it(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.resize(1200, 800)
+    window.start_live_source(fake_camera_source())
+    wait_for_prediction(qtbot, window)
+    bar, status = window.statusBar(), window.status
+    bar.clearMessage()  # "Model loaded" and the like
+    assert status.latency_label.isVisible()
+    qtbot.keyClick(window.view, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    text = bar.currentMessage()
+    assert text.startswith("Freeze the frame first")
+    qtbot.wait(50)
+    permanent = [w for w in (status.latency_label, status.fps_label, status.model_label,
+                             status.device_label) if w.isVisible()]
+    room = min(w.geometry().left() for w in permanent)
+    assert bar.fontMetrics().horizontalAdvance(text) < room
+    bar.clearMessage()
+    assert status.latency_label.isVisible()  # back once the message is gone
+    window.stop_live()
 
 
 def test_dropping_file_urls_opens_them_and_reports_each_bad_one(
