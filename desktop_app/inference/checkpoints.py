@@ -70,8 +70,13 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
     if not path.is_file():
         raise WeightsError(f"{path}: no such file")
+    safetensors = path.suffix.lower() == ".safetensors"
+    if not safetensors and not _is_torch_save_file(path):
+        # Else torch's unpickler fails on the first byte, which reads as "pickled code".
+        raise WeightsError(f"{path.name}: not a PyTorch checkpoint (torch.save writes a zip "
+                           "archive) nor a .safetensors file")
     try:
-        if path.suffix.lower() == ".safetensors":
+        if safetensors:
             from safetensors.torch import load_file
 
             loaded: Any = load_file(str(path), device="cpu")
@@ -89,6 +94,14 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         reason = str(exc).strip().split("\n")[0][:160] or type(exc).__name__
         raise WeightsError(f"{path.name}: not a readable checkpoint ({reason})") from exc
     return _unwrap(loaded, path)
+
+
+def _is_torch_save_file(path: Path) -> bool:
+    """Whether ``path`` starts as torch.save's files do: a zip archive, or (before PyTorch
+    1.6) a pickle stream, which opens with the PROTO opcode."""
+    with path.open("rb") as file:
+        head = file.read(4)
+    return head == b"PK\x03\x04" or head[:1] == b"\x80"
 
 
 def _unwrap(loaded: Any, path: Path) -> dict[str, torch.Tensor]:

@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
         self.live.started.connect(self._on_live_started)
         self.presenter.shown.connect(self.prediction_shown)
         self.presenter.changed.connect(self.scores.map_changed)
+        self.live.changed.connect(self.scores.map_changed)  # frozen or stopped: no new map
 
         a.open_files.triggered.connect(self.opener.ask_files)
         a.open_folder.triggered.connect(self.opener.ask_folder)

@@ -233,3 +233,12 @@ def test_unknown_model_and_device_are_clear(resnet18_weights) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(LensError, match="no CUDA GPU"):
             load_classifier("resnet18", device="cuda")
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage\n", b"<html>404</html>"])
+def test_a_file_that_is_no_checkpoint_is_not_called_pickled_code(tmp_path, content) -> None:
+    path = tmp_path / "model.pth"
+    path.write_bytes(content)
+    with pytest.raises(WeightsError, match=r"model\.pth: not a PyTorch checkpoint") as caught:
+        load_classifier(weights=path, device="cpu")
+    assert "pickled" not in str(caught.value)

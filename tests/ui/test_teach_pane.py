@@ -165,6 +165,21 @@ def test_files_dropped_on_a_class_go_there_and_a_text_file_is_refused(
     assert "Needs at least 2 images: Class 2." in pane.warning_label.text()
 
 
+def test_the_hint_above_the_thumbnails_names_the_class_clicked(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    assert pane.samples_label.text().startswith("Add a class")
+    _drop(pane.classes.viewport(), [_class_folder(tmp_path / "data")], QPoint(30, 30))
+    qtbot.waitUntil(lambda: [n for n, _ in _rows(pane)] == ["cats", "dogs"], timeout=5000)
+    for name in ("dogs", "cats"):
+        _click_class(qtbot, pane, name)
+        assert pane.samples_label.text().startswith(f"{name}: drop images or folders here")
+    qtbot.keyClick(pane.classes, Qt.Key.Key_Down)  # the keyboard's way too
+    assert pane.current_class == "dogs"
+    assert pane.samples_label.text().startswith("dogs: drop images or folders here")
+
+
 def test_a_name_taken_by_another_class_is_refused_and_the_old_name_stays(
         qtbot: Any, tmp_path: Path) -> None:
     project = TeachProject.create(tmp_path / "proj")

@@ -124,3 +124,20 @@ def test_a_newer_image_stops_a_score_cam_in_progress(qtbot: Any, tmp_path: Path)
     prediction = wait_for_prediction(qtbot, window, timeout=3000,
                                      source=str(tmp_path / "b.png"))
     assert prediction.cam_method == "scorecam"
+
+
+def test_a_slow_method_says_its_map_is_being_computed_until_it_arrives(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    wait_for_prediction(qtbot, window)
+    header = window.predictions.header
+    assert "Computing" not in header.text()
+    engine.classifier.scorecam_delay = 1.0
+    _pick_with_keys(qtbot, window, "scorecam")
+    # The Grad-CAM map stays meanwhile; the header says it is not the answer yet.
+    assert header.text().endswith("\nComputing the Score-CAM map…")
+    assert window.prediction.cam_method == "gradcam"
+    qtbot.waitUntil(lambda: window.prediction.cam_method == "scorecam", timeout=5000)
+    assert "Computing" not in header.text()

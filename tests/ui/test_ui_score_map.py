@@ -18,6 +18,7 @@ from support.ui_helpers import (
 )
 
 from desktop_app.inference.faithfulness import auc
+from desktop_app.ui.controllers.score_controller import IDLE_NOTE
 from desktop_app.ui.controllers.worker import TorchEngine
 
 
@@ -94,3 +95,22 @@ def test_the_real_engine_scores_the_map_with_curves_that_give_its_scores(
         assert result.curves[name].shape == (33,)  # FaithfulnessSettings.steps + 1
         assert auc(result.curves[name]) == pytest.approx(result.scores[name])
     assert window.score_panel.texts()["road"] == f"{result.scores['road']:.3f}"
+
+
+def test_the_freeze_first_note_goes_once_the_frame_is_frozen_or_the_video_stopped(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    window.start_live_source(fake_camera_source())
+    wait_for_prediction(qtbot, window)
+    qtbot.keyClick(window.view, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    note = window.score_panel.note
+    assert "Freeze the frame first" in note.text()
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)  # frozen: it can be scored now
+    assert note.text() == IDLE_NOTE
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)
+    qtbot.keyClick(window.view, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    assert "Freeze the frame first" in note.text()
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)  # stopped, then a still is opened
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    wait_for_prediction(qtbot, window)
+    assert note.text() == IDLE_NOTE

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtWidgets import QApplication, QScrollArea, QStyleFactory
 from support.ui_helpers import (
     FakeClassifier,
     FakeEngine,
+    fake_camera_source,
     make_window,
     temp_settings,
     wait_for_prediction,
@@ -23,6 +24,7 @@ from support.ui_helpers import (
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.widgets.filmstrip import THUMB_SIZE
+from desktop_app.ui.widgets.image_view import PLACEHOLDER
 from desktop_app.ui.widgets.predictions_panel import CLASS_ROLE, PROBABILITY_ROLE
 from desktop_app.ui.widgets.qt_image import qimage_to_rgb
 from desktop_app.ui.widgets.shortcuts_dialog import ShortcutsDialog
@@ -68,6 +70,28 @@ def test_open_image_through_the_api_shows_predictions_and_overlay(
     assert window.status.model_label.text() == "Model: resnet50"
     assert "total" in window.status.latency_label.text()
     assert window.windowTitle().startswith("red.png")
+
+
+def test_a_status_message_is_not_cut_short_by_the_timings_beside_it(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.resize(1200, 800)
+    window.start_live_source(fake_camera_source())
+    wait_for_prediction(qtbot, window)
+    bar, status = window.statusBar(), window.status
+    bar.clearMessage()  # "Model loaded" and the like
+    assert status.latency_label.isVisible()
+    qtbot.keyClick(window.view, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    text = bar.currentMessage()
+    assert text.startswith("Freeze the frame first")
+    qtbot.wait(50)
+    permanent = [w for w in (status.latency_label, status.fps_label, status.model_label,
+                             status.device_label) if w.isVisible()]
+    room = min(w.geometry().left() for w in permanent)
+    assert bar.fontMetrics().horizontalAdvance(text) < room
+    bar.clearMessage()
+    assert status.latency_label.isVisible()  # back once the message is gone
+    window.stop_live()
 
 
 def test_dropping_file_urls_opens_them_and_reports_each_bad_one(
@@ -522,6 +546,49 @@ def test_opening_a_folder_shows_its_first_readable_image_and_marks_the_broken_on
     assert broken.toolTip().startswith(str(folder / "a_broken.jpg"))
     assert not broken.icon().isNull()  # a warning sign where the thumbnail would be
     assert sum("a_broken.jpg" in m for m in _messages(window)) == 1
+
+
+def test_stepping_onto_a_broken_file_says_so_where_the_picture_would_be(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    good = write_image(tmp_path / "a.png", (60, 90, 200))
+    broken = tmp_path / "b.jpg"
+    broken.write_bytes(b"")
+    window.open_paths([good, broken])
+    wait_for_prediction(qtbot, window, source=str(good))
+    view = window.view
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: view.image_size.isEmpty(), timeout=5000)
+    # Not the empty window's invitation to open an image: the user just did.
+    assert view.empty_text == f"This file cannot be shown:\n{broken}: file is empty"
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    wait_for_prediction(qtbot, window, source=str(good))
+    assert view.empty_text == PLACEHOLDER
+
+
+def test_tab_goes_from_control_to_control_with_no_invisible_stop(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / f"{i}.png", (60 * i, 90, 200)) for i in range(2)])
+    wait_for_prediction(qtbot, window)
+    window.resize(640, 480)  # the side panel scrolls
+    window.activateWindow()
+    window.view.setFocus()
+    controls = window.model_controls
+    stops = []
+    for _ in range(11):
+        focused = QApplication.focusWidget()
+        qtbot.keyClick(focused, Qt.Key.Key_Tab)
+        stops.append(QApplication.focusWidget())
+    assert stops[:3] == [window.filmstrip, controls.model_combo, controls.device_combo]
+    # The side panel's scroll area brings the focused control into view.
+    scroll = controls.parentWidget().parentWidget().parentWidget()
+    assert isinstance(scroll, QScrollArea)
+    focused = stops[-1]
+    assert focused is window.score_panel.score_button
+    top = focused.mapTo(scroll.viewport(), focused.rect().topLeft()).y()
+    assert 0 <= top < scroll.viewport().height()
 
 
 def test_ctrl_v_of_an_image_adds_it_to_the_opened_folder(qtbot: Any, tmp_path: Path) -> None:

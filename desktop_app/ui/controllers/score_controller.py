@@ -35,6 +35,7 @@ class ScoreController(QObject):
         self._reply = Reply(self._on_result, self._on_failure, self._on_progress)
         self._pending: int | None = None  # the request being computed
         self._scored: tuple[int, int] | None = None  # (id(prediction), class) on the panel
+        self._refusal: str | None = None  # why the panel's note says scoring was refused
         panel.score_requested.connect(self.score)
         panel.cancel_requested.connect(self.cancel)
         panel.show_scores(None, IDLE_NOTE)
@@ -45,17 +46,28 @@ class ScoreController(QObject):
             return None
         return id(state.prediction), state.selected
 
+    def _why_not(self) -> str | None:
+        """Why the map on screen cannot be scored now, or None if it can."""
+        state = self._state
+        if state.source is Source.LIVE:
+            return ("Freeze the frame first (Space): scoring a map takes about a "
+                    "hundred forward passes, too many for live frames.")
+        if not state.has_map or not isinstance(state.still, Still):
+            return "Nothing to score yet: open an image and wait for its map."
+        return None
+
     @Slot()
     def score(self) -> None:
         """Score the map on screen; a running live source must be frozen first."""
+        refusal = self._why_not()
+        if refusal is not None:
+            self._refusal = refusal
+            self._panel.show_scores(None, refusal)
+            emit(self.message, refusal, "info")
+            return
+        self._refusal = None
         state, still = self._state, self._state.still
-        if state.source is Source.LIVE:
-            self._refuse("Freeze the frame first (Space): scoring a map takes about a "
-                         "hundred forward passes, too many for live frames.")
-            return
-        if not state.has_map or not isinstance(still, Still):
-            self._refuse("Nothing to score yet: open an image and wait for its map.")
-            return
+        assert isinstance(still, Still)
         prediction, index = state.prediction, state.selected
         assert prediction is not None and prediction.cams is not None and index is not None
         request = ScoreRequest(next_request_id(), still.model_source, still.name, index,
@@ -76,7 +88,11 @@ class ScoreController(QObject):
 
     @Slot()
     def map_changed(self) -> None:
-        """Another map is on screen: the scores shown (or being computed) are not its."""
+        """Another map is on screen: the scores shown (or being computed) are not its,
+        and a refusal whose reason is gone (the frame frozen, the video stopped) is stale."""
+        if self._refusal is not None and self._refusal != self._why_not():
+            self._refusal = None
+            self._panel.show_scores(None, IDLE_NOTE)
         if self._scored is None or self._shown_key() == self._scored:
             return
         self._scored = None
@@ -84,10 +100,6 @@ class ScoreController(QObject):
             self._pending = None
             self._client.cancel("score")
         self._panel.show_scores(None, IDLE_NOTE)
-
-    def _refuse(self, text: str) -> None:
-        self._panel.show_scores(None, text)
-        emit(self.message, text, "info")
 
     def _on_progress(self, progress: ScoreProgress) -> None:
         if progress.request_id == self._pending:

@@ -12,6 +12,7 @@ from desktop_app.ui.controllers.model_controller import NO_MODEL, ModelControlle
 from desktop_app.ui.controllers.prediction_presenter import PredictionPresenter
 from desktop_app.ui.controllers.worker import Reply, WorkerClient
 from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.state.cam_choice import live_capable, method_title
 from desktop_app.ui.state.requests import (
     FailureReason,
     Kind,
@@ -53,7 +54,7 @@ class StillController(QObject):
     def failed(self, _row: int, message: str) -> None:
         self._state.still_failed()
         self._presenter.show(None)
-        self._view.set_image(None)
+        self._view.show_unreadable(message)
         self._panel.set_message(message)
 
     @Slot()
@@ -74,6 +75,10 @@ class StillController(QObject):
         if self._state.prediction is None:
             ready = self._models.state is ModelState.READY
             self._panel.set_message("Classifying…" if ready else "Waiting for the model…")
+        elif not live_capable(request.cam_method, request.cam_layer):
+            # A map that costs a forward pass per channel can take minutes: without a word
+            # the map still on screen (another method's) passes for the answer.
+            self._panel.set_pending(f"Computing the {method_title(request.cam_method)} map…")
         self._client.submit(request, self._reply)
 
     def _on_result(self, result: PredictResult) -> None:

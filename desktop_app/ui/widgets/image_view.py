@@ -56,6 +56,7 @@ class ImageView(QGraphicsView):
         self.scene().addItem(self._photo_item)
         self.scene().addItem(self._overlay_item)
         self._image: QImage | None = None
+        self.empty_text = PLACEHOLDER  # drawn when there is no image
         self._photo_size = QSize()
         self._fit = True
         self._overlay_visible = True
@@ -75,6 +76,7 @@ class ImageView(QGraphicsView):
         new_size = QSize() if image is None else image.size()
         resized = new_size != self.image_size
         self._image = image
+        self.empty_text = PLACEHOLDER
         self.clear_overlay()
         if image is None:
             self._photo_item.setPixmap(QPixmap())
@@ -87,6 +89,12 @@ class ImageView(QGraphicsView):
             self._fit = True
             self._apply_fit()
         self._render_photo(force=True)
+
+    def show_unreadable(self, message: str) -> None:
+        """No image, because the one chosen cannot be read: say so where it would be,
+        rather than invite the user to open an image."""
+        self.set_image(None)
+        self.empty_text = f"This file cannot be shown:\n{message}"
 
     def set_overlay(self, overlay: QImage | None) -> None:
         """The CAM layer at any size; it is stretched over the whole image."""
@@ -219,7 +227,9 @@ class ImageView(QGraphicsView):
         if self._image is None:
             painter = QPainter(self.viewport())
             painter.setPen(self.palette().placeholderText().color())
-            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, PLACEHOLDER)
+            painter.drawText(self.viewport().rect().adjusted(12, 12, -12, -12),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self.empty_text)
             painter.end()
 
 

@@ -69,6 +69,8 @@ def build_panes(settings: Settings) -> Panes:
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QFrame.Shape.NoFrame)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    # Not a Tab stop of its own (it would show no focus); it scrolls to the focused control.
+    scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     log_pane = QWidget()
     log_layout = QVBoxLayout(log_pane)
     log_layout.setContentsMargins(6, 0, 6, 6)

@@ -105,6 +105,8 @@ class PredictionsPanel(QWidget):
         self.list.viewport().installEventFilter(self)
         self._updating = False
         self._title = ""
+        self._header = ""  # the prediction's title, model and pin
+        self._pending: str | None = None  # what is being computed for the prediction shown
         self._prediction: Prediction | None = None
         self._pressed_selected = False  # the last press landed on the row already selected
 
@@ -124,6 +126,7 @@ class PredictionsPanel(QWidget):
         """Show ``prediction`` of ``title``, highlighting ``selected_class`` if listed;
         ``pinned``: the (index, label) of the class the user pinned."""
         self._updating = True
+        self._pending = None
         try:
             self.list.clear()
             self._prediction, self._title = prediction, title
@@ -153,7 +156,8 @@ class PredictionsPanel(QWidget):
             where = "" if listed else f", not in this top {len(prediction.topk)}"
             header += (f"\nPinned: {pinned[1]}{where} (click it again or press "
                        f"{FOLLOW_TOP_KEY} to follow the top class)")
-        self.header.setText(header)
+        self._header = header
+        self._show_header()
         self._updating = True
         try:
             for row in range(self.list.count()):
@@ -165,8 +169,19 @@ class PredictionsPanel(QWidget):
         finally:
             self._updating = False
 
+    def set_pending(self, text: str) -> None:
+        """Say under the header what is being computed for the prediction shown (a slow
+        method's map); the next prediction or message replaces it."""
+        self._pending = text
+        self._show_header()
+
+    def _show_header(self) -> None:
+        self.header.setText(self._header if self._pending is None
+                            else f"{self._header}\n{self._pending}")
+
     def set_message(self, text: str) -> None:
         self._prediction = None
+        self._pending = None
         self.list.clear()
         self.header.setText(text)
 

@@ -36,7 +36,13 @@ class StatusPanel:
         for widget in (self.latency_label, self.fps_label, self.progress,
                        self.cancel_button, self.model_label, self.device_label):
             bar.addPermanentWidget(widget)
+        bar.messageChanged.connect(self._on_message_changed)
         self.show_progress(None)
+
+    def _on_message_changed(self, text: str) -> None:
+        # A message is to be read now; the last prediction's timings can wait. Beside them
+        # it got ~200 px of a 1200 px window and was cut mid-word.
+        self.latency_label.setVisible(not text)
 
     def set_model(self, text: str, device: str) -> None:
         self.model_label.setText(text)

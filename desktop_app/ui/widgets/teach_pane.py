@@ -195,22 +195,27 @@ class TeachPane(QWidget):
         finally:
             self.classes.blockSignals(False)
         has_class = selected is not None
-        if has_class:
-            hint = (f"{selected}: drop images or folders here · hold C or the capture button "
-                    "to save frames of the camera or video · Delete removes the selected")
-        elif has_project:
-            hint = ("Add a class, or drop a folder here that holds one sub-folder of images "
-                    "per class.")
-        else:
-            hint = ""
-        self.samples_label.setText(hint)
         self.classes.setEnabled(has_project)
+        self._show_hint()
         self.thumbnails.setEnabled(has_class)
         self.add_class_button.setEnabled(has_project)
         self.add_folder_button.setEnabled(has_project)
         for button in (self.rename_button, self.remove_class_button, self.add_images_button,
                        self.capture_button):
             button.setEnabled(has_class)
+
+    def _show_hint(self) -> None:
+        """What the samples area takes, for the class selected now."""
+        selected = self.current_class
+        if selected is not None:
+            hint = (f"{selected}: drop images or folders here · hold C or the capture button "
+                    "to save frames of the camera or video · Delete removes the selected")
+        elif self.classes.isEnabled():  # a project is open
+            hint = ("Add a class, or drop a folder here that holds one sub-folder of images "
+                    "per class.")
+        else:
+            hint = ""
+        self.samples_label.setText(hint)
 
     def set_count(self, name: str, count: int) -> None:
         for row in range(self.classes.topLevelItemCount()):
@@ -289,6 +294,7 @@ class TeachPane(QWidget):
     @Slot(QTreeWidgetItem, QTreeWidgetItem)
     def _on_current_class_changed(self, current: QTreeWidgetItem | None,
                                   _previous: QTreeWidgetItem | None) -> None:
+        self._show_hint()
         emit(self.class_selected, current.data(0, _NAME_ROLE) if current is not None else "")
 
     @Slot(QTreeWidgetItem, int)
