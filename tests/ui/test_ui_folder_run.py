@@ -100,7 +100,7 @@ def test_cancel_half_way_keeps_what_arrived_and_the_still_keeps_being_served(
     qtbot.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.exports.running, timeout=5000)
     kept = [r.source for r in window.folder_results]
-    assert 8 <= len(kept) < 32 and len(kept) % 8 == 0  # whole batches
+    assert 8 <= len(kept) < 32  # stopped between batches (one image each on a CPU)
     assert kept == [str(p) for p in images[:len(kept)]]  # the first ones, in order
     assert window.messages.texts()[-1].endswith("stopped: cancelled. File > Export "
                                                 "results saves them.")
