@@ -532,8 +532,9 @@ def test_export_after_cancelling_a_folder_run_holds_exactly_the_finished_images(
     window.open_paths(images)
     wait_for_prediction(qtbot, window)
     window.classify_all()
-    # The run goes in batches of 8: the first batch is in, the second being classified.
+    # On a CPU the run goes one image per batch: some are in, the next being classified.
     qtbot.waitUntil(lambda: window.status.progress.value() >= 8, timeout=10_000)
+    done = window.status.progress.value()
     window.status.cancel_button.click()
     # The batch being classified finishes (its files are written, so the list keeps it
     # too); no other starts.
@@ -541,7 +542,9 @@ def test_export_after_cancelling_a_folder_run_holds_exactly_the_finished_images(
     assert window.status.progress.text().startswith("stopping… ")
     qtbot.waitUntil(lambda: not window.exports.running, timeout=5000)
     kept = len(window.folder_results)
-    assert kept in (8, 16)
+    # The one in flight may finish; one more if its result was still on its way to the
+    # progress bar when the button was clicked. Then nothing: 24 would mean no stop at all.
+    assert done <= kept <= done + 2
     qtbot.waitUntil(lambda: not window.client.busy, timeout=5000)
     assert len(window.folder_results) == kept
     assert len(engine.classifier.calls) == 1 + kept
