@@ -28,8 +28,13 @@ Where pytorch-grad-cam departs from the papers we follow it, for parity:
 Layer4 in closed form. After layer4 a ResNet has only global average pooling and ``fc``:
 ``y_c = b_c + Σ_k W[c,k]·mean(A_k)``. Hence
 
-- ``∂y_c/∂A_k(i,j) = W[c,k]/(H·W)`` at every position: every gradient method needs no
-  backward pass there (``head_gradients``). Grad-CAM and HiResCAM then coincide.
+- ``∂y_c/∂A_k(i,j) = g_ck = W[c,k]/(H·W)`` at every position: every gradient method needs
+  no backward pass there, and since ``g`` is constant over positions each reduces to one
+  weight per channel (``head_channel_weights``), the map being ``Σ_k w_ck·A_k``:
+  Grad-CAM and HiResCAM ``w = g`` (the mean of a constant; ``Σ_k g·A_k`` summed per
+  position), LayerCAM ``ReLU(g)``, XGrad-CAM ``g·ΣA_k/(ΣA_k + 1e-7)``, Grad-CAM++
+  ``H·W·ReLU(g)·g²/(2g² + ΣA_k·g³ + 1e-6)`` (zero where g is 0). No (K, C, H, W) gradient
+  stack is built.
 - Ablating channel k to a constant ``v`` changes the mean of A_k from ``mean(A_k)`` to ``v``
   and nothing else, so ``s_k = s − W[c,k]·(mean(A_k) − v)`` exactly: Ablation-CAM needs no
   extra forward there either (``ablation_weights_at_head``).
@@ -45,10 +50,24 @@ GRADIENT_METHODS: tuple[str, ...] = ("gradcam", "hirescam", "gradcam++", "xgradc
 _SPATIAL = (2, 3)
 
 
-def head_gradients(fc_weight: Tensor, classes: list[int], h: int, w: int) -> Tensor:
-    """``∂logit_c/∂A`` for layer4's (C, h, w) output: ``W[c]/(h·w)`` everywhere, (K, C, h, w)."""
-    per_channel = fc_weight[classes].float() / (h * w)
-    return per_channel[:, :, None, None].expand(-1, -1, h, w)
+def head_channel_weights(method: str, activation: Tensor, fc_weight: Tensor,
+                         classes: list[int]) -> Tensor:
+    """(K, C) weights of a gradient method at layer4, from the closed-form gradient (module
+    docstring): the maps equal ``gradient_weighted``'s with that gradient at every position."""
+    _, h, w = activation.shape
+    g = fc_weight[classes].float() / (h * w)  # (K, C)
+    if method in ("gradcam", "hirescam"):
+        return g
+    if method == "layercam":
+        return torch.relu(g)
+    sum_a = activation.float().sum(dim=(1, 2))[None]  # (1, C)
+    if method == "xgradcam":
+        return g * sum_a / (sum_a + 1e-7)
+    if method == "gradcam++":
+        g2 = g * g
+        aij = torch.where(g != 0, g2 / (2 * g2 + sum_a * g2 * g + 1e-6), torch.zeros_like(g))
+        return (h * w) * torch.relu(g) * aij
+    raise ValueError(f"{method!r} is not a gradient CAM method")
 
 
 def gradient_weighted(method: str, activation: Tensor, grads: Tensor) -> Tensor:
@@ -86,6 +105,15 @@ def combine(weighted: Tensor, eigen_smooth: bool) -> Tensor:
     if eigen_smooth:
         return torch.stack([first_component(m) for m in weighted])
     return weighted.sum(dim=1)
+
+
+def channel_weighted_maps(weights: Tensor, activation: Tensor, eigen_smooth: bool) -> Tensor:
+    """``combine`` of ``weighted_by_channel``; without ``eigen_smooth`` one matrix product,
+    never building the (K, C, H, W) stack."""
+    if eigen_smooth:
+        return combine(weighted_by_channel(weights, activation), True)
+    c, h, w = activation.shape
+    return (weights.float() @ activation.float().reshape(c, h * w)).reshape(-1, h, w)
 
 
 def first_component(maps: Tensor) -> Tensor:

@@ -3,8 +3,8 @@
 The target layer's activation comes from a split forward (``gradcam.split_forward``) or, at
 layer4, from the compiled forward. What each method then needs:
 
-- gradient methods: at layer4 the gradients in closed form (``cam_formulas.head_gradients``),
-  no backward; elsewhere one backward of the rest of the network for all classes.
+- gradient methods: at layer4 channel weights from the closed-form gradient
+  (``cam_formulas.head_channel_weights``), no backward; elsewhere one backward of the rest of the network for all classes.
 - Eigen-CAM: the activation alone (one map, the same for every class).
 - Ablation-CAM: at layer4 closed form, no extra forward; elsewhere one forward of the rest of
   the network per channel, batched.
@@ -33,12 +33,12 @@ from desktop_app.inference.cam_formulas import (
     ablation_value,
     ablation_weights,
     ablation_weights_at_head,
+    channel_weighted_maps,
     combine,
     first_component,
     gradient_weighted,
-    head_gradients,
+    head_channel_weights,
     score_masks,
-    weighted_by_channel,
 )
 from desktop_app.inference.devices import images_per_forward
 from desktop_app.inference.gradcam import eval_mode, layer_gradients, normalise, rescale
@@ -82,12 +82,10 @@ def method_cams(model: ResNet, x: Tensor, logits: Tensor, activation: Tensor,
     with contextlib.nullcontext() if needs_graph else torch.inference_mode():
         a = activation[0].detach()
         if method in GRADIENT_METHODS:
-            _, h, w = a.shape
-            grads = (
-                head_gradients(model.fc.weight, classes, h, w)
-                if request.at_head
-                else layer_gradients(model, activation, request.layer, classes)
-            )
+            if request.at_head:
+                weights = head_channel_weights(method, a, model.fc.weight, classes)
+                return channel_weighted_maps(weights, a, request.eigen_smooth)
+            grads = layer_gradients(model, activation, request.layer, classes)
             return combine(gradient_weighted(method, a, grads), request.eigen_smooth)
         if method == "eigencam":
             return first_component(a)[None].expand(len(classes), -1, -1)
@@ -102,7 +100,7 @@ def method_cams(model: ResNet, x: Tensor, logits: Tensor, activation: Tensor,
             weights = torch.softmax(_masked_scores(model, x, a, request), dim=1)
         else:
             raise ValueError(f"unknown CAM method {method!r}")
-        return combine(weighted_by_channel(weights, a), request.eigen_smooth)
+        return channel_weighted_maps(weights, a, request.eigen_smooth)
 
 
 def augmented_grids(run: Callable[[Tensor, CamRequest], Tensor], x: Tensor,
