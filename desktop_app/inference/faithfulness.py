@@ -67,7 +67,6 @@ _SOLVER_TOLERANCE = 1e-4
 _MAX_ITERATIONS = 200
 _COARSEST = 8  # pixels along the shorter side of the coarsest grid, at most
 _SMOOTHING = 1.0  # Jacobi's damping: the stencil's eigenvalues are in (0, 4/3], so 1 is safe
-_NEIGHBOURS = torch.tensor([[1.0, 2.0, 1.0], [2.0, 0.0, 2.0], [1.0, 2.0, 1.0]]) / 12
 _FULL_WEIGHTING = torch.tensor([[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]])
 
 
@@ -283,11 +282,13 @@ def _imputed(image: Tensor, unknown: Tensor, noise: float,
 
 
 def _neighbour_sum(x: Tensor) -> Tensor:
-    """Σ w·x over each pixel's 8 neighbours (1/6 side, 1/12 corner), zero outside: one
-    3 x 3 convolution (a third of the time of the same sum as shifted adds)."""
-    h, w = x.shape[-2:]
-    out = F.conv2d(x.reshape(-1, 1, h, w), _NEIGHBOURS.to(x)[None, None], padding=1)
-    return out.reshape(x.shape)
+    """Σ w·x over each pixel's 8 neighbours (1/6 side, 1/12 corner), zero outside:
+    ([1 2 1]ᵀ[1 2 1] − 4·centre) / 12, computed separably (shifted adds: half the time of
+    the same sum as a 3 x 3 convolution on one thread)."""
+    p = F.pad(x, (1, 1, 1, 1))
+    v = p[..., :-2, :] + 2 * p[..., 1:-1, :] + p[..., 2:, :]
+    s = v[..., :, :-2] + 2 * v[..., :, 1:-1] + v[..., :, 2:]
+    return (s - 4 * x) / 12
 
 
 class _Level:
