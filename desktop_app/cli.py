@@ -27,6 +27,7 @@ from desktop_app.core.map_outputs import MAP_FORMATS, OVERLAY_MAX_SIDE
 from desktop_app.core.process import configure_logging
 from desktop_app.core.teach_recipe import DEFAULT_RECIPE, Recipe
 from desktop_app.inference.catalog import (
+    AUGMENTATIONS,
     CAM_METHODS,
     DEFAULT_CAM_LAYER,
     DEFAULT_CAM_METHOD,
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 
 SUBCOMMANDS = ("predict", "train", "sanity", "weights", "bench")
 PROG = "resnet-lens"
+# Building the fused forward takes as long as this many eager forwards save
+# (tests/bench/bench_backends.py): fewer are fastest with eager PyTorch, e.g. one photo.
+FORWARDS_TO_COMPILE = 16
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -346,14 +350,14 @@ def _run_predict(options: argparse.Namespace) -> int:
         except OSError as exc:
             _bad_argument(options, "--cam-dir", one_line(exc))
     stream = iter_inputs(options.inputs)
-    # Up to two files ahead: how many there are decides the forward, and inputs that name
+    # A few files ahead: how many there are decides the forward, and inputs that name
     # nothing are reported before the model loads (which may fail for its own reasons).
     head: list[Path] = []
     missing = 0
     for item in stream:
         if isinstance(item, Path):
             head.append(item)
-            if len(head) == 2:
+            if len(head) == FORWARDS_TO_COMPILE:
                 break
         else:
             missing += 1
@@ -373,6 +377,17 @@ def _run_predict(options: argparse.Namespace) -> int:
     return 1 if failed or missing else 0
 
 
+def _fused_forwards(options: argparse.Namespace, files: int) -> int:
+    """How many forwards through the fused path (when built) ``files`` images will take,
+    ``FORWARDS_TO_COMPILE`` standing for "many"."""
+    methods = options.cam if options.cam_dir or options.metrics else ()
+    if options.metrics or "scorecam" in methods:
+        return FORWARDS_TO_COMPILE  # one per perturbed or masked input: dozens to thousands
+    if methods and options.cam_layer != DEFAULT_CAM_LAYER:
+        return 0  # maps off layer4 need the eager split forward anyway
+    return files * (len(AUGMENTATIONS) if methods and options.aug_smooth else 1)
+
+
 def _load_for_predict(options: argparse.Namespace, files: int):
     from desktop_app.inference import load_classifier
 
@@ -382,9 +397,7 @@ def _load_for_predict(options: argparse.Namespace, files: int):
         options.labels,
         options.device,
         progress=_download_progress(),
-        # Building the fused forward costs seconds and saves a fraction of one forward per
-        # image: a single photo is fastest with eager PyTorch.
-        backend="eager" if files <= 1 else "auto",
+        backend="auto" if _fused_forwards(options, files) >= FORWARDS_TO_COMPILE else "eager",
     )
     try:
         clf.check_arguments(options.topk, "gradcam", options.cam_layer, options.cam_classes)

@@ -4,7 +4,8 @@ The target layer's activation comes from a split forward (``gradcam.split_forwar
 layer4, from the compiled forward. What each method then needs:
 
 - gradient methods: at layer4 channel weights from the closed-form gradient
-  (``cam_formulas.head_channel_weights``), no backward; elsewhere one backward of the rest of the network for all classes.
+  (``cam_formulas.head_channel_weights``), no backward; elsewhere one backward of the rest
+  of the network for all classes.
 - Eigen-CAM: the activation alone (one map, the same for every class).
 - Ablation-CAM: at layer4 closed form, no extra forward; elsewhere one forward of the rest of
   the network per channel, batched.
@@ -40,6 +41,7 @@ from desktop_app.inference.cam_formulas import (
     head_channel_weights,
     score_masks,
 )
+from desktop_app.inference.catalog import AUGMENTATIONS
 from desktop_app.inference.devices import images_per_forward
 from desktop_app.inference.gradcam import eval_mode, layer_gradients, normalise, rescale
 from desktop_app.inference.network import run_blocks, run_head
@@ -47,10 +49,6 @@ from desktop_app.inference.network import run_blocks, run_head
 ProgressCallback = Callable[[int, int], None]
 ABLATION_BATCH = 32
 CancelCheck = Callable[[], bool]
-# (flip horizontally, intensity factor): ttach's HorizontalFlip × Multiply([0.9, 1, 1.1]).
-AUGMENTATIONS: tuple[tuple[bool, float], ...] = tuple(
-    (flip, factor) for flip in (False, True) for factor in (1.0, 0.9, 1.1)
-)
 
 
 @dataclass(frozen=True)

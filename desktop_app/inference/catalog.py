@@ -26,6 +26,11 @@ CAM_METHODS: tuple[str, ...] = (
     "scorecam",
 )
 DEFAULT_CAM_METHOD = "gradcam"
+# aug_smooth's test-time augmentations (inference/cam_methods.py), (flip horizontally,
+# intensity factor): ttach's HorizontalFlip × Multiply([0.9, 1, 1.1]).
+AUGMENTATIONS: tuple[tuple[bool, float], ...] = tuple(
+    (flip, factor) for flip in (False, True) for factor in (1.0, 0.9, 1.1)
+)
 # Faithfulness scores of a map (inference/faithfulness.py): RISE's deletion and insertion
 # areas, ROAD's combined score.
 FAITHFULNESS_METRICS: tuple[str, ...] = ("deletion", "insertion", "road")
