@@ -10,8 +10,8 @@ from desktop_app.ui.controllers.worker import Reply, WorkerClient
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.cam_choice import method_title
 from desktop_app.ui.state.requests import (
-    FailureReason,
     CountProgress,
+    FailureReason,
     ScoreRequest,
     ScoreResult,
     WorkerFailure,

@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from desktop_app.core.errors import DownloadCancelled, LensError, one_line
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.requests import (
+    CountProgress,
     DownloadProgress,
     FailureReason,
     FolderItem,
@@ -34,7 +35,6 @@ from desktop_app.ui.state.requests import (
     NoModelError,
     PredictRequest,
     PredictResult,
-    CountProgress,
     ScoreRequest,
     ScoreResult,
     TrainProgress,
