@@ -260,3 +260,40 @@ def test_the_real_engine_counts_score_cam_channels_and_stops_on_escape(
     qtbot.waitUntil(lambda: window.prediction is not None and window.prediction.cams is None,
                     timeout=30_000)
     assert "Score-CAM map cancelled" in window.predictions.header.text()
+
+
+def _frozen_with_score_cam(qtbot: Any, tmp_path: Path) -> tuple[Any, Any]:
+    """A live source frozen with Score-CAM chosen: the window and its map's progress row,
+    with the count under way."""
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    window.start_live_source(fake_camera_source())
+    wait_for_prediction(qtbot, window)
+    engine.classifier.scorecam_delay = 10.0
+    _pick_with_keys(qtbot, window, "scorecam")  # live frames keep Grad-CAM
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)  # frozen: the frame gets Score-CAM
+    row = window.predictions.map_progress
+    qtbot.waitUntil(lambda: row.isVisible() and row.count[0] >= 1, timeout=5000)
+    return window, row
+
+
+def test_on_a_frozen_frame_esc_cancels_the_slow_map_first_then_stops_the_camera(
+        qtbot: Any, tmp_path: Path) -> None:
+    window, row = _frozen_with_score_cam(qtbot, tmp_path)
+    assert not window.actions_.stop_live.isEnabled()  # Esc is the map's now
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert not row.isVisible() and window.live_source is not None
+    qtbot.waitUntil(lambda: window.prediction is not None and window.prediction.cams is None,
+                    timeout=1500)
+    assert window.actions_.stop_live.isEnabled()
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: window.live_source is None, timeout=2000)
+
+
+def test_resuming_live_frames_drops_the_frozen_frames_slow_map(
+        qtbot: Any, tmp_path: Path) -> None:
+    window, row = _frozen_with_score_cam(qtbot, tmp_path)
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)  # live again: frames replace the map
+    assert not row.isVisible() and not window.actions_.cancel_job.isEnabled()
+    window.stop_live()
