@@ -237,7 +237,7 @@ def test_escape_in_a_dialog_stays_the_dialogs_while_a_slow_map_runs(
 
 
 @pytest.mark.slow
-def test_the_real_engine_counts_score_cam_channels_and_stops_on_escape(
+def test_the_real_engine_counts_slow_maps_and_esc_stops_score_cam(
         qtbot: Any, tmp_path: Path, resnet18_weights: Path) -> None:
     from desktop_app.ui.controllers.worker import TorchEngine
 
@@ -260,6 +260,18 @@ def test_the_real_engine_counts_score_cam_channels_and_stops_on_escape(
     qtbot.waitUntil(lambda: window.prediction is not None and window.prediction.cams is None,
                     timeout=30_000)
     assert "Score-CAM map cancelled" in window.predictions.header.text()
+
+    # Ablation-CAM at layer3 (256 channels) counts as well, to the end, and its map arrives.
+    qtbot.keyClick(window.model_controls.method_combo, Qt.Key.Key_Up)
+    assert window.model_controls.method_combo.currentData() == "ablationcam"
+    layers = window.model_controls.layer_combo
+    layers.setFocus()
+    qtbot.keyClick(layers, Qt.Key.Key_Up)
+    assert layers.currentText() == "layer3"
+    qtbot.waitUntil(lambda: window.prediction.cam_layer == "layer3", timeout=60_000)
+    assert window.prediction.cam_method == "ablationcam" and window.prediction.cams is not None
+    assert counts[-1] == (256, 256) and not row.isVisible()
+    assert "cancelled" not in window.predictions.header.text()
 
 
 def _frozen_with_score_cam(qtbot: Any, tmp_path: Path) -> tuple[Any, Any]:
