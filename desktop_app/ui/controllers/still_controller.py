@@ -60,7 +60,7 @@ class StillController(QObject):
         was_running = self.running
         self._slow = request
         if request is None:
-            self._panel.map_progress.setVisible(False)
+            self._panel.map_progress.finish()
         else:
             self._panel.map_progress.show_count(0, None)  # busy until the first count
         if self.running != was_running:

@@ -90,7 +90,7 @@ class PredictionsPanel(QWidget):
         self.header = QLabel("No prediction yet")
         self.header.setWordWrap(True)
         # A slow method's map: one forward pass per channel.
-        self.map_progress = JobProgress("channels", "Stop computing the map")
+        self.map_progress = JobProgress("channels", "Stop computing the map (Esc)")
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Top-k:"))

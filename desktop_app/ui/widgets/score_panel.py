@@ -78,7 +78,7 @@ class ScorePanel(QGroupBox):
         self.score_button.setToolTip("Deletion, insertion and ROAD of the map on screen "
                                      "(about a hundred forward passes)")
         # Its unit: the perturbed images the scores are computed from.
-        self.job = JobProgress("images", "Stop scoring the map")
+        self.job = JobProgress("images", "Stop scoring the map (Esc)")
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.values = {name: QLabel("—") for name in METRIC_LABELS}
@@ -107,7 +107,7 @@ class ScorePanel(QGroupBox):
                     curves: Mapping[str, np.ndarray] | None = None) -> None:
         """Idle again: ``scores`` (None: none for the map shown) and a one-line ``note``."""
         self.score_button.setEnabled(True)
-        self.job.setVisible(False)
+        self.job.finish()
         for name, label in self.values.items():
             value = (scores or {}).get(name)
             label.setText("—" if value is None else f"{value:.3f}")
