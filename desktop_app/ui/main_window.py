@@ -180,6 +180,10 @@ class MainWindow(QMainWindow):
         a.follow_top.triggered.connect(self.presenter.follow_top_class)
         a.score_map.triggered.connect(self.scores.score)
         a.compare.triggered.connect(self.compare.start)
+        a.cancel_job.triggered.connect(self.cancel_jobs)
+        for running in (self.stills.running_changed, self.scores.running_changed):
+            running.connect(self._update_actions)
+        self.live.changed.connect(self.stills.source_changed)  # started, resumed, stopped
         a.train_from_folder.triggered.connect(self.teach.ask_train_from_folder)
         a.training_results.triggered.connect(self.teach.show_dialog)
         self.teach.finished.connect(self._update_actions)
@@ -283,6 +287,12 @@ class MainWindow(QMainWindow):
         self.predictions.set_class_count(info.num_classes)
         self._update_actions()
 
+    @Slot()
+    def cancel_jobs(self) -> None:
+        """Esc: cancel the slow map and the scoring the user is waiting for."""
+        self.stills.cancel_map()
+        self.scores.cancel()
+
     @Slot(int)
     def show_entry(self, row: int) -> None:
         self.live.stop()
@@ -384,7 +394,9 @@ class MainWindow(QMainWindow):
         a.classify_and_write.setEnabled(a.classify_folder.isEnabled())
         a.export_results.setEnabled(bool(shown.folder_results) and not running)
         a.freeze.setEnabled(live is not None)
-        a.stop_live.setEnabled(live is not None)
+        # Both are Esc: the job the user is waiting for goes first.
+        a.cancel_job.setEnabled(self.stills.running or self.scores.running)
+        a.stop_live.setEnabled(live is not None and not a.cancel_job.isEnabled())
         a.camera.setChecked(self.live.camera_running)
         a.mirror.setEnabled(live is None or self.live.camera_running)
         several = len(self.images.entries) > 1

@@ -53,12 +53,12 @@ class FakeClassifier:
 
     def predict(self, image: Any, topk: int = 5, cam: str | None = "gradcam",
                 cam_layer: str = "layer4", cam_classes: list[int] | None = None,
-                cancel: Any = None, **_options: Any) -> Prediction:
+                cancel: Any = None, progress: Any = None, **_options: Any) -> Prediction:
         self.thread_ids.add(threading.get_ident())
         self.calls.append({"topk": topk, "cam": cam, "cam_layer": cam_layer, "image": image,
                            "cam_classes": cam_classes})
         if cam == "scorecam":
-            self._forward_per_channel(cancel)
+            self._forward_per_channel(cancel, progress)
         started = time.perf_counter()
         if self.delay:
             time.sleep(self.delay)
@@ -107,14 +107,17 @@ class FakeClassifier:
         return [self.predict(str(path), topk, cam, cam_layer=cam_layer, cam_classes=cam_classes)
                 for path in inputs]
 
-    def _forward_per_channel(self, cancel: Any) -> None:
+    def _forward_per_channel(self, cancel: Any, progress: Any) -> None:
+        """20 "forwards" that count themselves and honour cancel, as the engine's do."""
         from desktop_app.core.errors import Cancelled
 
         step = self.scorecam_delay / 20  # as it was when this prediction began
-        for _ in range(20):
+        for done in range(20):
             if cancel is not None and cancel():
                 raise Cancelled("Score-CAM cancelled")
             time.sleep(step)
+            if progress is not None:
+                progress(done + 1, 20)
 
     def score_map(self, image: Any, class_index: int, saliency: np.ndarray,
                   metrics: Any = ("deletion", "insertion", "road"), *,

@@ -533,13 +533,13 @@ def test_export_after_cancelling_a_folder_run_holds_exactly_the_finished_images(
     wait_for_prediction(qtbot, window)
     window.classify_all()
     # On a CPU the run goes one image per batch: some are in, the next being classified.
-    qtbot.waitUntil(lambda: window.status.progress.value() >= 8, timeout=10_000)
-    done = window.status.progress.value()
-    window.status.cancel_button.click()
+    qtbot.waitUntil(lambda: window.status.run.bar.value() >= 8, timeout=10_000)
+    done = window.status.run.bar.value()
+    window.status.run.cancel_button.click()
     # The batch being classified finishes (its files are written, so the list keeps it
     # too); no other starts.
-    assert window.exports.running and not window.status.cancel_button.isEnabled()
-    assert window.status.progress.text().startswith("stopping… ")
+    assert window.exports.running and not window.status.run.cancel_button.isEnabled()
+    assert window.status.run.bar.text().startswith("stopping… ")
     qtbot.waitUntil(lambda: not window.exports.running, timeout=5000)
     kept = len(window.folder_results)
     # The one in flight may finish; one more if its result was still on its way to the
@@ -548,7 +548,7 @@ def test_export_after_cancelling_a_folder_run_holds_exactly_the_finished_images(
     qtbot.waitUntil(lambda: not window.client.busy, timeout=5000)
     assert len(window.folder_results) == kept
     assert len(engine.classifier.calls) == 1 + kept
-    assert window.status.cancel_button.isEnabled()  # for the next run
+    assert window.status.run.cancel_button.isEnabled()  # for the next run
 
     exported = tmp_path / "partial.json"
     window.export_results(exported)
@@ -637,7 +637,7 @@ def _folder_run(qtbot: Any, tmp_path: Path) -> tuple[MainWindow, FakeEngine]:
     window.open_paths([write_image(tmp_path / f"{i}.png", (i, 9, 9)) for i in range(20)])
     wait_for_prediction(qtbot, window)
     window.classify_all()
-    qtbot.waitUntil(lambda: window.status.progress.value() >= 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.status.run.bar.value() >= 1, timeout=5000)
     return window, engine
 
 

@@ -141,3 +141,171 @@ def test_a_slow_method_says_its_map_is_being_computed_until_it_arrives(
     assert window.prediction.cam_method == "gradcam"
     qtbot.waitUntil(lambda: window.prediction.cam_method == "scorecam", timeout=5000)
     assert "Computing" not in header.text()
+
+
+def _slow_score_cam(qtbot: Any, window: Any, engine: FakeEngine) -> Any:
+    """Score-CAM chosen on the still on screen, with its count under way."""
+    engine.classifier.scorecam_delay = 10.0  # 20 "forwards" of half a second
+    _pick_with_keys(qtbot, window, "scorecam")
+    row = window.predictions.map_progress
+    qtbot.waitUntil(lambda: row.isVisible() and row.count[0] >= 1, timeout=5000)
+    return row
+
+
+def test_a_slow_map_counts_its_channels_and_cancel_shows_the_prediction_without_it(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    first = wait_for_prediction(qtbot, window)
+    row = window.predictions.map_progress
+    assert not row.isVisible()
+    row = _slow_score_cam(qtbot, window, engine)
+    done, total = row.count
+    assert total == 20 and row.bar.text() == f"{done}/20 channels"
+    assert window.actions_.cancel_job.isEnabled()
+    qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    assert not row.isVisible()
+    # The worker stops between batches: free long before the 10 s the map would take.
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=1500)
+    qtbot.waitUntil(lambda: window.prediction is not first, timeout=1000)
+    shown = window.prediction
+    assert shown.cams is None and [s.index for s in shown.topk] == [s.index for s in first.topk]
+    assert not window.overlay.legend.isVisible()
+    assert window.predictions.header.text().endswith(
+        "\nScore-CAM map cancelled: the prediction is shown without a map.")
+    assert "Score-CAM map cancelled" in window.messages.texts()[-1]
+    assert not window.actions_.cancel_job.isEnabled()
+
+
+@pytest.mark.parametrize("focus", ["view", "list"])
+def test_escape_cancels_a_slow_map_with_the_focus_where_the_user_left_it(
+        qtbot: Any, tmp_path: Path, focus: str) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    wait_for_prediction(qtbot, window)
+    row = _slow_score_cam(qtbot, window, engine)
+    if focus == "list":
+        listing = window.predictions.list
+        rect = listing.visualItemRect(listing.item(0))
+        qtbot.mouseClick(listing.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    else:
+        qtbot.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton)
+    qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Escape)
+    assert not row.isVisible()
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=1500)
+    qtbot.waitUntil(lambda: window.prediction is not None and window.prediction.cams is None,
+                    timeout=1000)
+    assert "Score-CAM map cancelled" in window.predictions.header.text()
+
+
+def test_another_method_supersedes_a_slow_map_and_its_count(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    wait_for_prediction(qtbot, window)
+    row = _slow_score_cam(qtbot, window, engine)
+    combo = window.model_controls.method_combo
+    for _ in range(CAM_METHODS.index("scorecam") - CAM_METHODS.index("eigencam")):
+        qtbot.keyClick(combo, Qt.Key.Key_Up)  # the newest request wins
+    assert combo.currentData() == "eigencam"
+    assert not row.isVisible() and not window.actions_.cancel_job.isEnabled()
+    qtbot.waitUntil(lambda: window.prediction.cam_method == "eigencam", timeout=1500)
+    assert "cancelled" not in window.predictions.header.text()
+
+
+def test_escape_in_a_dialog_stays_the_dialogs_while_a_slow_map_runs(
+        qtbot: Any, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QApplication, QDialog
+
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    wait_for_prediction(qtbot, window)
+    row = _slow_score_cam(qtbot, window, engine)
+    dialog = QDialog(window)
+    closed: list[int] = []
+    dialog.finished.connect(closed.append)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=2000)
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert closed == [QDialog.DialogCode.Rejected]
+    assert row.isVisible() and window.actions_.cancel_job.isEnabled()  # the map goes on
+    window.cancel_jobs()
+
+
+@pytest.mark.slow
+def test_the_real_engine_counts_slow_maps_and_esc_stops_score_cam(
+        qtbot: Any, tmp_path: Path, resnet18_weights: Path) -> None:
+    from desktop_app.ui.controllers.worker import TorchEngine
+
+    window = make_window(qtbot, tmp_path, lambda: TorchEngine(num_threads=1),
+                         weights=str(resnet18_weights))
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30), (160, 120))])
+    wait_for_prediction(qtbot, window, timeout=60_000)
+    counts: list[tuple[int, int]] = []
+    window.client.worker.count_progress.connect(lambda p: counts.append((p.done, p.total)))
+    _pick_with_keys(qtbot, window, "scorecam")  # layer4: 512 channels, a minute or more here
+    row = window.predictions.map_progress
+    qtbot.waitUntil(lambda: row.isVisible() and row.count[0] >= 1, timeout=60_000)
+    done, total = row.count
+    assert 1 <= done < total <= 512 + 1  # active channels, and the blank image once
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    # Stopped between two batches in the worker, not after the other channels.
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=30_000)
+    assert counts[-1][0] < total
+    qtbot.waitUntil(lambda: window.prediction is not None and window.prediction.cams is None,
+                    timeout=30_000)
+    assert "Score-CAM map cancelled" in window.predictions.header.text()
+
+    # Ablation-CAM at layer3 (256 channels) counts as well, to the end, and its map arrives.
+    qtbot.keyClick(window.model_controls.method_combo, Qt.Key.Key_Up)
+    assert window.model_controls.method_combo.currentData() == "ablationcam"
+    layers = window.model_controls.layer_combo
+    layers.setFocus()
+    qtbot.keyClick(layers, Qt.Key.Key_Up)
+    assert layers.currentText() == "layer3"
+    qtbot.waitUntil(lambda: window.prediction.cam_layer == "layer3", timeout=60_000)
+    assert window.prediction.cam_method == "ablationcam" and window.prediction.cams is not None
+    assert counts[-1] == (256, 256) and not row.isVisible()
+    assert "cancelled" not in window.predictions.header.text()
+
+
+def _frozen_with_score_cam(qtbot: Any, tmp_path: Path) -> tuple[Any, Any]:
+    """A live source frozen with Score-CAM chosen: the window and its map's progress row,
+    with the count under way."""
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+    window.start_live_source(fake_camera_source())
+    wait_for_prediction(qtbot, window)
+    engine.classifier.scorecam_delay = 10.0
+    _pick_with_keys(qtbot, window, "scorecam")  # live frames keep Grad-CAM
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)  # frozen: the frame gets Score-CAM
+    row = window.predictions.map_progress
+    qtbot.waitUntil(lambda: row.isVisible() and row.count[0] >= 1, timeout=5000)
+    return window, row
+
+
+def test_on_a_frozen_frame_esc_cancels_the_slow_map_first_then_stops_the_camera(
+        qtbot: Any, tmp_path: Path) -> None:
+    window, row = _frozen_with_score_cam(qtbot, tmp_path)
+    assert not window.actions_.stop_live.isEnabled()  # Esc is the map's now
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert not row.isVisible() and window.live_source is not None
+    qtbot.waitUntil(lambda: window.prediction is not None and window.prediction.cams is None,
+                    timeout=1500)
+    assert window.actions_.stop_live.isEnabled()
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: window.live_source is None, timeout=2000)
+
+
+def test_resuming_live_frames_drops_the_frozen_frames_slow_map(
+        qtbot: Any, tmp_path: Path) -> None:
+    window, row = _frozen_with_score_cam(qtbot, tmp_path)
+    qtbot.keyClick(window.view, Qt.Key.Key_Space)  # live again: frames replace the map
+    assert not row.isVisible() and not window.actions_.cancel_job.isEnabled()
+    window.stop_live()

@@ -87,9 +87,9 @@ def test_folder_run_exports_csv_and_json(qtbot: Any, tmp_path: Path) -> None:
     progress: list[tuple[int, int]] = []
     window.classify_all()
     window.exports.folder_run.progress.connect(lambda done, total: progress.append((done, total)))
-    assert window.status.progress.isVisible()
+    assert window.status.run.bar.isVisible()
     qtbot.waitUntil(lambda: len(window.folder_results) == 5, timeout=10_000)
-    assert not window.status.progress.isVisible()
+    assert not window.status.run.bar.isVisible()
     assert progress[-1] == (5, 5)
     assert window.messages.texts()[-1].startswith(
         "Classified 4 of 5 images (1 could not be read).")
@@ -121,8 +121,8 @@ def test_cancelling_a_folder_run_keeps_the_results_so_far(qtbot: Any, tmp_path: 
     qtbot.waitUntil(lambda: window.filmstrip.count() == 30, timeout=5000)
     wait_for_prediction(qtbot, window)
     window.classify_all()
-    qtbot.waitUntil(lambda: window.status.progress.value() >= 3, timeout=10_000)
-    window.status.cancel_button.click()
+    qtbot.waitUntil(lambda: window.status.run.bar.value() >= 3, timeout=10_000)
+    window.status.run.cancel_button.click()
     qtbot.waitUntil(lambda: not window.exports.running, timeout=5000)
     kept = len(window.folder_results)
     assert 3 <= kept < 30
@@ -141,12 +141,12 @@ def test_browsing_stays_responsive_during_a_folder_run(qtbot: Any, tmp_path: Pat
     window.open_paths([folder])
     wait_for_prediction(qtbot, window)
     window.classify_all()
-    qtbot.waitUntil(lambda: window.status.progress.value() >= 2, timeout=10_000)
+    qtbot.waitUntil(lambda: window.status.run.bar.value() >= 2, timeout=10_000)
     # A still request jumps the batch queue: the worker serves what the user looks at first.
     window.step(5)
     wait_for_prediction(qtbot, window, source=str(folder / "img05.png"), timeout=2000)
-    assert window.status.progress.value() < 40
-    window.status.cancel_button.click()
+    assert window.status.run.bar.value() < 40
+    window.status.run.cancel_button.click()
 
 
 def test_results_text_formats() -> None:
@@ -232,8 +232,8 @@ def test_ctrl_e_exports_only_the_results_of_the_images_shown(
         qtbot.keyClick(window.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
         assert not window.actions_.export_results.isEnabled()
         assert asked == []
-        qtbot.waitUntil(lambda: window.status.progress.value() >= 3, timeout=10_000)
-    window.status.cancel_button.click()
+        qtbot.waitUntil(lambda: window.status.run.bar.value() >= 3, timeout=10_000)
+    window.status.run.cancel_button.click()
     qtbot.waitUntil(lambda: window.actions_.export_results.isEnabled(), timeout=5000)
     assert all("/photos/" in entry.source for entry in window.folder_results)
     # Classified again: the partial rows are not what the new run is making either.
@@ -241,8 +241,8 @@ def test_ctrl_e_exports_only_the_results_of_the_images_shown(
     assert window.exports.running
     qtbot.keyClick(window.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
     assert asked == []
-    qtbot.waitUntil(lambda: window.status.progress.value() >= 1, timeout=10_000)
-    window.status.cancel_button.click()
+    qtbot.waitUntil(lambda: window.status.run.bar.value() >= 1, timeout=10_000)
+    window.status.run.cancel_button.click()
     qtbot.waitUntil(lambda: window.actions_.export_results.isEnabled(), timeout=5000)
 
     image = QImage(64, 48, QImage.Format.Format_RGB32)

@@ -97,7 +97,7 @@ def test_cancel_half_way_keeps_what_arrived_and_the_still_keeps_being_served(
     qtbot.keyClick(window.view, Qt.Key.Key_PageDown)
     wait_for_prediction(qtbot, window, source=str(images[1]), timeout=3000)
     assert window.exports.running
-    qtbot.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.status.run.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.exports.running, timeout=5000)
     kept = [r.source for r in window.folder_results]
     assert 8 <= len(kept) < 32  # stopped between batches (one image each on a CPU)
@@ -106,7 +106,7 @@ def test_cancel_half_way_keeps_what_arrived_and_the_still_keeps_being_served(
                                                 "results saves them.")
     qtbot.waitUntil(lambda: not window.client.busy, timeout=5000)
     assert [r.source for r in window.folder_results] == kept
-    assert not window.status.progress.isVisible()
+    assert not window.status.run.bar.isVisible()
     assert window.actions_.classify_folder.isEnabled()
 
 
@@ -196,7 +196,7 @@ def test_a_cancelled_write_resumes_where_it_stopped(qtbot: Any, tmp_path: Path) 
     out = tmp_path / "out"
     _write_with_dialog(qtbot, window, out, full_size=True)
     qtbot.waitUntil(lambda: len(window.folder_results) >= 3, timeout=10_000)
-    qtbot.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.status.run.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.client.busy, timeout=10_000)
     first = _records(out)
     assert 3 <= len(first) < 24  # whole lines only: each image done is on record
@@ -358,7 +358,7 @@ def test_live_frames_keep_coming_while_the_folder_is_classified(qtbot: Any,
     window.start_live_source(fake_camera_source())
     qtbot.waitUntil(lambda: len(shown) >= 3, timeout=10_000)
     assert window.exports.running  # frames came between the run's batches
-    assert window.status.progress.value() < 48
+    assert window.status.run.bar.value() < 48
     window.stop_live()
-    qtbot.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.status.run.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.exports.running, timeout=10_000)

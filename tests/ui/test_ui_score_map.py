@@ -53,18 +53,44 @@ def test_scoring_reports_progress_and_can_be_cancelled(qtbot: Any, tmp_path: Pat
     engine.classifier.score_delay = 0.05  # 20 steps: a second in all
     panel = window.score_panel
     qtbot.keyClick(window.view, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: panel.progress.isVisible() and panel.progress.value() >= 2,
-                    timeout=5000)
+    qtbot.waitUntil(lambda: panel.job.isVisible() and panel.job.count[0] >= 2, timeout=5000)
+    assert panel.job.count[1] == 20 and panel.job.bar.text() == f"{panel.job.count[0]}/20 images"
     assert not panel.score_button.isEnabled()
-    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.job.cancel_button, Qt.MouseButton.LeftButton)
     assert panel.note.text() == "Scoring cancelled."
-    assert panel.score_button.isEnabled() and not panel.progress.isVisible()
+    assert panel.score_button.isEnabled() and not panel.job.isVisible()
     # The worker stops too: it is free for the next request at once, not after 20 steps.
     qtbot.waitUntil(lambda: not window.client.busy, timeout=600)
     assert set(panel.texts().values()) == {"—"}
     engine.classifier.score_delay = 0.0
     qtbot.mouseClick(panel.score_button, Qt.MouseButton.LeftButton)  # and scores again
     qtbot.waitUntil(lambda: _scored(window), timeout=5000)
+
+
+@pytest.mark.parametrize("focus", ["view", "list", "score button"])
+def test_escape_cancels_the_scoring_wherever_the_keyboard_focus_is(
+        qtbot: Any, tmp_path: Path, focus: str) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    wait_for_prediction(qtbot, window)
+    engine.classifier.score_delay = 0.25  # 20 steps: five seconds
+    panel = window.score_panel
+    qtbot.mouseClick(panel.score_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.job.count[0] >= 1, timeout=5000)
+    target = {"view": window.view, "list": window.predictions.list,
+              "score button": window.focusWidget()}[focus]
+    if focus == "list":  # a click on a class moves the keyboard there, as it does a user's
+        item = window.predictions.list.currentItem()
+        rect = window.predictions.list.visualItemRect(item)
+        qtbot.mouseClick(window.predictions.list.viewport(), Qt.MouseButton.LeftButton,
+                         pos=rect.center())
+    else:
+        target.setFocus()
+    qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Escape)
+    assert panel.note.text() == "Scoring cancelled." and not panel.job.isVisible()
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=1000)  # the worker stopped too
+    assert set(panel.texts().values()) == {"—"}
 
 
 def test_a_live_source_is_scored_only_when_frozen(qtbot: Any, tmp_path: Path) -> None:

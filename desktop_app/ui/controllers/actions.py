@@ -51,6 +51,7 @@ class WindowActions:
     follow_top: QAction
     score_map: QAction
     compare: QAction
+    cancel_job: QAction
     train_from_folder: QAction
     training_results: QAction
     camera: QAction
@@ -165,6 +166,10 @@ def build_actions(window: QMainWindow) -> WindowActions:
                           tip="Deletion, insertion and ROAD of the map on screen"),
         compare=_action(window, "&Compare methods…", "Ctrl+Shift+M",
                         tip="Every CAM method for each top-k class, scored and ranked"),
+        # Esc, as stop_live: never both enabled (the window sees to it), so a key press is
+        # never ambiguous; a frozen frame's scoring is cancelled first, the camera next.
+        cancel_job=_action(window, "C&ancel the map or scoring in progress", "Esc",
+                           tip="Stop a slow method's map (Score-CAM …) or Score this map"),
         train_from_folder=_action(
             window, "Train from &folder…",
             tip="Teach the model loaded now your own classes: a folder with one sub-folder "
@@ -220,6 +225,7 @@ def build_actions(window: QMainWindow) -> WindowActions:
     explain_menu = bar.addMenu("E&xplain")
     explain_menu.addAction(a.score_map)
     explain_menu.addAction(a.compare)
+    explain_menu.addAction(a.cancel_job)
 
     camera_menu = bar.addMenu("&Camera")
     for action in (a.camera, a.freeze, a.mirror, a.stop_live, a.refresh_cameras):

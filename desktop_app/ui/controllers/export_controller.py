@@ -54,7 +54,7 @@ class ExportController(QObject):
         self._status_bar = status_bar
         self._run: FolderRun | None = None
         # Not connected directly: clicked(bool) would pass its False as the reason.
-        status.cancel_button.clicked.connect(lambda: self.cancel_run())
+        status.run.cancel_requested.connect(lambda: self.cancel_run())
 
     # -- the image on screen -------------------------------------------------------------
     def _shown_map(self) -> tuple[Prediction, int, np.ndarray] | None:

@@ -10,8 +10,8 @@ from desktop_app.ui.controllers.worker import Reply, WorkerClient
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.cam_choice import method_title
 from desktop_app.ui.state.requests import (
+    CountProgress,
     FailureReason,
-    ScoreProgress,
     ScoreRequest,
     ScoreResult,
     WorkerFailure,
@@ -25,6 +25,7 @@ IDLE_NOTE = "How much the class depends on the pixels the map marks."
 
 class ScoreController(QObject):
     message = Signal(str, str)  # text, level
+    running_changed = Signal()  # a scoring began or ended
 
     def __init__(self, parent: QObject, state: ScreenState, client: WorkerClient,
                  panel: ScorePanel) -> None:
@@ -33,12 +34,22 @@ class ScoreController(QObject):
         self._client = client
         self._panel = panel
         self._reply = Reply(self._on_result, self._on_failure, self._on_progress)
-        self._pending: int | None = None  # the request being computed
+        self._pending: int | None = None  # the request being computed (see ``_set_pending``)
         self._scored: tuple[int, int] | None = None  # (id(prediction), class) on the panel
         self._refusal: str | None = None  # why the panel's note says scoring was refused
         panel.score_requested.connect(self.score)
         panel.cancel_requested.connect(self.cancel)
         panel.show_scores(None, IDLE_NOTE)
+
+    @property
+    def running(self) -> bool:
+        return self._pending is not None
+
+    def _set_pending(self, request_id: int | None) -> None:
+        was_running = self.running
+        self._pending = request_id
+        if self.running != was_running:
+            emit(self.running_changed)
 
     def _shown_key(self) -> tuple[int, int] | None:
         state = self._state
@@ -72,9 +83,9 @@ class ScoreController(QObject):
         assert prediction is not None and prediction.cams is not None and index is not None
         request = ScoreRequest(next_request_id(), still.model_source, still.name, index,
                                prediction.cams[index])
-        self._pending = request.id
+        self._set_pending(request.id)
         self._scored = (id(prediction), index)
-        self._panel.show_running(0, 1)
+        self._panel.show_running(0, None)
         self._client.submit(request, self._reply)
 
     @Slot()
@@ -82,7 +93,7 @@ class ScoreController(QObject):
         """Stop the scoring; the panel says so at once (a request still waiting in the
         mailbox is dropped unanswered, one running fails as cancelled and is ignored)."""
         if self._pending is not None:
-            self._pending = None
+            self._set_pending(None)
             self._client.cancel("score")
             self._panel.show_scores(None, "Scoring cancelled.")
 
@@ -97,18 +108,18 @@ class ScoreController(QObject):
             return
         self._scored = None
         if self._pending is not None:
-            self._pending = None
+            self._set_pending(None)
             self._client.cancel("score")
         self._panel.show_scores(None, IDLE_NOTE)
 
-    def _on_progress(self, progress: ScoreProgress) -> None:
+    def _on_progress(self, progress: CountProgress) -> None:
         if progress.request_id == self._pending:
             self._panel.show_running(progress.done, progress.total)
 
     def _on_result(self, result: ScoreResult) -> None:
         if result.request.id != self._pending:
             return
-        self._pending = None
+        self._set_pending(None)
         prediction = self._state.prediction
         method = method_title(prediction.cam_method if prediction is not None else None)
         layer = prediction.cam_layer if prediction is not None else ""
@@ -119,7 +130,7 @@ class ScoreController(QObject):
     def _on_failure(self, failure: WorkerFailure) -> None:
         if failure.request_id != self._pending:
             return
-        self._pending = None
+        self._set_pending(None)
         if failure.reason is FailureReason.CANCELLED:  # superseded in the worker
             self._panel.show_scores(None, "Scoring cancelled.")
             return

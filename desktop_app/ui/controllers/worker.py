@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from desktop_app.core.errors import DownloadCancelled, LensError, one_line
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.requests import (
+    CountProgress,
     DownloadProgress,
     FailureReason,
     FolderItem,
@@ -34,7 +35,6 @@ from desktop_app.ui.state.requests import (
     NoModelError,
     PredictRequest,
     PredictResult,
-    ScoreProgress,
     ScoreRequest,
     ScoreResult,
     TrainProgress,
@@ -183,7 +183,7 @@ class InferenceWorker(QObject):
     model_ready = Signal(object)  # ModelInfo
     prediction_ready = Signal(object)  # PredictResult
     score_ready = Signal(object)  # ScoreResult
-    score_progress = Signal(object)  # ScoreProgress
+    count_progress = Signal(object)  # CountProgress
     train_ready = Signal(object)  # TrainResult
     train_progress = Signal(object)  # TrainProgress
     folder_item = Signal(object)  # FolderItem: one file of a folder run
@@ -316,8 +316,10 @@ class InferenceWorker(QObject):
             if request.cam_classes is not None:
                 options["cam_classes"] = list(request.cam_classes)
             if request.kind in (Kind.STILL, Kind.COMPARE):
-                # Score-CAM (and Ablation-CAM off layer4) run a forward per channel: a newer
-                # request of the slot or a cancel stops them between batches.
+                # Score-CAM (and Ablation-CAM off layer4) run a forward per channel: they
+                # count them, and a newer request of the slot or a cancel stops them between
+                # batches.
+                options["progress"] = self._counter(request)
                 options["cancel"] = self._cancel_check(request)
             prediction = self._classifier.predict(request.image, topk=request.topk, **options)
         except Exception as error:  # reported, and the worker carries on
@@ -332,25 +334,12 @@ class InferenceWorker(QObject):
             self._fail(request, NoModelError("no model is loaded to score the map with"))
             return
         started = time.perf_counter()
-        last = [0.0]
-
-        def progress(done: int, total: int) -> None:
-            now = time.monotonic()
-            if now - last[0] >= 0.05 or done >= total:  # at most ~20 updates a second
-                last[0] = now
-                emit(self.score_progress, ScoreProgress(request.id, done, total))
-
-        def cancelled() -> bool:
-            # The user's cancel, a newer scoring (the newest wins), a new model or a close.
-            return (request.id <= self._cancelled_up_to.get(request.kind.slot, 0)
-                    or self._stopping.is_set()
-                    or self._mailbox.has(request.kind.slot) or self._mailbox.has("model"))
-
         curves: dict[str, Any] = {}
         try:
             scores = self._classifier.score_map(
                 request.image, request.class_index, request.saliency, request.metrics,
-                progress=progress, cancel=cancelled, curves=curves)
+                progress=self._counter(request), cancel=self._cancel_check(request),
+                curves=curves)
         except Exception as error:  # reported (a cancel too: its reason says so)
             self._fail(request, error)
             return
@@ -445,6 +434,18 @@ class InferenceWorker(QObject):
             result = dataclasses.replace(result, stop_reason=reason)
         emit(self.folder_done, result)
 
+    def _counter(self, request: PredictRequest | ScoreRequest) -> Callable[[int, int], None]:
+        """Reports ``done`` of ``total`` steps of ``request`` as CountProgress."""
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 0.05 or done >= total:  # at most ~20 updates a second
+                last[0] = now
+                emit(self.count_progress, CountProgress(request.id, done, total))
+
+        return progress
+
     def _cancel_check(self, request: PredictRequest | ScoreRequest | FolderRunRequest
                       ) -> CancelCallback:
         def cancelled() -> bool:
@@ -472,7 +473,7 @@ class Reply:
     # A PredictResult, ScoreResult, FolderRunResult, TrainResult or ModelInfo.
     on_result: Callable[[Any], None]
     on_failure: Callable[[WorkerFailure], None]
-    # Scorings report ScoreProgress, folder runs each file's FolderItem, training
+    # Scorings and slow maps report CountProgress, folder runs each file's FolderItem, training
     # TrainProgress.
     on_progress: Callable[[Any], None] | None = None
 
@@ -496,7 +497,7 @@ class WorkerClient(QObject):
         for ready in (self.worker.prediction_ready, self.worker.score_ready,
                       self.worker.train_ready, self.worker.folder_done):
             ready.connect(self._on_result)
-        for progress in (self.worker.score_progress, self.worker.train_progress,
+        for progress in (self.worker.count_progress, self.worker.train_progress,
                          self.worker.folder_item):
             progress.connect(self._on_progress)
         self.worker.failed.connect(self._on_failed)
@@ -610,9 +611,10 @@ class WorkerClient(QObject):
             reply.on_result(result)
 
     @Slot(object)
-    def _on_progress(self, progress: ScoreProgress | TrainProgress | FolderItem) -> None:
+    def _on_progress(self, progress: CountProgress | TrainProgress | FolderItem) -> None:
         slots = (("train",) if isinstance(progress, TrainProgress) else
-                 ("batch",) if isinstance(progress, FolderItem) else ("score", "compare"))
+                 ("batch",) if isinstance(progress, FolderItem) else
+                 ("predict", "score", "compare"))
         for slot in slots:
             reply = self._replies[slot].get(progress.request_id)
             if reply is not None and reply.on_progress is not None:

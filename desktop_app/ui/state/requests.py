@@ -197,7 +197,10 @@ class ScoreResult:
 
 
 @dataclass(frozen=True)
-class ScoreProgress:
+class CountProgress:
+    """``done`` of ``total`` steps of one request: a scoring's perturbed images, or the
+    forwards (one per channel) of a slow method's map."""
+
     request_id: int
     done: int
     total: int

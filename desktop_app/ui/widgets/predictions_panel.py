@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.results import Prediction
 from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.widgets.job_progress import JobProgress
 from desktop_app.ui.widgets.theme import bar_colour
 
 PROBABILITY_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -88,6 +89,8 @@ class PredictionsPanel(QWidget):
                              "follow the top class")
         self.header = QLabel("No prediction yet")
         self.header.setWordWrap(True)
+        # A slow method's map: one forward pass per channel.
+        self.map_progress = JobProgress("channels", "Stop computing the map (Esc)")
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Top-k:"))
@@ -97,6 +100,7 @@ class PredictionsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.header)
+        layout.addWidget(self.map_progress)
         layout.addWidget(self.list, 1)
 
         self.topk_spin.valueChanged.connect(self.topk_changed)
@@ -106,7 +110,7 @@ class PredictionsPanel(QWidget):
         self._updating = False
         self._title = ""
         self._header = ""  # the prediction's title, model and pin
-        self._pending: str | None = None  # what is being computed for the prediction shown
+        self._note: str | None = None  # a line about the prediction shown
         self._prediction: Prediction | None = None
         self._pressed_selected = False  # the last press landed on the row already selected
 
@@ -126,7 +130,7 @@ class PredictionsPanel(QWidget):
         """Show ``prediction`` of ``title``, highlighting ``selected_class`` if listed;
         ``pinned``: the (index, label) of the class the user pinned."""
         self._updating = True
-        self._pending = None
+        self._note = None
         try:
             self.list.clear()
             self._prediction, self._title = prediction, title
@@ -169,19 +173,19 @@ class PredictionsPanel(QWidget):
         finally:
             self._updating = False
 
-    def set_pending(self, text: str) -> None:
+    def set_note(self, text: str) -> None:
         """Say under the header what is being computed for the prediction shown (a slow
-        method's map); the next prediction or message replaces it."""
-        self._pending = text
+        method's map) or why it has no map; the next prediction or message replaces it."""
+        self._note = text
         self._show_header()
 
     def _show_header(self) -> None:
-        self.header.setText(self._header if self._pending is None
-                            else f"{self._header}\n{self._pending}")
+        self.header.setText(self._header if self._note is None
+                            else f"{self._header}\n{self._note}")
 
     def set_message(self, text: str) -> None:
         self._prediction = None
-        self._pending = None
+        self._note = None
         self.list.clear()
         self.header.setText(text)
 

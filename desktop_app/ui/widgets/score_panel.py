@@ -11,14 +11,13 @@ from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QWidget,
 )
 
 from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.widgets.job_progress import JobProgress
 
 # What each score means, for the labels: which way is better.
 METRIC_LABELS = {
@@ -78,20 +77,15 @@ class ScorePanel(QGroupBox):
         self.score_button = QPushButton("Score this map")
         self.score_button.setToolTip("Deletion, insertion and ROAD of the map on screen "
                                      "(about a hundred forward passes)")
-        self.cancel_button = QPushButton("Cancel")
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(False)
-        self.progress.setMaximumHeight(12)
+        # Its unit: the perturbed images the scores are computed from.
+        self.job = JobProgress("images", "Stop scoring the map (Esc)")
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.values = {name: QLabel("—") for name in METRIC_LABELS}
         self.plot = CurvePlot()
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.score_button, 1)
-        buttons.addWidget(self.cancel_button)
         layout = QFormLayout(self)
-        layout.addRow(buttons)
-        layout.addRow(self.progress)
+        layout.addRow(self.score_button)
+        layout.addRow(self.job)
         layout.addRow(self.note)
         for name, label in METRIC_LABELS.items():
             self.values[name].setTextInteractionFlags(
@@ -99,24 +93,21 @@ class ScorePanel(QGroupBox):
             layout.addRow(label, self.values[name])
         layout.addRow(self.plot)
         self.score_button.clicked.connect(self.score_requested)
-        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.job.cancel_requested.connect(self.cancel_requested)
         self.show_scores(None, None)
 
-    def show_running(self, done: int, total: int) -> None:
-        if not self.progress.isVisible():
+    def show_running(self, done: int, total: int | None) -> None:
+        """Scoring: ``done`` of ``total`` perturbed images (None: not known yet)."""
+        if self.job.isHidden():
             emit(self.started)
         self.score_button.setEnabled(False)
-        self.cancel_button.setVisible(True)
-        self.progress.setVisible(True)
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
+        self.job.show_count(done, total)
 
     def show_scores(self, scores: Mapping[str, float] | None, note: str | None,
                     curves: Mapping[str, np.ndarray] | None = None) -> None:
         """Idle again: ``scores`` (None: none for the map shown) and a one-line ``note``."""
         self.score_button.setEnabled(True)
-        self.cancel_button.setVisible(False)
-        self.progress.setVisible(False)
+        self.job.finish()
         for name, label in self.values.items():
             value = (scores or {}).get(name)
             label.setText("—" if value is None else f"{value:.3f}")

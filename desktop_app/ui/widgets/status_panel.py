@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
+from PySide6.QtWidgets import QLabel, QStatusBar
+
+from desktop_app.ui.widgets.job_progress import JobProgress
 
 STAGES = ("decode", "preprocess", "forward", "cam")
 
@@ -28,16 +30,12 @@ class StatusPanel:
         self.latency_label = QLabel("")
         self.latency_label.setToolTip("Milliseconds per stage of the last prediction")
         self.fps_label = QLabel("")
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(180)
-        self.progress.setTextVisible(True)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the folder run (results so far are kept)")
-        for widget in (self.latency_label, self.fps_label, self.progress,
-                       self.cancel_button, self.model_label, self.device_label):
+        self.run = JobProgress("images", "Stop the folder run (results so far are kept)")
+        self.run.bar.setMaximumWidth(180)
+        for widget in (self.latency_label, self.fps_label, self.run, self.model_label,
+                       self.device_label):
             bar.addPermanentWidget(widget)
         bar.messageChanged.connect(self._on_message_changed)
-        self.show_progress(None)
 
     def _on_message_changed(self, text: str) -> None:
         # A message is to be read now; the last prediction's timings can wait. Beside them
@@ -62,19 +60,12 @@ class StatusPanel:
         self.fps_label.setText(text)
 
     def show_progress(self, progress: tuple[int, int] | None) -> None:
-        visible = progress is not None
-        self.progress.setVisible(visible)
-        self.cancel_button.setVisible(visible)
+        """A folder run's (done, total) images; None: no run."""
         if progress is None:
-            self.cancel_button.setEnabled(True)  # for the next run
-            return
-        done, total = progress
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        stopping = "" if self.cancel_button.isEnabled() else "stopping… "
-        self.progress.setFormat(f"{stopping}{done}/{total}")
+            self.run.finish()
+        else:
+            self.run.show_count(*progress)
 
     def show_stopping(self) -> None:
         """Cancelled: the run ends after the batch being classified."""
-        self.cancel_button.setEnabled(False)
-        self.progress.setFormat(f"stopping… {self.progress.value()}/{self.progress.maximum()}")
+        self.run.show_stopping()
