@@ -314,6 +314,8 @@ def test_linear_only_and_a_seed_chosen_with_keys_are_what_trains_and_what_the_re
     assert "fine-tune" not in log_text(window)  # no fine-tuning epoch ran
     assert f"Recipe: {chosen.describe()}" in log_text(window).splitlines()
     assert f"Recipe: {chosen.describe()}" in window.teach.dialog.results.summary.text()
+    # Said in words, not as the probe's "epoch 0".
+    assert "Kept: the linear probe;" in window.teach.dialog.results.summary.text()
 
 
 @pytest.mark.slow

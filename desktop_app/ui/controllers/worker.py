@@ -417,7 +417,7 @@ class InferenceWorker(QObject):
             return
         emit(self.train_ready, TrainResult(
             request, saved, gallery, trained.stopped,
-            f"{trained.best_stage} epoch {trained.best_epoch}", trained.probe_val_accuracy,
+            trained.best, trained.probe_val_accuracy,
             (time.perf_counter() - started) * 1000.0))
 
     def _classify_folder(self, request: FolderRunRequest) -> None:
