@@ -365,6 +365,13 @@ def test_the_open_pane_fits_a_640_by_480_window(qtbot: Any, tmp_path: Path) -> N
     assert pane.width() <= 640 and window.view.height() >= 150
     assert all(b.isVisible() and b.width() >= b.minimumSizeHint().width()
                for b in (pane.capture_button, pane.train_button, pane.add_folder_button))
+    # The capture counter is read in full, beside a warning (it used to be cut to "Captu").
+    pane.set_warnings(["Needs at least 2 images: Class 1."], trainable=False)
+    text = "Capturing into Class 1: 12"
+    pane.set_capture_count(text)
+    qtbot.waitUntil(lambda: pane.capture_label.width()
+                    >= pane.capture_label.fontMetrics().horizontalAdvance(text), timeout=3000)
+    assert pane.capture_label.isVisible() and pane.warning_label.isVisible()
 
 
 def _button_places(pane: TeachPane) -> dict[str, QRect]:

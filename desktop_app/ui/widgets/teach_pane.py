@@ -113,10 +113,11 @@ class TeachPane(QWidget):
         self.capture_button.setToolTip(
             "Hold this button (or the C key) to save frames of the running camera or video "
             "into the selected class, a few per second")
+        # On the warnings' line, not beside the buttons: there, a 640-pixel window had no
+        # room left for the counter.
         self.capture_label = QLabel("")
-        # Cut short rather than widen the window: the pane must fit a 640-pixel window.
-        self.capture_label.setSizePolicy(QSizePolicy.Policy.Ignored,
-                                         QSizePolicy.Policy.Preferred)
+        self.capture_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.capture_label.setMinimumWidth(1)  # a long class name is cut, never widens
         self.train_button = QPushButton("Train…")
         self.warning_label = QLabel("")
         self.warning_label.setWordWrap(True)
@@ -160,7 +161,7 @@ class TeachPane(QWidget):
         sample_buttons.addWidget(self.add_images_button)
         sample_buttons.addWidget(self.add_folder_button)
         sample_buttons.addWidget(self.capture_button)
-        sample_buttons.addWidget(self.capture_label, 1)
+        sample_buttons.addStretch(1)
         right.addLayout(sample_buttons)
 
         middle = QHBoxLayout()
@@ -170,7 +171,10 @@ class TeachPane(QWidget):
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(top)
         layout.addLayout(middle, 1)
-        layout.addWidget(self.warning_label)
+        status = QHBoxLayout()
+        status.addWidget(self.capture_label)
+        status.addWidget(self.warning_label, 1)
+        layout.addLayout(status)
 
     def _connect(self) -> None:
         self.new_button.clicked.connect(self.new_requested)
