@@ -623,7 +623,7 @@ def _print_evaluation(evaluation: Evaluation, trained: TrainedModel) -> None:
             print(f"  {m.path}: {m.true}, taken for {m.predicted} ({m.confidence:.1%})")
     for warning in evaluation.warnings:
         print(f"warning: {warning}")
-    print(f"best: {trained.best_stage} epoch {trained.best_epoch} ({trained.stopped}); "
+    print(f"best: {trained.best} ({trained.stopped}); "
           f"features: {trained.features.computed} computed, "
           f"{trained.features.from_cache} from the cache")
 

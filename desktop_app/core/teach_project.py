@@ -26,11 +26,13 @@ import contextlib
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -46,6 +48,9 @@ MODEL = "model"
 FORMAT = "resnet-lens-teaching-project"
 VERSION = 1
 MAX_NAME = 80
+_STEM_CHARS = 40  # the readable part of a sample's file name
+_FRAME_CLASS_CHARS = 20  # a frame's class name, before its time and number
+_UNSAFE_RUN = re.compile(r"[^\w.-]+")
 _PREFIX_BYTES = 4  # random hex in front of a sample's file name
 MIN_PER_CLASS = 2  # what training needs (core.dataset.check_teachable)
 # Characters that cannot be in a label: a labels file holds one per line, and Python's
@@ -280,14 +285,15 @@ class TeachProject:
             samples.append(rel)
         return Copied(tuple(samples), tuple(skipped))
 
-    def write_frame(self, pixels_rgb: np.ndarray, stem: str = "capture") -> str:
-        """Save an (H, W, 3) uint8 RGB frame as a PNG in the project; returns its relative
-        path, to :meth:`attach`. Safe on any thread."""
+    def write_frame(self, pixels_rgb: np.ndarray, class_name: str, number: int = 1) -> str:
+        """Save an (H, W, 3) uint8 RGB frame captured for ``class_name`` (the ``number``-th
+        of its capture) as a PNG in the project; returns its relative path, to
+        :meth:`attach`. Safe on any thread."""
         from PIL import Image
 
         buffer = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(pixels_rgb)).save(buffer, format="PNG")
-        rel = self._new_sample_name(stem, ".png")
+        rel = self._new_sample_name(frame_stem(class_name, number, datetime.now()), ".png")
         data = buffer.getvalue()
         write_atomically(self.root / rel, lambda out: out.write(data))
         return rel
@@ -307,7 +313,7 @@ class TeachProject:
 
     def add_frame(self, name: str, pixels_rgb: np.ndarray) -> Path:
         self._samples_of(name)
-        rel = self.write_frame(pixels_rgb)
+        rel = self.write_frame(pixels_rgb, name)
         self.attach(name, [rel])
         return self.root / rel
 
@@ -354,7 +360,7 @@ class TeachProject:
     def _new_sample_name(self, stem: str, suffix: str) -> str:
         """A fresh name under ``images/`` (a random prefix: files added at once from many
         folders often share names such as ``IMG_0001.jpg``)."""
-        readable = _file_stem(stem)[:40] or "image"
+        readable = _file_stem(stem)[:_STEM_CHARS] or "image"
         while True:
             rel = f"{IMAGES}/{secrets.token_hex(_PREFIX_BYTES)}-{readable}{suffix}"
             if not (self.root / rel).exists():
@@ -368,9 +374,19 @@ class TeachProject:
                 (self.root / rel).unlink(missing_ok=True)
 
 
+def frame_stem(class_name: str, number: int, taken: datetime) -> str:
+    """A captured frame's name: its class, when, and its number in the capture
+    (``hand-20261201-043501-007``). Never the source's title: a camera's or a video's can
+    hold anything, and frames of one class should read alike."""
+    readable = _file_stem(class_name)[:_FRAME_CLASS_CHARS] or "frame"
+    return f"{readable}-{taken:%Y%m%d-%H%M%S}-{number:03d}"
+
+
 def _file_stem(text: str) -> str:
-    """``text`` reduced to characters safe in a file name on every system."""
-    kept = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
+    """``text`` reduced to letters, digits and ``-_.``, each run of other characters to one
+    ``_``: safe in a file name on every system. Composed (NFC) first, so that an accent
+    stays part of its letter."""
+    kept = _UNSAFE_RUN.sub("_", unicodedata.normalize("NFC", text))
     return kept.strip("._")
 
 

@@ -122,6 +122,14 @@ class TrainedModel:
     # Set when a class has fewer than FEW_IMAGES images (and training was not cancelled).
     cross_validation: CrossValidation | None = None
 
+    @property
+    def best(self) -> str:
+        """The model kept, in words: "the linear probe" or "fine-tune epoch 3" (the probe
+        counts as epoch 0, which means nothing to a reader)."""
+        if self.best_stage == PROBE:
+            return "the linear probe"
+        return f"{self.best_stage} epoch {self.best_epoch}"
+
 
 def stratified_split(
     labels: np.ndarray, fraction: float, seed: int

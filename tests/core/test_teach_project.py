@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+import re
+from datetime import datetime
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
@@ -21,6 +23,7 @@ from desktop_app.core.teach_project import (
     TeachProject,
     TeachProjectError,
     check_class_name,
+    frame_stem,
     sample_label,
 )
 
@@ -223,7 +226,8 @@ def test_a_sample_is_shown_by_its_own_name_without_the_random_prefix(tmp_path: P
     project.add_class("x")
     project.add_files("x", [solid_image(tmp_path / "IMG 0001.png", 3)])
     project.add_frame("x", np.zeros((4, 4, 3), np.uint8))
-    assert [sample_label(p) for p in project.samples("x")] == ["IMG_0001.png", "capture.png"]
+    own, frame = (sample_label(p) for p in project.samples("x"))
+    assert own == "IMG_0001.png" and re.fullmatch(r"x-\d{8}-\d{6}-001\.png", frame)
     assert sample_label(Path("cafe-au-lait.png")) == "cafe-au-lait.png"  # not our prefix
 
 
@@ -233,3 +237,40 @@ def test_reopening_makes_the_image_and_model_folders_again(tmp_path: Path) -> No
     (project.root / "images").rmdir()
     again = TeachProject.open(project.root)
     assert again.model_path.parent.is_dir() and (again.root / "images").is_dir()
+
+
+# What a camera's or a video's title, or a class name, can hold: path separators, characters
+# Windows refuses, a device name, trailing dots and blanks.
+HOSTILE = 'Camera 0 — ../..\\CON:*?<>|"x. '
+SAFE_NAME = re.compile(r"[0-9a-f]{8}-[\w.-]+\.png")
+
+
+def test_captured_frames_are_named_by_class_time_and_number_safe_everywhere(
+        tmp_path: Path) -> None:
+    project = TeachProject.create(tmp_path / "proj")
+    name = project.add_class(HOSTILE)
+    frame = np.zeros((4, 4, 3), np.uint8)
+    rels = [project.write_frame(frame, name, n) for n in range(1, 4)]
+    rels.append(project.write_frame(frame, "café", 1))
+    names = [PurePosixPath(rel).name for rel in rels]
+    assert all(PurePosixPath(rel).parent == PurePosixPath("images") for rel in rels)
+    assert len(set(names)) == len(names)  # unique, even within one second
+    for file_name in names:
+        assert SAFE_NAME.fullmatch(file_name), file_name
+        assert not set(file_name) & set('/\\:*?"<>| ') and len(file_name) < 80
+    labels = [sample_label(Path(n)) for n in names]
+    assert re.fullmatch(r"Camera_0_.._.._CON_x-\d{8}-\d{6}-002\.png", labels[1])
+    assert re.fullmatch(r"café-\d{8}-\d{6}-001\.png", labels[3])
+    assert frame_stem("...", 7, datetime(2026, 1, 2, 3, 4, 5)) == "frame-20260102-030405-007"
+
+
+def test_a_project_with_frames_named_the_old_way_still_opens(tmp_path: Path) -> None:
+    """Frames used to be named after their source ("Camera_0-frame-812.png")."""
+    project = TeachProject.create(tmp_path / "proj")
+    project.add_class("hand")
+    old = "images/3fa2c1d0-Video_My__clip.avi-frame-12.png"
+    solid_image(project.root / old, 5)
+    project.attach("hand", [old])
+    again = TeachProject.open(project.root)
+    assert again.samples("hand") == (project.root / old,)
+    assert sample_label(again.samples("hand")[0]) == "Video_My__clip.avi-frame-12.png"

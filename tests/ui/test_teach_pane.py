@@ -5,15 +5,16 @@ held, and everything there again after the window is closed and reopened."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QRect, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget
 from support.teach_data import solid_image
 from support.ui_helpers import make_window
 from support.video_utils import make_test_video
@@ -227,8 +228,12 @@ def test_removing_a_class_with_images_asks_first(
     assert json.loads((project.root / MANIFEST).read_text())["classes"] == []
 
 
+# A video whose name (and so its window title) holds what no file name may on Windows.
+HOSTILE_VIDEO = 'CON: a\\b*c?<d>|"e .avi'
+
+
 def _wait_for_video(qtbot: Any, window: MainWindow, tmp_path: Path) -> None:
-    window.start_video(make_test_video(tmp_path / "clip.avi", 60, size=(160, 120)))
+    window.start_video(make_test_video(tmp_path / HOSTILE_VIDEO, 60, size=(160, 120)))
     qtbot.waitUntil(lambda: window.live.latest_frame() is not None, timeout=10_000)
 
 
@@ -266,8 +271,11 @@ def test_holding_c_captures_a_few_frames_a_second_from_the_video(
     _wait_thumbnails(qtbot, pane, captured)
     files = TeachProject.open(tmp_path / "proj").samples("hand")
     assert len(files) == captured
-    label = pane.thumbnails.item(0).text()
-    assert label.startswith("Video_clip.avi-frame-") and label.endswith(".png")
+    # Named by class, time and number in the capture, not by the video's hostile title.
+    labels = [pane.thumbnails.item(r).text() for r in range(captured)]
+    assert [re.fullmatch(r"hand-\d{8}-\d{6}-(\d{3})\.png", t)[1] for t in labels] == [
+        f"{n:03d}" for n in range(1, captured + 1)]
+    assert all(re.fullmatch(r"[0-9a-f]{8}-hand-[\d-]+\.png", f.name) for f in files)
     assert np.asarray(Image.open(files[0])).shape == (120, 160, 3)
 
     # The button, held with the mouse, does the same.
@@ -357,3 +365,40 @@ def test_the_open_pane_fits_a_640_by_480_window(qtbot: Any, tmp_path: Path) -> N
     assert pane.width() <= 640 and window.view.height() >= 150
     assert all(b.isVisible() and b.width() >= b.minimumSizeHint().width()
                for b in (pane.capture_button, pane.train_button, pane.add_folder_button))
+    # The capture counter is read in full, beside a warning (it used to be cut to "Captu").
+    pane.set_warnings(["Needs at least 2 images: Class 1."], trainable=False)
+    text = "Capturing into Class 1: 12"
+    pane.set_capture_count(text)
+    qtbot.waitUntil(lambda: pane.capture_label.width()
+                    >= pane.capture_label.fontMetrics().horizontalAdvance(text), timeout=3000)
+    assert pane.capture_label.isVisible() and pane.warning_label.isVisible()
+
+
+def _button_places(pane: TeachPane) -> dict[str, QRect]:
+    return {b.text(): QRect(b.mapTo(pane, QPoint(0, 0)), b.size())
+            for b in pane.findChildren(QPushButton)}
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1000, 700)])
+def test_the_panes_buttons_stay_put_when_a_warning_comes_and_goes(
+        qtbot: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    """A button must not slide away under the mouse because a warning appeared."""
+    window = make_window(qtbot, tmp_path)
+    window.resize(*size)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    qtbot.waitUntil(lambda: pane.warning_label.isVisible(), timeout=3000)
+    with_warning = _button_places(pane)
+
+    _drop(pane.classes.viewport(), [_class_folder(tmp_path / "data")], QPoint(20, 60))
+    qtbot.waitUntil(lambda: pane.warning_label.isHidden(), timeout=5000)
+    qtbot.wait(50)  # the layout settles
+    assert _button_places(pane) == with_warning
+
+    # A long warning (one class left with one image) in the same room.
+    _click_class(qtbot, pane, "dogs")
+    pane.thumbnails.setFocus()
+    qtbot.keyClick(pane.thumbnails, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(pane.thumbnails, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: pane.warning_label.isVisible(), timeout=5000)
+    qtbot.wait(50)
+    assert _button_places(pane) == with_warning

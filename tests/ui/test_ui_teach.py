@@ -30,6 +30,7 @@ from support.ui_helpers import (
     wait_for_prediction,
     write_image,
 )
+from support.video_utils import make_test_video
 
 from desktop_app.core.dataset import scan_dataset
 from desktop_app.core.teach_recipe import DEFAULT_RECIPE
@@ -313,6 +314,8 @@ def test_linear_only_and_a_seed_chosen_with_keys_are_what_trains_and_what_the_re
     assert "fine-tune" not in log_text(window)  # no fine-tuning epoch ran
     assert f"Recipe: {chosen.describe()}" in log_text(window).splitlines()
     assert f"Recipe: {chosen.describe()}" in window.teach.dialog.results.summary.text()
+    # Said in words, not as the probe's "epoch 0".
+    assert "Kept: the linear probe;" in window.teach.dialog.results.summary.text()
 
 
 @pytest.mark.slow
@@ -342,3 +345,21 @@ def test_epochs_and_learning_rate_typed_before_the_panes_train_bound_the_fine_tu
     epochs = [line for line in log_text(window).splitlines() if line.startswith("fine-tune ")]
     assert epochs and all(line.startswith(("fine-tune 1/2:", "fine-tune 2/2:"))
                           for line in epochs)
+
+
+@pytest.mark.slow
+def test_a_training_starts_and_ends_while_a_video_plays(
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path) -> None:
+    """A video asks for a prediction every frame; a training asked for meanwhile used to
+    wait behind them for as long as the video played."""
+    from desktop_app.inference.training import Recipe
+
+    window.start_video(make_test_video(tmp_path / "clip.avi", 30, size=(160, 120)))
+    wait_for_prediction(qtbot, window, timeout=30_000)
+    out = tmp_path / "while-live.safetensors"
+
+    window.teach.train(scan_dataset(shapes.data), out, Recipe(linear_only=True))
+
+    qtbot.waitUntil(lambda: window.teach.result is not None, timeout=TRAIN_TIMEOUT_MS)
+    assert out.is_file() and window.live.latest_frame() is not None  # the video still plays
+    window.live.stop()

@@ -6,19 +6,23 @@ import ctypes
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from support.ui_helpers import FakeEngine
 
+from desktop_app.core.dataset import Dataset
 from desktop_app.core.errors import WeightsUnavailableError, one_line
+from desktop_app.core.teach_recipe import DEFAULT_RECIPE
 from desktop_app.ui.controllers.worker import Mailbox, Reply, WorkerClient
 from desktop_app.ui.state.requests import (
     FailureReason,
     Kind,
     ModelRequest,
     PredictRequest,
+    TrainRequest,
     next_request_id,
 )
 
@@ -62,6 +66,24 @@ def test_mailbox_keeps_only_the_newest_request_per_slot() -> None:
     assert box.take() is model  # model switches first
     assert box.take() is second
     assert box.take() is None
+
+
+def test_a_waiting_training_goes_before_live_frames_that_came_after_it() -> None:
+    """A live source asks for a prediction every frame; a training asked for meanwhile must
+    not wait for the source to stop (it used to: the screen's slot always came first)."""
+    box = Mailbox()
+    before = _predict(kind=Kind.LIVE)
+    box.put(before)
+    train = TrainRequest(next_request_id(), Dataset(("a", "b"), (), (), (), 0),
+                         Path("m.safetensors"), DEFAULT_RECIPE)
+    box.put(train)
+    assert box.take() is before  # what was waiting still goes first
+    box.put(_predict(kind=Kind.LIVE))  # the next frame, and the next…
+    model = ModelRequest(next_request_id(), "resnet18")
+    box.put(model)
+    assert box.take() is model  # a model switch still goes first
+    assert box.take() is train
+    assert box.take().kind is Kind.LIVE  # then the frames again
 
 
 def test_model_then_prediction_in_the_worker_thread(qtbot: Any, client: Any) -> None:

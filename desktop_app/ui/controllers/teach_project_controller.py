@@ -382,9 +382,7 @@ class TeachProjectController(QObject):
         self._last_frame_index = frame.index
         self._captured += 1
         self.pane.set_capture_count(f"Capturing into {name}: {self._captured}")
-        # Named after its source and frame ("Camera_0-frame-812.png"): traceable later.
-        self._background.run(project.write_frame, frame.pixels,
-                             f"{frame.source or 'capture'}-frame-{frame.index}",
+        self._background.run(project.write_frame, frame.pixels, name, self._captured,
                              callback=self._frame_saved(project, name))
 
     def _frame_saved(self, project: TeachProject, name: str,

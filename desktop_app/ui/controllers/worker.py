@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 SLOTS = ("model", "predict", "score", "compare", "batch", "train")  # the values of Kind.slot
 # What a folder run lets in between its batches: what the user is looking at.
 INTERACTIVE_SLOTS = ("predict", "score", "compare")
+# Long jobs go after what was waiting when they were asked for, not after what comes later:
+# a camera or a video asks for a prediction every frame and would hold them back forever.
+LONG_SLOTS = ("batch", "train")
 Request = ModelRequest | PredictRequest | ScoreRequest | FolderRunRequest | TrainRequest
 
 ProgressCallback = Callable[[int, "int | None"], None]
@@ -149,13 +152,19 @@ class Mailbox:
             return was_empty, replaced
 
     def take(self, slots: tuple[str, ...] = SLOTS) -> Request | None:
-        """The waiting request of the first of ``slots`` (in their order) that has one."""
+        """The waiting request of the first of ``slots`` (in their order) that has one,
+        passing over requests younger than a waiting long job (model switches excepted)."""
         with self._lock:
+            long_ids = [self._slots[s].id for s in LONG_SLOTS if s in slots and s in self._slots]
+            oldest_long = min(long_ids, default=None)
             for slot in slots:
-                if slot in self._slots:
-                    request = self._slots.pop(slot)
-                    self._taken = max(self._taken, request.id)
-                    return request
+                request = self._slots.get(slot)
+                if request is None or (oldest_long is not None and request.id > oldest_long
+                                       and slot not in ("model", *LONG_SLOTS)):
+                    continue
+                del self._slots[slot]
+                self._taken = max(self._taken, request.id)
+                return request
             return None
 
     def outstanding(self) -> int:
@@ -397,7 +406,7 @@ class InferenceWorker(QObject):
             return
         emit(self.train_ready, TrainResult(
             request, saved, gallery, trained.stopped,
-            f"{trained.best_stage} epoch {trained.best_epoch}", trained.probe_val_accuracy,
+            trained.best, trained.probe_val_accuracy,
             (time.perf_counter() - started) * 1000.0))
 
     def _classify_folder(self, request: FolderRunRequest) -> None:

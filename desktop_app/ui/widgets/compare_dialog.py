@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.compare import Columns
+from desktop_app.ui.widgets.screen_fit import resize_within_screen
 
 THUMB = 150
 
@@ -86,9 +87,7 @@ class CompareDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.png_button.clicked.connect(self.export_png_requested)
         self.csv_button.clicked.connect(self.export_csv_requested)
-        screen = QGuiApplication.primaryScreen()
-        room = screen.availableGeometry().size() if screen is not None else QSize(980, 720)
-        self.resize(min(980, room.width()), min(720, room.height()))
+        resize_within_screen(self, 980, 720)
 
     @property
     def columns(self) -> Columns:

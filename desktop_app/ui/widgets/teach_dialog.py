@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.ui.qt_compat import emit
+from desktop_app.ui.widgets.screen_fit import resize_within_screen
 from desktop_app.ui.widgets.teach_results import TeachResults
 
 _STAGE_TITLES = {
@@ -61,7 +62,7 @@ class TeachDialog(QDialog):
         layout.addStretch(0)  # with neither shown, the line and the buttons stay on top
         self.cancel_button.clicked.connect(lambda: emit(self.cancel_requested))
         self.close_button.clicked.connect(self.close)
-        self.resize(760, 420)  # progress only; results make it larger
+        resize_within_screen(self, 760, 420)  # progress only; results make it larger
 
     def show_started(self, title: str, text: str) -> None:
         self.setWindowTitle(title)
@@ -102,7 +103,7 @@ class TeachDialog(QDialog):
         self.status.setText(text)
         self._finish()
         self._scroll.show()
-        self.resize(max(self.width(), 1080), max(self.height(), 760))
+        resize_within_screen(self, max(self.width(), 1080), max(self.height(), 760))
 
     def _finish(self) -> None:
         self.progress.hide()

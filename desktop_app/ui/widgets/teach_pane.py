@@ -39,8 +39,10 @@ RELEASE_GRACE_MS = 80
 _NAME_ROLE = Qt.ItemDataRole.UserRole  # a class row's name as saved (the text may be edited)
 _PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 _DELETE_KEYS = frozenset({Qt.Key.Key_Delete, Qt.Key.Key_Backspace})
-NO_PROJECT = ("No teaching project open: create one (Teach > New teaching project…) or open "
-              "one to collect examples of your own classes.")
+NO_PROJECT = "No teaching project open"
+NO_PROJECT_HINT = ("Create a teaching project (New project…) or open one to collect examples "
+                   "of your own classes.")
+WARNING_LINES = 2  # the room kept for warnings, shown or not: nothing moves when they come
 
 
 def _local_paths(event: QDropEvent | QEvent) -> list[Path]:
@@ -74,7 +76,9 @@ class TeachPane(QWidget):
         self.setAcceptDrops(True)
 
         self.project_label = QLabel(NO_PROJECT)
-        self.project_label.setWordWrap(True)
+        # One line, cut short when long: a taller row would move every button below it.
+        self.project_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                         QSizePolicy.Policy.Preferred)
         self.new_button = QPushButton("New project…")
         self.open_button = QPushButton("Open project…")
 
@@ -109,13 +113,22 @@ class TeachPane(QWidget):
         self.capture_button.setToolTip(
             "Hold this button (or the C key) to save frames of the running camera or video "
             "into the selected class, a few per second")
+        # On the warnings' line, not beside the buttons: there, a 640-pixel window had no
+        # room left for the counter.
         self.capture_label = QLabel("")
-        # Cut short rather than widen the window: the pane must fit a 640-pixel window.
-        self.capture_label.setSizePolicy(QSizePolicy.Policy.Ignored,
-                                         QSizePolicy.Policy.Preferred)
+        self.capture_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.capture_label.setMinimumWidth(1)  # a long class name is cut, never widens
         self.train_button = QPushButton("Train…")
         self.warning_label = QLabel("")
         self.warning_label.setWordWrap(True)
+        self.warning_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.warning_label.setFixedHeight(
+            WARNING_LINES * self.warning_label.fontMetrics().lineSpacing() + 2)
+        self.warning_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                         QSizePolicy.Policy.Fixed)
+        policy = self.warning_label.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.warning_label.setSizePolicy(policy)
 
         for view in (self.classes, self.thumbnails):
             view.viewport().setAcceptDrops(True)
@@ -148,7 +161,7 @@ class TeachPane(QWidget):
         sample_buttons.addWidget(self.add_images_button)
         sample_buttons.addWidget(self.add_folder_button)
         sample_buttons.addWidget(self.capture_button)
-        sample_buttons.addWidget(self.capture_label, 1)
+        sample_buttons.addStretch(1)
         right.addLayout(sample_buttons)
 
         middle = QHBoxLayout()
@@ -158,7 +171,10 @@ class TeachPane(QWidget):
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addLayout(top)
         layout.addLayout(middle, 1)
-        layout.addWidget(self.warning_label)
+        status = QHBoxLayout()
+        status.addWidget(self.capture_label)
+        status.addWidget(self.warning_label, 1)
+        layout.addLayout(status)
 
     def _connect(self) -> None:
         self.new_button.clicked.connect(self.new_requested)
@@ -180,6 +196,7 @@ class TeachPane(QWidget):
         """The project's classes with their image counts, ``selected`` made current."""
         has_project = name is not None
         self.project_label.setText(f"Project: {name}" if has_project else NO_PROJECT)
+        self.project_label.setToolTip(self.project_label.text())
         self.classes.blockSignals(True)
         try:
             self.classes.clear()
@@ -214,7 +231,7 @@ class TeachPane(QWidget):
             hint = ("Add a class, or drop a folder here that holds one sub-folder of images "
                     "per class.")
         else:
-            hint = ""
+            hint = NO_PROJECT_HINT
         self.samples_label.setText(hint)
 
     def set_count(self, name: str, count: int) -> None:
@@ -259,7 +276,9 @@ class TeachPane(QWidget):
                 for row in range(self.thumbnails.count())]
 
     def set_warnings(self, warnings: Sequence[str], trainable: bool) -> None:
-        self.warning_label.setText(" ".join(f"⚠ {w}" for w in warnings))
+        text = " ".join(f"⚠ {w}" for w in warnings)
+        self.warning_label.setText(text)
+        self.warning_label.setToolTip(text)  # the whole text, should two lines cut it
         self.warning_label.setVisible(bool(warnings))
         self.train_button.setEnabled(trainable)
 

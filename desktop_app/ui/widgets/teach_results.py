@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtGui import QColor, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -58,12 +59,25 @@ class ConfusionTable(QTableWidget):
                 f"{evaluation.val_counts[name]} of {evaluation.counts[name]}"))
         self.resizeColumnsToContents()
         self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        height = self.horizontalHeader().height() + sum(
-            self.rowHeight(r) for r in range(k)) + 2 * self.frameWidth()
-        self.setFixedHeight(height + 2)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._fit_height()
         self.setToolTip("Validation images: rows are the true class, columns the class the "
                         "model chose. Validated: the class's validation images, of all its "
                         "images.")
+
+
+    def _fit_height(self) -> None:
+        """Every row shown, with room for the scroll bar of a table wider than the window."""
+        rows = sum(self.rowHeight(r) for r in range(self.rowCount()))
+        width = (self.verticalHeader().width() + 2 * self.frameWidth()
+                 + sum(self.columnWidth(c) for c in range(self.columnCount())))
+        bar = self.horizontalScrollBar().sizeHint().height() if width > self.width() else 0
+        self.setFixedHeight(self.horizontalHeader().height() + rows + 2 * self.frameWidth()
+                            + bar + 2)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
 
 
 def _cell(text: str) -> QTableWidgetItem:
@@ -73,7 +87,7 @@ def _cell(text: str) -> QTableWidgetItem:
 
 
 def tile_widget(tile: MapTile, caption: str) -> QWidget:
-    """One overlay with its caption beneath; the file's path as the tooltip."""
+    """One overlay with its caption beneath; the file's path and the caption as the tooltip."""
     box = QWidget()
     box.setObjectName("map-tile")
     layout = QVBoxLayout(box)
@@ -89,18 +103,45 @@ def tile_widget(tile: MapTile, caption: str) -> QWidget:
     text.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
     layout.addWidget(picture)
     layout.addWidget(text)
-    box.setToolTip(str(tile.path))
+    box.setToolTip(f"{tile.path}\n{caption}")  # the whole caption, should 3 lines cut it
     return box
 
 
-def _tiles_grid(tiles: Sequence[tuple[MapTile, str]]) -> QWidget:
-    holder = QWidget()
-    grid = QGridLayout(holder)
-    grid.setContentsMargins(0, 0, 0, 0)
-    grid.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-    for i, (tile, caption) in enumerate(tiles):
-        grid.addWidget(tile_widget(tile, caption), i // _TILES_PER_ROW, i % _TILES_PER_ROW)
-    return holder
+class TileFlow(QWidget):
+    """Tiles in rows as wide as the window: as many to a row as fit, so that a narrow window
+    scrolls down through them, never sideways past the *Use this model* button."""
+
+    def __init__(self, tiles: Sequence[tuple[MapTile, str]]) -> None:
+        super().__init__()
+        # The width comes from the window, not from the tiles; the height from the rows.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.tiles = [tile_widget(tile, caption) for tile, caption in tiles]
+        self._columns = 0
+        self._place(_TILES_PER_ROW)
+
+    @property
+    def columns(self) -> int:
+        return self._columns
+
+    def _place(self, columns: int) -> None:
+        columns = max(1, min(columns, len(self.tiles)))
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for tile in self.tiles:
+            self._grid.removeWidget(tile)
+        for i, tile in enumerate(self.tiles):
+            self._grid.addWidget(tile, i // columns, i % columns)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.tiles:
+            spacing = max(self._grid.horizontalSpacing(), 0)
+            step = self.tiles[0].sizeHint().width() + spacing
+            self._place((event.size().width() + spacing) // step)
 
 
 def gallery_caption(tile: MapTile) -> str:
@@ -155,15 +196,15 @@ class TeachResults(QWidget):
         if mistakes:
             self._sections.addWidget(_heading(
                 "Most confident mistakes (the map of the class the model chose)"))
-            self._sections.addWidget(_tiles_grid(
-                [(m, f"{m.path.name}: {m.true}, taken for {m.predicted} ({m.confidence:.0%})")
+            self._sections.addWidget(TileFlow(
+                [(m, f"{m.true}, taken for {m.predicted} ({m.confidence:.0%})")
                  for m in mistakes]))
         self._sections.addWidget(_heading(
             "Validation images with the map of their class: is it on the object or on "
             "the background?"))
         for name, tiles in gallery.items():
             self._sections.addWidget(QLabel(f"<b>{name}</b>"))
-            self._sections.addWidget(_tiles_grid([(t, gallery_caption(t)) for t in tiles]))
+            self._sections.addWidget(TileFlow([(t, gallery_caption(t)) for t in tiles]))
 
     def mark_used(self) -> None:
         self.use_button.setEnabled(False)
