@@ -21,7 +21,8 @@ seeds 0-2; held-out accuracy probe / default) found none either:
 - what pooling loses (left/right is out: the recipe flips maps): dots above checks vs the
   reverse, as two shapes apart 0.52-0.62 / 0.50-0.62, as the two halves of one shape
   0.63-0.68 / 0.68-0.73, as repeating bands in a cyclic order (every boundary tells the
-  class) 0.58 / 0.58-0.60; the training loss falls, held-out accuracy does not;
+  class) 0.58 / 0.58-0.60; the training loss falls, held-out accuracy does not; one dotted
+  circle vs two of half its area 0.60-0.67 / the same (the probe stayed best on validation);
 - small shapes (24-60 crop pixels) in new colour x shape classes: 0.42-0.80, fine-tuning
   within 0.03 of the probe.
 New textures (rings, diagonal checks, grids, stripe direction, pattern scale) are linearly
