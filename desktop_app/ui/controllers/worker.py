@@ -69,7 +69,8 @@ class Classifier(Protocol):
     weights_path: Any
 
     def predict(self, image: Any, topk: int = 5, cam: str | None = "gradcam",
-                cam_layer: str | None = None, cam_classes: list[int] | None = None) -> Any: ...
+                cam_layer: str | None = None, cam_classes: list[int] | None = None, *,
+                progress: Any = None, cancel: Any = None) -> Any: ...
 
     def score_map(self, image: Any, class_index: int, saliency: Any, metrics: Any = ..., *,
                   progress: Any = None, cancel: Any = None,
