@@ -44,7 +44,7 @@ SUBCOMMANDS = ("predict", "train", "sanity", "weights", "bench")
 PROG = "resnet-lens"
 # Building the fused forward takes as long as this many eager forwards save
 # (tests/bench/bench_backends.py): fewer are fastest with eager PyTorch, e.g. one photo.
-FORWARDS_TO_COMPILE = 16
+FORWARDS_TO_COMPILE = 24
 
 
 def main(argv: Sequence[str] | None = None) -> int:
