@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.model_controls, self.overlay_controls = panes.model_controls, panes.overlay_controls
         self.camera_panel, self.splitter = panes.camera_panel, panes.splitter
         self.score_panel = panes.score_panel
+        self._side_scroll = panes.side_scroll
         self.score_panel.started.connect(
             lambda: panes.side_scroll.ensureWidgetVisible(self.score_panel))
         self.setCentralWidget(self.splitter)
@@ -183,6 +184,7 @@ class MainWindow(QMainWindow):
         a.cancel_job.triggered.connect(self.cancel_jobs)
         for running in (self.stills.running_changed, self.scores.running_changed):
             running.connect(self._update_actions)
+        self.stills.running_changed.connect(self._show_map_progress)
         self.live.changed.connect(self.stills.source_changed)  # started, resumed, stopped
         a.train_from_folder.triggered.connect(self.teach.ask_train_from_folder)
         a.training_results.triggered.connect(self.teach.show_dialog)
@@ -378,6 +380,13 @@ class MainWindow(QMainWindow):
         if isinstance(app, QApplication):
             apply_theme(app, theme)
         self.actions_.themes[theme].setChecked(True)
+
+    @Slot()
+    def _show_map_progress(self) -> None:
+        """A slow map began: its count and Cancel in view, also where the controls scroll
+        (a small window), as a scoring's are."""
+        if self.stills.running:
+            self._side_scroll.ensureWidgetVisible(self.predictions.map_progress)
 
     @Slot()
     def _update_actions(self) -> None:

@@ -178,6 +178,24 @@ def test_a_slow_map_counts_its_channels_and_cancel_shows_the_prediction_without_
     assert not window.actions_.cancel_job.isEnabled()
 
 
+def test_in_a_640_by_480_window_the_slow_maps_count_and_cancel_scroll_into_view(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    wait_for_prediction(qtbot, window)
+    window.resize(640, 480)  # the side panel scrolls; its top is in view
+    qtbot.waitUntil(lambda: window.width() == 640 and window.height() == 480, timeout=3000)
+    row = _slow_score_cam(qtbot, window, engine)
+    viewport = window.predictions.parentWidget().parentWidget()
+    cancel = row.cancel_button
+    qtbot.waitUntil(lambda: viewport.rect().contains(
+        cancel.mapTo(viewport, cancel.rect().bottomRight())), timeout=2000)
+    assert viewport.rect().contains(cancel.mapTo(viewport, cancel.rect().topLeft()))
+    qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    assert not row.isVisible()
+
+
 @pytest.mark.parametrize("focus", ["view", "list"])
 def test_escape_cancels_a_slow_map_with_the_focus_where_the_user_left_it(
         qtbot: Any, tmp_path: Path, focus: str) -> None:
