@@ -178,6 +178,32 @@ def test_a_slow_map_counts_its_channels_and_cancel_shows_the_prediction_without_
     assert not window.actions_.cancel_job.isEnabled()
 
 
+class _SlowScoreCamEngine(FakeEngine):
+    """Its models take 10 s for a Score-CAM from the start (the method a relaunch keeps)."""
+
+    def load(self, request: Any, progress: Any, cancel: Any) -> Any:
+        classifier = super().load(request, progress, cancel)
+        classifier.scorecam_delay = 10.0
+        return classifier
+
+
+def test_a_slow_map_counting_at_launch_no_longer_says_it_waits_for_the_model(
+        qtbot: Any, tmp_path: Path) -> None:
+    settings = temp_settings(tmp_path)
+    settings.cam_method = "scorecam"
+    settings.sync()
+    window = make_window(qtbot, tmp_path, _SlowScoreCamEngine(load_delay=0.3), start=False)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    window.start()
+    row = window.predictions.map_progress
+    qtbot.waitUntil(lambda: row.isVisible() and row.count[0] >= 1, timeout=5000)
+    # The count shows the model at work: the header says what it computes, not that it waits.
+    assert window.predictions.header.text() == "Computing the Score-CAM map…"
+    qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.prediction is not None, timeout=3000)
+    assert "Score-CAM map cancelled" in window.predictions.header.text()
+
+
 def test_in_a_640_by_480_window_the_slow_maps_count_and_cancel_scroll_into_view(
         qtbot: Any, tmp_path: Path) -> None:
     engine = FakeEngine()

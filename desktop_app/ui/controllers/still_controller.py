@@ -105,7 +105,7 @@ class StillController(QObject):
         elif slow:
             # A map that costs a forward pass per channel can take minutes: without a word
             # the map still on screen (another method's) passes for the answer.
-            self._panel.set_note(f"Computing the {method_title(request.cam_method)} map…")
+            self._panel.set_note(_computing(request))
         self._client.submit(request, self._reply)
 
     @Slot()
@@ -134,6 +134,10 @@ class StillController(QObject):
 
     def _on_progress(self, progress: CountProgress) -> None:
         if self._slow is not None and progress.request_id == self._slow.id:
+            if self._state.prediction is None:
+                # Counting: the model is loaded and classifying is the quick part, so not
+                # "Waiting for the model…" or "Classifying…" for minutes.
+                self._panel.set_message(_computing(self._slow))
             self._panel.map_progress.show_count(progress.done, progress.total)
 
     def _on_result(self, result: PredictResult) -> None:
@@ -154,3 +158,7 @@ class StillController(QObject):
         if self._state.is_current_still(failure.request_id):
             self._panel.set_message(failure.message)
             emit(self.message, failure.message, "error")
+
+
+def _computing(request: PredictRequest) -> str:
+    return f"Computing the {method_title(request.cam_method)} map…"
