@@ -362,3 +362,26 @@ def test_live_frames_keep_coming_while_the_folder_is_classified(qtbot: Any,
     window.stop_live()
     qtbot.mouseClick(window.status.run.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.exports.running, timeout=10_000)
+
+
+def test_in_a_640_by_480_window_the_runs_count_is_read_in_full_also_while_stopping(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine(predict_delay=0.3)
+    window = make_window(qtbot, tmp_path, engine)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(12):
+        write_image(folder / f"img{i:02d}.png", (8 * i, 60, 90))
+    _open(qtbot, window, folder, 12)
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640 and window.height() == 480, timeout=3000)
+    qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
+    run = window.status.run
+    qtbot.waitUntil(lambda: run.isVisible() and run.bar.value() >= 1, timeout=10_000)
+    qtbot.mouseClick(run.cancel_button, Qt.MouseButton.LeftButton)
+    assert run.bar.text().startswith("stopping… ")
+    qtbot.wait(50)  # the status bar lays out
+    # "stopping… 1/12 images" used to wrap in a bar ~90 px wide, its last word cut off.
+    assert run.bar.fontMetrics().horizontalAdvance(run.bar.text()) < run.bar.width()
+    assert window.width() == 640 and run.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=5000)

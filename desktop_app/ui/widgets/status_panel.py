@@ -31,7 +31,11 @@ class StatusPanel:
         self.latency_label.setToolTip("Milliseconds per stage of the last prediction")
         self.fps_label = QLabel("")
         self.run = JobProgress("images", "Stop the folder run (results so far are kept)")
-        self.run.bar.setMaximumWidth(180)
+        # Room for its longest text: squeezed by a small window's status bar, "stopping…
+        # 1/12 images" wrapped and lost its last word.
+        widest = self.run.bar.fontMetrics().horizontalAdvance("stopping… 9999/9999 images")
+        self.run.bar.setMinimumWidth(widest + 16)
+        self.run.bar.setMaximumWidth(max(180, widest + 16))
         for widget in (self.latency_label, self.fps_label, self.run, self.model_label,
                        self.device_label):
             bar.addPermanentWidget(widget)
