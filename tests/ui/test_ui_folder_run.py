@@ -377,11 +377,13 @@ def test_in_a_640_by_480_window_the_runs_count_is_read_in_full_also_while_stoppi
     qtbot.waitUntil(lambda: window.width() == 640 and window.height() == 480, timeout=3000)
     qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
     run = window.status.run
-    qtbot.waitUntil(lambda: run.isVisible() and run.bar.value() >= 1, timeout=10_000)
+    qtbot.waitUntil(run.isVisible, timeout=10_000)
     qtbot.mouseClick(run.cancel_button, Qt.MouseButton.LeftButton)
     assert run.bar.text().startswith("stopping… ")
     qtbot.wait(50)  # the status bar lays out
-    # "stopping… 1/12 images" used to wrap in a bar ~90 px wide, its last word cut off.
+    # "stopping… 0/12 images" used to wrap in a bar ~90 px wide, its last word cut off.
     assert run.bar.fontMetrics().horizontalAdvance(run.bar.text()) < run.bar.width()
     assert window.width() == 640 and run.cancel_button.isVisible()
-    qtbot.waitUntil(lambda: not window.exports.running, timeout=5000)
+    # The batch under way ends first (the run's first batch may import torch: slow on a
+    # loaded machine).
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=30_000)
