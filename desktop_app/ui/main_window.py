@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         a.save_overlay.triggered.connect(self.exports.ask_save_overlay)
         a.save_map.triggered.connect(self.exports.ask_save_map)
         a.copy_predictions.triggered.connect(self.exports.copy_predictions)
+        self.client.long_job_submitted.connect(self.stills.cancel_map)
         a.classify_folder.triggered.connect(lambda: self.classify_all())
         a.classify_and_write.triggered.connect(
             lambda: self.exports.ask_classify_and_write(self.images.paths(),

@@ -178,6 +178,26 @@ def test_a_slow_map_counts_its_channels_and_cancel_shows_the_prediction_without_
     assert not window.actions_.cancel_job.isEnabled()
 
 
+def test_classify_all_stops_a_slow_map_instead_of_waiting_behind_it(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (200, 30, 30)),
+                       write_image(tmp_path / "b.png", (30, 30, 200))])
+    wait_for_prediction(qtbot, window)
+    row = _slow_score_cam(qtbot, window, engine)
+    engine.classifier.scorecam_delay = 0.0  # the run's own maps: quick
+    counted: list[int] = []  # the slow map's channels, as the worker counts them
+    window.client.worker.count_progress.connect(lambda p: counted.append(p.done))
+    qtbot.keyClick(window.view, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert not row.isVisible()
+    assert "Score-CAM map cancelled" in window.messages.texts()[-1]
+    # The first run imports torch's side of the pipeline: seconds on a loaded machine.
+    qtbot.waitUntil(lambda: len(window.folder_results) == 2, timeout=30_000)
+    # The map stopped between two channels; it did not run its 20 before the folder.
+    assert max(counted, default=0) < 20, counted
+
+
 class _SlowScoreCamEngine(FakeEngine):
     """Its models take 10 s for a Score-CAM from the start (the method a relaunch keeps)."""
 

@@ -493,6 +493,9 @@ class WorkerClient(QObject):
     and hands each reply to the :class:`Reply` its request was sent with."""
 
     _poke = Signal()
+    # A training or a folder run was sent: the window stops a slow still map, which would
+    # otherwise hold the long job back, unexplained, until it ends.
+    long_job_submitted = Signal()
 
     def __init__(self, engine_factory: EngineFactory, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -543,6 +546,8 @@ class WorkerClient(QObject):
             replies.pop(replaced.id, None)
         if was_empty:
             emit(self._poke)
+        if request.kind.slot in LONG_SLOTS:
+            emit(self.long_job_submitted)
 
     def discard(self, slot: str) -> bool:
         """Drop the request waiting in ``slot``; nobody hears about it. Returns whether
