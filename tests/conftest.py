@@ -78,6 +78,20 @@ def resnet50_weights() -> Path:
     return write_fake_weights("resnet50")
 
 
+# Training the shapes model took 260 s on CI's machine and over 300 s (the suite's per-test
+# timeout) on another of the same kind: whichever test sets it up first may take this long.
+SHAPES_TRAINING_TIMEOUT = 1200
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "shapes_model" not in getattr(item, "fixturenames", ()):
+            continue
+        own = item.get_closest_marker("timeout")
+        if own is None or (own.args and own.args[0] < SHAPES_TRAINING_TIMEOUT):
+            item.add_marker(pytest.mark.timeout(SHAPES_TRAINING_TIMEOUT), append=False)
+
+
 @pytest.fixture(scope="session")
 def shapes_model(request: pytest.FixtureRequest) -> ShapesModel:
     """A small ResNet trained on synthetic shapes: a model that learned something. Trained

@@ -49,6 +49,9 @@ class FakeClassifier:
         self.score_calls: list[dict[str, Any]] = []
         self.score_delay = 0.0  # seconds per perturbed image in score_map
         self.scorecam_delay = 0.0  # seconds a Score-CAM prediction takes (it honours cancel)
+        # When set to an Event, each prediction waits for it: a test holds a batch in flight
+        # for as long as it needs instead of racing a delay.
+        self.gate: threading.Event | None = None
         self.thread_ids: set[int] = set()
 
     def predict(self, image: Any, topk: int = 5, cam: str | None = "gradcam",
@@ -60,6 +63,8 @@ class FakeClassifier:
         if cam == "scorecam":
             self._forward_per_channel(cancel, progress)
         started = time.perf_counter()
+        if self.gate is not None:
+            self.gate.wait(timeout=60)
         if self.delay:
             time.sleep(self.delay)
         if self.fail_times > 0:

@@ -366,7 +366,9 @@ def test_live_frames_keep_coming_while_the_folder_is_classified(qtbot: Any,
 
 def test_in_a_640_by_480_window_the_runs_count_is_read_in_full_also_while_stopping(
         qtbot: Any, tmp_path: Path) -> None:
-    engine = FakeEngine(predict_delay=0.3)
+    import threading
+
+    engine = FakeEngine()
     window = make_window(qtbot, tmp_path, engine)
     folder = tmp_path / "many"
     folder.mkdir()
@@ -375,15 +377,19 @@ def test_in_a_640_by_480_window_the_runs_count_is_read_in_full_also_while_stoppi
     _open(qtbot, window, folder, 12)
     window.resize(640, 480)
     qtbot.waitUntil(lambda: window.width() == 640 and window.height() == 480, timeout=3000)
-    qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
-    run = window.status.run
-    qtbot.waitUntil(run.isVisible, timeout=10_000)
-    qtbot.mouseClick(run.cancel_button, Qt.MouseButton.LeftButton)
-    assert run.bar.text().startswith("stopping… ")
-    qtbot.wait(50)  # the status bar lays out
-    # "stopping… 0/12 images" used to wrap in a bar ~90 px wide, its last word cut off.
-    assert run.bar.fontMetrics().horizontalAdvance(run.bar.text()) < run.bar.width()
-    assert window.width() == 640 and run.cancel_button.isVisible()
-    # The batch under way ends first (the run's first batch may import torch: slow on a
-    # loaded machine).
+    # The batch under way is held until the checks are done: with a fixed delay it could
+    # end (and the run with it) before the status bar was measured.
+    gate = engine.classifier.gate = threading.Event()
+    try:
+        qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
+        run = window.status.run
+        qtbot.waitUntil(run.isVisible, timeout=10_000)
+        qtbot.mouseClick(run.cancel_button, Qt.MouseButton.LeftButton)
+        assert run.bar.text().startswith("stopping… ")
+        qtbot.wait(50)  # the status bar lays out
+        # "stopping… 0/12 images" used to wrap in a bar ~90 px wide, its last word cut off.
+        assert run.bar.fontMetrics().horizontalAdvance(run.bar.text()) < run.bar.width()
+        assert window.width() == 640 and run.cancel_button.isVisible()
+    finally:
+        gate.set()
     qtbot.waitUntil(lambda: not window.exports.running, timeout=30_000)
