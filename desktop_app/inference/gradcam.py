@@ -16,15 +16,14 @@ import torch
 from torch import Tensor
 from torchvision.models.resnet import ResNet
 
+from desktop_app.inference.cam_formulas import channel_weighted_maps, head_channel_weights
 from desktop_app.inference.network import block_names, run_blocks, run_head, run_stem
 
 
 def cams_from_fc(features: Tensor, fc_weight: Tensor, classes: Sequence[int]) -> np.ndarray:
     """Layer-4 Grad-CAM for ``classes`` from one image's (1, C, H, W) features."""
-    _, _, h, w = features.shape
-    channel_weights = fc_weight[list(classes)] / (h * w)  # (K, C)
-    cams = torch.einsum("kc,chw->khw", channel_weights.to(features.dtype), features[0])
-    return normalise(cams)
+    weights = head_channel_weights("gradcam", features[0], fc_weight, list(classes))
+    return normalise(channel_weighted_maps(weights, features[0], eigen_smooth=False))
 
 
 def split_forward(model: ResNet, x: Tensor, layer: str) -> tuple[Tensor, Tensor]:
