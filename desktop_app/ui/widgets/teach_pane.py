@@ -176,6 +176,11 @@ class TeachPane(QWidget):
         status.addWidget(self.warning_label, 1)
         layout.addLayout(status)
 
+    def heightForWidth(self, width: int) -> int:
+        # What the scroll area around the pane (a short window) makes room for: the height
+        # the pane needs, not the taller one it would like (then it scrolled with room left).
+        return self.layout().minimumHeightForWidth(width)
+
     def _connect(self) -> None:
         self.new_button.clicked.connect(self.new_requested)
         self.open_button.clicked.connect(self.open_requested)
