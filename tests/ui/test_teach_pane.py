@@ -387,6 +387,7 @@ def test_the_panes_buttons_stay_put_when_a_warning_comes_and_goes(
     window.resize(*size)
     pane = _new_project(qtbot, window, tmp_path / "proj")
     qtbot.waitUntil(lambda: pane.warning_label.isVisible(), timeout=3000)
+    qtbot.wait(50)  # the pane settles at its height
     with_warning = _button_places(pane)
 
     _drop(pane.classes.viewport(), [_class_folder(tmp_path / "data")], QPoint(20, 60))
