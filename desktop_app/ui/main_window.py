@@ -15,8 +15,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import QApplication, QMainWindow, QStyle, QWidget
 
 from desktop_app.core.results import Prediction
 from desktop_app.inference.catalog import DEFAULT_MODEL
@@ -50,6 +56,11 @@ from desktop_app.ui.widgets.theme import apply_theme
 log = logging.getLogger(__name__)
 
 APP_NAME = "ResNet Lens"
+# Under this window height the filmstrip's thumbnails shrink.
+COMPACT_BELOW = 600
+# The share of the window's height the picture keeps when the Teach pane is open (the pane
+# scrolls for the rest), down to the pane's least height.
+PICTURE_SHARE = 0.45
 
 
 class MainWindow(QMainWindow):
@@ -118,13 +129,14 @@ class MainWindow(QMainWindow):
                                          self.overlay_controls)
         self.teach = TeachController(self, self.client, self.models, settings, self.background)
         self.teach_project = TeachProjectController(self, settings, self.background,
-                                                    self.live.latest_frame)
+                                                    self.live.latest_frame, self._dock_room)
         self.teach_pane = self.teach_project.pane
         self._connect()
         geometry = settings.geometry
         if geometry is not None:
             self.restoreGeometry(geometry)
         self.view.viewport().installEventFilter(self)
+        self.filmstrip.installEventFilter(self)  # shown or hidden: the picture's room changes
 
     def _connect(self) -> None:
         a = self.actions_
@@ -237,12 +249,32 @@ class MainWindow(QMainWindow):
             self.live.start_camera(camera)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.filmstrip and event.type() in (QEvent.Type.Show,
+                                                          QEvent.Type.Hide):
+            self.teach_project.fit_dock()
         if not self._painted and event.type() == QEvent.Type.Paint:
             self._painted = True
             self.view.viewport().removeEventFilter(self)
             # After this paint is flushed to the screen.
             QTimer.singleShot(0, lambda: emit(self.first_painted))
         return super().eventFilter(watched, event)
+
+    # -- a short window: the picture stays the main thing -----------------------------------
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().height() != event.oldSize().height():
+            self.filmstrip.set_compact(self.height() < COMPACT_BELOW)
+            self.teach_project.fit_dock()
+
+    def _dock_room(self) -> int:
+        """How tall the pane under the picture may be with the picture keeping its share of
+        the window's height."""
+        taken = self.menuBar().height() + self.statusBar().height()
+        if self.filmstrip.isVisibleTo(self):
+            taken += self.filmstrip.height()
+        separator = self.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetSeparatorExtent,
+                                             None, self)
+        return self.height() - taken - separator - round(PICTURE_SHARE * self.height())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()

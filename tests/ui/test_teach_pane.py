@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QRect, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QScrollArea, QWidget
 from support.teach_data import solid_image
 from support.ui_helpers import make_window
 from support.video_utils import make_test_video
@@ -387,6 +387,7 @@ def test_the_panes_buttons_stay_put_when_a_warning_comes_and_goes(
     window.resize(*size)
     pane = _new_project(qtbot, window, tmp_path / "proj")
     qtbot.waitUntil(lambda: pane.warning_label.isVisible(), timeout=3000)
+    qtbot.wait(50)  # the pane settles at its height
     with_warning = _button_places(pane)
 
     _drop(pane.classes.viewport(), [_class_folder(tmp_path / "data")], QPoint(20, 60))
@@ -402,3 +403,67 @@ def test_the_panes_buttons_stay_put_when_a_warning_comes_and_goes(
     qtbot.waitUntil(lambda: pane.warning_label.isVisible(), timeout=5000)
     qtbot.wait(50)
     assert _button_places(pane) == with_warning
+
+
+def _pane_scroll(window: MainWindow) -> QScrollArea:
+    scroll = window.teach_project.dock.widget()
+    assert isinstance(scroll, QScrollArea) and scroll.widget() is window.teach_pane
+    return scroll
+
+
+def _in_view(scroll: QScrollArea, widget: QWidget) -> bool:
+    """Whether all of ``widget`` shows in the scroll area's viewport."""
+    top_left = widget.mapTo(scroll.viewport(), QPoint(0, 0))
+    return scroll.viewport().rect().contains(QRect(top_left, widget.size()))
+
+
+def test_at_640_by_480_with_a_folder_and_the_teach_pane_the_picture_keeps_its_room(
+        qtbot: Any, tmp_path: Path) -> None:
+    """The pane under the picture and the filmstrip left the picture ~70 px of 480."""
+    window = make_window(qtbot, tmp_path)
+    folder = tmp_path / "photos"
+    for i in range(6):
+        solid_image(folder / f"IMG_{i:04d}_holiday.png", 20 * i, (64, 48))
+    window.open_paths([folder])
+    qtbot.waitUntil(lambda: window.filmstrip.isVisible(), timeout=5000)
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (640, 480), timeout=3000)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    _drop(pane.classes.viewport(), [_class_folder(tmp_path / "data")], QPoint(20, 60))
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "2")], timeout=5000)
+    qtbot.waitUntil(lambda: window.view.height() >= 0.4 * 480, timeout=3000)
+    assert window.filmstrip.isVisible() and window.teach_project.dock.isVisible()
+    # The filmstrip's names still tell the images apart.
+    labels = [window.filmstrip.item(r).text() for r in range(window.filmstrip.count())]
+    assert len(set(labels)) == len(labels)
+    # Every control of the pane is there to reach: Tab scrolls the pane to it.
+    scroll = _pane_scroll(window)
+    assert not _in_view(scroll, pane.capture_button)  # the pane scrolls: it is below
+    pane.classes.setFocus()
+    for _ in range(12):
+        if QApplication.focusWidget() is pane.capture_button:
+            break
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is pane.capture_button
+    assert _in_view(scroll, pane.capture_button)
+
+    # A large window: the pane takes its height back and shows whole, the picture most.
+    window.resize(1400, 900)
+    qtbot.waitUntil(lambda: window.teach_project.dock.height() >= 230, timeout=3000)
+    qtbot.waitUntil(lambda: not scroll.verticalScrollBar().isVisible(), timeout=3000)
+    assert window.view.height() >= 0.45 * 900
+    assert all(_in_view(scroll, b) for b in pane.findChildren(QPushButton))
+
+
+def test_opened_in_a_640_by_480_window_the_pane_leaves_the_picture_its_room(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (640, 480), timeout=3000)
+    _new_project(qtbot, window, tmp_path / "proj")
+    folder = tmp_path / "photos"
+    for i in range(3):
+        solid_image(folder / f"{i}.png", 40 * i, (64, 48))
+    window.open_paths([folder])  # the filmstrip comes after the pane
+    qtbot.waitUntil(lambda: window.filmstrip.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: window.view.height() >= 0.4 * 480, timeout=3000)

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPalette
-from PySide6.QtWidgets import QApplication, QScrollArea, QStyleFactory
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QScrollArea,
+    QStyle,
+    QStyleFactory,
+    QStyleOptionComboBox,
+)
 from support.ui_helpers import (
     FakeClassifier,
     FakeEngine,
@@ -757,3 +764,61 @@ def test_probability_bars_and_broken_file_labels_stand_out_in_every_theme(
         window.close()
         app.setStyle(QStyleFactory.create(style))
         app.setPalette(palette)
+
+
+def _text_room(combo: QComboBox) -> int:
+    """The width a combo box draws its text in: the box less its arrow and frame."""
+    option = QStyleOptionComboBox()
+    combo.initStyleOption(option)
+    return combo.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                        QStyle.SubControl.SC_ComboBoxEditField, combo).width()
+
+
+def test_in_a_640_by_480_window_the_method_and_layer_pickers_are_read_in_full(
+        qtbot: Any, tmp_path: Path) -> None:
+    """"Score-CAM (stills)" was cut off under the picker's arrow."""
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / "a.png", (120, 60, 200))])
+    wait_for_prediction(qtbot, window)
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (640, 480), timeout=3000)
+    controls = window.model_controls
+    method = controls.method_combo
+    method.setFocus()
+    for _ in range(method.count() - 1):  # down to the last method, as a user would
+        qtbot.keyClick(method, Qt.Key.Key_Down)
+    assert method.currentText() == "Score-CAM (stills)"
+    qtbot.wait(50)
+    for combo in (method, controls.layer_combo):
+        widest = max(combo.fontMetrics().horizontalAdvance(combo.itemText(i))
+                     for i in range(combo.count()))
+        assert widest <= _text_room(combo), (combo.currentText(), widest, _text_room(combo))
+    # A name too long for any picker ends in "…", whole in the tooltip, never cut mid-letter.
+    model = controls.model_combo
+    model.setItemText(model.currentIndex(), "a checkpoint with a very long name.safetensors")
+    assert model.shown_text().endswith("…")
+    assert model.fontMetrics().horizontalAdvance(model.shown_text()) <= model.text_room()
+
+
+def test_in_a_640_by_480_window_the_timings_drop_stages_instead_of_being_cut(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    window.resize(1400, 900)
+    window.open_paths([write_image(tmp_path / "a.png", (120, 60, 200))])
+    wait_for_prediction(qtbot, window)
+    bar, label = window.statusBar(), window.status.latency_label
+    # A slow CPU's timings, as the real window showed them (the fake engine's are 0-2 ms).
+    window.status.set_latency({"decode": 8, "preprocess": 79, "forward": 1613, "cam": 27,
+                               "total": 1744})
+    bar.clearMessage()
+    qtbot.waitUntil(label.isVisible, timeout=3000)
+    full = "decode 8 · preprocess 79 · forward 1613 · cam 27 · total 1744 ms"
+    assert label.text() == full
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (640, 480), timeout=3000)
+    qtbot.wait(50)
+    text = label.text()
+    assert label.fontMetrics().horizontalAdvance(text) <= label.contentsRect().width()
+    assert label.geometry().right() < label.parentWidget().width()  # none of it off the bar
+    assert text != full and text.endswith("total 1744 ms")  # whole stages dropped
+    assert full in label.toolTip()  # every stage, on hovering

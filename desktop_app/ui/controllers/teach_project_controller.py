@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+)
 
 from desktop_app.core.dataset import Dataset, Skipped
 from desktop_app.core.errors import LensError, one_line
@@ -42,6 +49,9 @@ log = logging.getLogger(__name__)
 
 CAPTURE_INTERVAL_MS = 250  # 4 frames a second: different enough to be worth keeping
 DOCK_HEIGHT = 230  # one row of thumbnails: the picture and the predictions keep their room
+# The least a short window leaves the pane: its top row and a little of its lists; the
+# rest scrolls.
+DOCK_FLOOR = 120
 NO_LIVE = "Start the camera (Ctrl+K) or open a video to capture frames from it"
 
 
@@ -82,9 +92,14 @@ class TeachProjectController(QObject):
     train_requested = Signal(object, object)
 
     def __init__(self, window: QMainWindow, settings: Settings, background: Background,
-                 latest_frame: Callable[[], Frame | None]) -> None:
+                 latest_frame: Callable[[], Frame | None], dock_room: Callable[[], int],
+                 ) -> None:
+        """``dock_room``: how tall the pane may be with the picture keeping its share of
+        the window's height."""
         super().__init__(window)
         self._window = window
+        self._dock_room = dock_room
+        self._squeezed_from: int | None = None  # the pane's height before the window shrank
         self._settings = settings
         self._background = background
         self._latest_frame = latest_frame
@@ -98,9 +113,15 @@ class TeachProjectController(QObject):
         self._capture_timer.timeout.connect(self._capture_one)
 
         self.pane = TeachPane()
+        # In a short window the pane scrolls instead of taking the picture's height.
+        scroll = QScrollArea()
+        scroll.setWidget(self.pane)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab scrolls to the focused control
         self.dock = QDockWidget("Teach", window)
         self.dock.setObjectName("teach_dock")
-        self.dock.setWidget(self.pane)
+        self.dock.setWidget(scroll)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         self.dock.hide()
         self.dock.visibilityChanged.connect(self._on_visibility_changed)
@@ -132,8 +153,27 @@ class TeachProjectController(QObject):
     def _show_dock(self) -> None:
         if not self.dock.isVisible():
             self.dock.show()
-            self._window.resizeDocks([self.dock], [DOCK_HEIGHT], Qt.Orientation.Vertical)
+            self._fit_dock(self._unscrolled_height())
         self.dock.raise_()
+
+    @Slot()
+    def fit_dock(self) -> None:
+        """The window's height or the picture's neighbours changed: the pane gives way to
+        keep the picture its share, and takes its height back when there is room again."""
+        if self.dock.isVisible() and not self.dock.isFloating():
+            self._fit_dock(self._squeezed_from or self.dock.height())
+
+    def _unscrolled_height(self) -> int:
+        """At least DOCK_HEIGHT, and all of the pane at the window's width (a bottom dock
+        spans it) with the dock's title: no scrolling where the window has room."""
+        dock, scroll = self.dock.minimumSizeHint(), self.dock.widget().minimumSizeHint()
+        title = dock.height() - scroll.height()
+        return max(DOCK_HEIGHT, self.pane.heightForWidth(self._window.width()) + title)
+
+    def _fit_dock(self, wanted: int) -> None:
+        height = min(wanted, max(DOCK_FLOOR, self._dock_room()))
+        self._squeezed_from = wanted if height < wanted else None
+        self._window.resizeDocks([self.dock], [height], Qt.Orientation.Vertical)
 
     @Slot()
     def toggle_pane(self) -> None:

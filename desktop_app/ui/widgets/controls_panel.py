@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.cam_choice import METHOD_TITLES, live_capable
+from desktop_app.ui.widgets.eliding_combo import ElidingComboBox
 
 CUSTOM_MODEL = "Custom checkpoint…"
 DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "mps": "Apple MPS"}
@@ -39,34 +40,30 @@ class ModelControls(QGroupBox):
     def __init__(self, models: Sequence[str], cam_method: str,
                  parent: QWidget | None = None) -> None:
         super().__init__("Model", parent)
-        self.model_combo = QComboBox()
+        self.model_combo = ElidingComboBox()
         for model in models:
             # The name is the item's data: its text may carry a mark (see mark_downloaded).
             self.model_combo.addItem(model, model)
         self._official = tuple(models)
         self.model_combo.insertSeparator(self.model_combo.count())
         self.model_combo.addItem(CUSTOM_MODEL)
-        self.device_combo = QComboBox()
-        self.layer_combo = QComboBox()
+        self.device_combo = ElidingComboBox()
+        self.layer_combo = ElidingComboBox()
         self.layer_combo.setToolTip("The layer whose activations the map explains")
-        self.method_combo = QComboBox()
+        self.method_combo = ElidingComboBox()
         for method, title in METHOD_TITLES.items():
             self.method_combo.addItem(title, method)
         self.method_combo.setToolTip("How the map is computed; the slow ones (marked) run "
                                      "on stills and frozen frames only")
         self.set_cam_method(cam_method)
         self.set_devices(("auto", "cpu"), "auto")
-        for combo in (self.model_combo, self.device_combo, self.layer_combo,
-                      self.method_combo):
-            # Sized by a fixed length, not the longest entry: the side panel stays narrow.
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(10)
         layout = QFormLayout(self)
         layout.addRow("Model:", self.model_combo)
         layout.addRow("Device:", self.device_combo)
-        layout.addRow("CAM layer:", self.layer_combo)
-        layout.addRow("CAM method:", self.method_combo)
+        # Short labels in a narrow panel: "CAM method:" took the room "Score-CAM (stills)"
+        # needed in a 640-pixel window (the values and tooltips say they are the map's).
+        layout.addRow("Layer:", self.layer_combo)
+        layout.addRow("Method:", self.method_combo)
         self.model_combo.activated.connect(self._on_model_activated)
         self.device_combo.activated.connect(self._on_device_activated)
         self.layer_combo.activated.connect(self._on_layer_activated)

@@ -19,7 +19,8 @@ from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.widgets.theme import error_text_colour
 
 THUMB_SIZE = 88
-_CELL_WIDTH = THUMB_SIZE + 24
+# In a short window: the strip gives the picture 40 px of its height back.
+COMPACT_THUMB_SIZE = 48
 _TEXT_MARGIN = 8  # the item view's own padding around an icon-mode label
 _ELLIPSIS = "…"
 _FAILED_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -58,11 +59,20 @@ def distinct_labels(names: Sequence[str], metrics: QFontMetrics, width: int) -> 
         if plain == name or start <= 3 or start >= len(name):  # fits, or differs early
             labels.append(plain)
             continue
-        # A few characters of context before the difference, then as much as fits (the
-        # middle of the rest goes, the extension stays).
-        labels.append(metrics.elidedText(_ELLIPSIS + name[start - 3:],
-                                         Qt.TextElideMode.ElideMiddle, width))
+        labels.append(_from_difference(name, start, metrics, width))
     return labels
+
+
+def _from_difference(name: str, start: int, metrics: QFontMetrics, width: int) -> str:
+    """A few characters of context before the difference, then as much as fits (the middle
+    of the rest goes, the extension stays); less context where the cut would take the
+    difference itself (a narrow cell), and no extension where even that does not fit."""
+    for context in (3, 2, 1, 0):
+        text = _ELLIPSIS + name[start - context:]
+        label = metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, width)
+        if label.startswith(text[:context + 2]):  # the first different character kept
+            return label
+    return metrics.elidedText(_ELLIPSIS + name[start:], Qt.TextElideMode.ElideRight, width)
 
 
 class Filmstrip(QListWidget):
@@ -75,18 +85,35 @@ class Filmstrip(QListWidget):
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(False)
         self.setMovement(QListView.Movement.Static)
-        self.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
         self.setUniformItemSizes(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setFixedHeight(THUMB_SIZE + 48)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.setGridSize(QSize(_CELL_WIDTH, THUMB_SIZE + 30))
         self.setAcceptDrops(False)
         self.currentRowChanged.connect(self._on_current_row_changed)
         self._placeholder = _placeholder_icon()
         self._names: list[str] = []
+        self.compact = False
+        self._size_cells()
+
+    def set_compact(self, compact: bool) -> None:
+        """Smaller thumbnails (a short window), or the full size."""
+        if compact != self.compact:
+            self.compact = compact
+            self._size_cells()
+            item = self.currentItem()
+            if item is not None:
+                self.scrollToItem(item)
+
+    def _size_cells(self) -> None:
+        size = COMPACT_THUMB_SIZE if self.compact else THUMB_SIZE
+        self.setIconSize(QSize(size, size))
+        # A small thumbnail keeps a wider cell than itself: room for about a dozen letters.
+        self._cell_width = size + (40 if self.compact else 24)
+        self.setGridSize(QSize(self._cell_width, size + 30))
+        self.setFixedHeight(size + 48)
+        self._relabel()
 
     def set_entries(self, names: list[str], tooltips: list[str]) -> None:
         self.blockSignals(True)
@@ -107,13 +134,16 @@ class Filmstrip(QListWidget):
                 item.setToolTip(tip)
                 self.addItem(item)
             self._names += names
-            labels = distinct_labels(self._names, QFontMetrics(self.font()),
-                                     _CELL_WIDTH - _TEXT_MARGIN)
-            for row, label in enumerate(labels):
-                self.item(row).setText(label)
+            self._relabel()
         finally:
             self.blockSignals(False)
         self.setVisible(self.count() > 1)
+
+    def _relabel(self) -> None:
+        labels = distinct_labels(self._names, QFontMetrics(self.font()),
+                                 self._cell_width - _TEXT_MARGIN)
+        for row, label in enumerate(labels):
+            self.item(row).setText(label)
 
     def set_thumbnail(self, row: int, image: QImage) -> None:
         item = self.item(row)

@@ -3,21 +3,69 @@ and the progress of a folder run."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from desktop_app.ui.widgets.job_progress import JobProgress
 
 STAGES = ("decode", "preprocess", "forward", "cam")
+# Where the status bar is short of room, the stages go in this order; the total stays.
+LEAST_TELLING_FIRST = ("decode", "preprocess", "forward", "cam")
+LATENCY_TIP = "Milliseconds per stage of the last prediction"
 
 
-def latency_text(timings: Mapping[str, float]) -> str:
-    parts = [f"{stage} {timings[stage]:.0f}" for stage in STAGES if stage in timings]
+def latency_texts(timings: Mapping[str, float]) -> list[str]:
+    """The timings as text, longest first: each next one leaves out the least telling stage
+    still in it, down to the total alone."""
+    stages = [stage for stage in STAGES if stage in timings]
     total = timings.get("total")
-    if total is not None:
-        parts.append(f"total {total:.0f} ms")
-    return " · ".join(parts)
+    texts = []
+    for dropped in range(len(stages) + 1):
+        gone = set(LEAST_TELLING_FIRST[:dropped])
+        parts = [f"{stage} {timings[stage]:.0f}" for stage in stages if stage not in gone]
+        if total is not None:
+            parts.append(f"total {total:.0f} ms")
+        if parts and (not texts or " · ".join(parts) != texts[-1]):
+            texts.append(" · ".join(parts))
+    return texts
+
+
+class FittingLabel(QLabel):
+    """Shows the longest of its texts that fits its width: a squeezed status bar drops whole
+    parts instead of cutting the text mid-number."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._texts: list[str] = []
+
+    def set_texts(self, texts: Sequence[str]) -> None:
+        self._texts = list(texts)
+        self.updateGeometry()
+        self._fit()
+
+    def _width_of(self, text: str) -> int:
+        margins = self.contentsMargins()
+        return (self.fontMetrics().horizontalAdvance(text) + 2 * self.margin()
+                + margins.left() + margins.right())
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(max((self._width_of(t) for t in self._texts), default=0), hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min((self._width_of(t) for t in self._texts), default=0), hint.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        fitting = [t for t in self._texts if self._width_of(t) <= self.width()]
+        self.setText(fitting[0] if fitting else self._texts[-1] if self._texts else "")
 
 
 class StatusPanel:
@@ -27,8 +75,8 @@ class StatusPanel:
         self.bar = bar
         self.model_label = QLabel("Model: starting…")
         self.device_label = QLabel("")
-        self.latency_label = QLabel("")
-        self.latency_label.setToolTip("Milliseconds per stage of the last prediction")
+        self.latency_label = FittingLabel()
+        self.latency_label.setToolTip(LATENCY_TIP)
         self.fps_label = QLabel("")
         self.run = JobProgress("images", "Stop the folder run (results so far are kept)")
         # Room for its longest text: squeezed by a small window's status bar, "stopping…
@@ -52,7 +100,10 @@ class StatusPanel:
         self.device_label.setVisible(bool(device))
 
     def set_latency(self, timings: Mapping[str, float] | None) -> None:
-        self.latency_label.setText(latency_text(timings) if timings else "")
+        texts = latency_texts(timings) if timings else []
+        self.latency_label.set_texts(texts)
+        # Every stage, should the bar show fewer.
+        self.latency_label.setToolTip(f"{texts[0]}\n{LATENCY_TIP}" if texts else LATENCY_TIP)
 
     def set_fps(self, fps: float | None, capture_fps: float | None = None) -> None:
         if fps is None:

@@ -43,6 +43,9 @@ NO_PROJECT = "No teaching project open"
 NO_PROJECT_HINT = ("Create a teaching project (New project…) or open one to collect examples "
                    "of your own classes.")
 WARNING_LINES = 2  # the room kept for warnings, shown or not: nothing moves when they come
+# The room kept for the samples' hint, whichever it is: in a short window the pane scrolls at
+# its own height, which would change with the hint's lines and move every button below.
+HINT_LINES = 3
 
 
 def _local_paths(event: QDropEvent | QEvent) -> list[Path]:
@@ -95,6 +98,9 @@ class TeachPane(QWidget):
 
         self.samples_label = QLabel("")
         self.samples_label.setWordWrap(True)
+        self.samples_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.samples_label.setFixedHeight(
+            HINT_LINES * self.samples_label.fontMetrics().lineSpacing() + 2)
         self.thumbnails = QListWidget()
         self.thumbnails.setViewMode(QListView.ViewMode.IconMode)
         self.thumbnails.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
@@ -175,6 +181,11 @@ class TeachPane(QWidget):
         status.addWidget(self.capture_label)
         status.addWidget(self.warning_label, 1)
         layout.addLayout(status)
+
+    def heightForWidth(self, width: int) -> int:
+        # What the scroll area around the pane (a short window) makes room for: the height
+        # the pane needs, not the taller one it would like (then it scrolled with room left).
+        return self.layout().minimumHeightForWidth(width)
 
     def _connect(self) -> None:
         self.new_button.clicked.connect(self.new_requested)
