@@ -48,11 +48,17 @@ from support.shapes_model import CLASSES, Sample, ShapesModel, make_sample
 from desktop_app.cli import main
 from desktop_app.core.dataset import DatasetError, check_teachable, scan_dataset
 from desktop_app.core.errors import Cancelled
-from desktop_app.core.evaluation import evaluate
+from desktop_app.core.evaluation import HOLD_OUT, evaluate
 from desktop_app.inference import load_classifier
 from desktop_app.inference.classifier import Classifier
 from desktop_app.inference.preprocess import Preprocessor
-from desktop_app.inference.taught_files import evaluation_of, files_for, save_checkpoint
+from desktop_app.inference.taught_files import (
+    evaluation_of,
+    files_for,
+    save_checkpoint,
+    save_taught,
+)
+from desktop_app.inference.taught_gallery import gallery_of
 from desktop_app.inference.training import (
     CROSS_VALIDATION,
     FINE_TUNE,
@@ -76,6 +82,7 @@ NOVEL = {
     "warm circle": (CLASSES.index("circle"), "warm"),
     "warm square": (CLASSES.index("square"), "warm"),
 }
+NOVEL_INDEX = {name: i for i, name in enumerate(NOVEL)}
 TRAIN_PER_CLASS = 12
 HELDOUT_PER_CLASS = 10
 DEFAULT_ACCURACY = 0.90
@@ -349,6 +356,63 @@ def test_fewer_than_ten_images_a_class_cross_validates_the_chosen_schedule(
     assert evaluation.validation == "5-fold cross-validation"
     assert evaluation.val_counts == evaluation.counts == dict.fromkeys(NOVEL, 6)
     assert evaluation.accuracy > 0.5  # these classes are learnable: well above chance (0.25)
+
+
+@pytest.mark.slow
+def test_under_k_fold_the_gallery_shows_every_class_with_its_out_of_fold_predictions(
+    backbone: Classifier, novel: Novel, feature_cache: Path, tmp_path: Path
+) -> None:
+    # Six images a class: 5-fold. The saved model's split holds out one image a class, which
+    # was all the gallery used to show, predicted by a model other than the table's.
+    data = _subset(novel, tmp_path / "data", {n: (n, slice(0, 6)) for n in NOVEL})
+    dataset = scan_dataset(data)
+    trained = teach(backbone, dataset, Recipe(linear_only=True), feature_cache)
+    cv = trained.cross_validation
+    assert cv is not None and len(trained.val_index) == len(NOVEL)
+    saved = save_taught(trained, dataset, backbone, files_for(tmp_path / "out" / "m.safetensors"))
+
+    gallery = gallery_of(saved, trained)
+
+    assert gallery.validation == saved.evaluation.validation == "5-fold cross-validation"
+    row_of = {example.path: i for i, example in enumerate(trained.examples)}
+    confusion = np.zeros((len(NOVEL), len(NOVEL)), dtype=np.int64)
+    for name, tiles in gallery.by_class.items():
+        assert len(tiles) == 6  # every image of the class (GALLERY_PER_CLASS)
+        for tile in tiles:
+            probabilities = cv.probabilities[row_of[tile.path]]
+            assert tile.true == name == tile.path.parent.name
+            assert tile.predicted == trained.classes[int(probabilities.argmax())]
+            assert tile.confidence == pytest.approx(float(probabilities.max()))
+            confusion[NOVEL_INDEX[tile.true], NOVEL_INDEX[tile.predicted]] += 1
+    assert confusion.tolist() == saved.evaluation.confusion_matrix  # what the table shows
+    # The saved model trained on the split's other 5 images a class, and the tiles say whose.
+    train = {trained.examples[i].path for i in trained.train_index}
+    assert gallery.trained_on == len(train) == 5 * len(NOVEL)
+    assert saved.report["mistake_maps_trained_on"] == sum(
+        Path(m.path) in train for m in saved.evaluation.mistakes)
+    assert json.loads(saved.files.report.read_text())["mistake_maps_trained_on"] == (
+        saved.report["mistake_maps_trained_on"])
+
+
+@pytest.mark.slow
+def test_with_a_hold_out_split_the_gallery_is_the_validation_images_by_the_saved_model(
+    backbone: Classifier, novel: Novel, feature_cache: Path, tmp_path: Path
+) -> None:
+    dataset = scan_dataset(novel.train_dir)  # 12 images a class: no k-fold
+    trained = teach(backbone, dataset, Recipe(linear_only=True), feature_cache)
+    assert trained.cross_validation is None
+    saved = save_taught(trained, dataset, backbone, files_for(tmp_path / "m.safetensors"))
+
+    gallery = gallery_of(saved, trained)
+
+    assert (gallery.validation, gallery.trained_on) == (HOLD_OUT, 0)
+    shown = [tile for tiles in gallery.by_class.values() for tile in tiles]
+    val_paths = [trained.examples[i].path for i in trained.val_index]
+    assert [tile.path for tile in shown] == val_paths  # two a class, in the split's order
+    for tile, probabilities in zip(shown, trained.val_probabilities, strict=True):
+        assert tile.predicted == trained.classes[int(probabilities.argmax())]
+        assert tile.confidence == pytest.approx(float(probabilities.max()))
+    assert saved.report["mistake_maps_trained_on"] == 0
 
 
 @pytest.mark.slow
