@@ -81,10 +81,17 @@ def maps_note(seen: int, images: int) -> str:
     """Whose maps those of out-of-fold scored images are, in words: the saved model's, which
     trained on ``seen`` of the ``images`` (it learned from the split; the folds' models,
     which made the predictions, are not kept)."""
-    return (f"Predictions are out-of-fold: each by a model that did not train on the image, "
-            f"as counted above. The maps are the saved model's, the one you will use, and it "
-            f"trained on {seen} of these {images} images, so its maps of them may look better "
-            f"than on images it has never seen.")
+    if seen == 0:
+        trained = "which did not train on " + ("this image" if images == 1 else "these images")
+    elif seen == images:
+        trained = ("which trained on this image" if images == 1
+                   else f"which trained on all {images} of these images")
+    else:
+        trained = f"which trained on {seen} of these {images} images"
+    caveat = ": its maps of what it trained on may look better than on new images" if seen else ""
+    return ("Predictions are out-of-fold: each by a model that did not train on the image, as "
+            f"counted above. The maps are the saved model's, the one you will use, {trained}"
+            f"{caveat}.")
 
 
 def report_of(trained: TrainedModel, evaluation: Evaluation, backbone: Classifier,

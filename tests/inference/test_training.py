@@ -55,6 +55,7 @@ from desktop_app.inference.preprocess import Preprocessor
 from desktop_app.inference.taught_files import (
     evaluation_of,
     files_for,
+    maps_note,
     save_checkpoint,
     save_taught,
 )
@@ -212,6 +213,15 @@ def test_evaluation_counts_confusions_orders_mistakes_and_warns(tmp_path) -> Non
     assert everything_a.warnings == (
         "the model predicts a for every validation image: it has not learned to tell the "
         "classes apart (more, or more varied, images help)",)
+
+
+def test_the_maps_note_says_how_many_of_the_images_the_saved_model_trained_on() -> None:
+    assert maps_note(10, 12).endswith(
+        "The maps are the saved model's, the one you will use, which trained on 10 of these 12 "
+        "images: its maps of what it trained on may look better than on new images.")
+    assert "which trained on all 3 of these images:" in maps_note(3, 3)
+    assert "which trained on this image:" in maps_note(1, 1)
+    assert maps_note(0, 2).endswith("which did not train on these images.")
 
 
 # -- teaching the shapes model new combinations ----------------------------------------------
@@ -505,6 +515,8 @@ def test_cli_train_skips_a_bad_file_warns_of_a_duplicate_and_writes_the_files(
     assert report["recipe"]["linear_only"] is True
     assert report["validation"] == "5-fold cross-validation"  # fewer than 10 images a class
     assert report["val_counts"] == report["counts"]
+    # Out-of-fold mistakes, mapped by the saved model: how many of them it trained on.
+    assert 0 <= report["mistake_maps_trained_on"] <= len(report["mistake_maps"])
     assert json.loads((out.parent / "model.report.json").read_text()) == report
     assert (out.parent / "model.txt").read_text() == f"{first}\n{second}\n"
     assert load_classifier(weights=out, device="cpu").labels == (first, second)
