@@ -571,7 +571,7 @@ def _run_train(options: argparse.Namespace) -> int:
     check_teachable(dataset.classes, dataset.counts())
 
     from desktop_app.inference import load_classifier
-    from desktop_app.inference.taught_files import save_taught
+    from desktop_app.inference.taught_files import maps_note, save_taught
     from desktop_app.inference.training import teach
 
     recipe = Recipe(linear_only=options.linear_only, epochs=options.epochs,
@@ -598,6 +598,8 @@ def _run_train(options: argparse.Namespace) -> int:
         print(f"wrote {files.checkpoint}, {files.labels.name}, {files.report.name}"
               + (f", {Path(str(saved.report['onnx'])).name}" if options.onnx else "")
               + (f" and {len(maps)} mistake maps in {maps[0].parent.name}" if maps else ""))
+        if maps and trained.cross_validation is not None:
+            print(maps_note(int(saved.report["mistake_maps_trained_on"]), len(maps)))
     if trained.stopped == "cancelled":
         _err("stopped by Ctrl+C: saved the best model so far")
         return 130

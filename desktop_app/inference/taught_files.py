@@ -8,6 +8,7 @@ checkpoints loads it as it is; the class count comes from ``fc``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,20 +41,57 @@ def files_for(checkpoint: Path) -> TaughtFiles:
                        checkpoint.with_name(f"{checkpoint.stem}.report.json"))
 
 
+@dataclass(frozen=True)
+class Scored:
+    """The images a training's evaluation scores, each by a model that did not train on it:
+    the validation split by the saved model, or every image out of fold."""
+
+    index: np.ndarray  # into ``trained.examples``
+    probabilities: np.ndarray  # (len(index), classes)
+    validation: str  # HOLD_OUT or "K-fold cross-validation"
+
+
+def scored(trained: TrainedModel) -> Scored:
+    cv = trained.cross_validation
+    if cv is None:
+        return Scored(trained.val_index, trained.val_probabilities, HOLD_OUT)
+    return Scored(np.arange(len(trained.examples)), cv.probabilities,
+                  f"{cv.folds}-fold cross-validation")
+
+
 def evaluation_of(trained: TrainedModel, dataset: Dataset) -> Evaluation:
     """The validation split's scores, or every image's out-of-fold scores when training
     cross-validated (a class with fewer than ``FEW_IMAGES`` images)."""
     counts = count_by_class(trained.classes, trained.examples)
-    cv = trained.cross_validation
-    if cv is None:
-        index, probabilities, validation = trained.val_index, trained.val_probabilities, HOLD_OUT
-    else:
-        index = np.arange(len(trained.examples))
-        probabilities, validation = cv.probabilities, f"{cv.folds}-fold cross-validation"
-    labels = [trained.examples[i].label for i in index]
+    scores = scored(trained)
+    labels = [trained.examples[i].label for i in scores.index]
     return evaluate(
-        trained.classes, counts, np.array(labels, dtype=np.int64), probabilities,
-        [trained.examples[i].path for i in index], dataset.duplicates, validation)
+        trained.classes, counts, np.array(labels, dtype=np.int64), scores.probabilities,
+        [trained.examples[i].path for i in scores.index], dataset.duplicates, scores.validation)
+
+
+def trained_on(trained: TrainedModel, paths: Sequence[Path]) -> int:
+    """How many of ``paths`` the saved model trained on (under k-fold most scored images;
+    under a hold-out split none)."""
+    train = {trained.examples[i].path for i in trained.train_index}
+    return sum(Path(path) in train for path in paths)
+
+
+def maps_note(seen: int, images: int) -> str:
+    """Whose maps those of out-of-fold scored images are, in words: the saved model's, which
+    trained on ``seen`` of the ``images`` (it learned from the split; the folds' models,
+    which made the predictions, are not kept)."""
+    if seen == 0:
+        trained = "which did not train on " + ("this image" if images == 1 else "these images")
+    elif seen == images:
+        trained = ("which trained on this image" if images == 1
+                   else f"which trained on all {images} of these images")
+    else:
+        trained = f"which trained on {seen} of these {images} images"
+    caveat = ": its maps of what it trained on may look better than on new images" if seen else ""
+    return ("Predictions are out-of-fold: each by a model that did not train on the image, as "
+            f"counted above. The maps are the saved model's, the one you will use, {trained}"
+            f"{caveat}.")
 
 
 def report_of(trained: TrainedModel, evaluation: Evaluation, backbone: Classifier,
@@ -113,6 +151,8 @@ def save_taught(trained: TrainedModel, dataset: Dataset, backbone: Classifier,
     maps = mistake_maps(files, evaluation)
     report = report_of(trained, evaluation, backbone, dataset, files)
     report["mistake_maps"] = [str(p) for p in maps]
+    # Under k-fold the mistakes are the folds' models' and the maps the saved model's.
+    report["mistake_maps_trained_on"] = trained_on(trained, [m.path for m in evaluation.mistakes])
     if onnx:
         from desktop_app.inference.onnx_export import export_onnx, onnx_path_for
 

@@ -1,9 +1,13 @@
 """Grad-CAM pictures of a taught model's validation images, for the window's results.
 
-Per class, a few validation images with the map of their true class, so a user sees at a
-glance whether the class is recognised by the object or by its surroundings; and the most
-confident mistakes, read back from the maps ``save_taught`` wrote (the same pictures as on
-disk). Overlays are small (``max_side``) uint8 RGB arrays: the window only shows them.
+Per class, a few of the images the evaluation scored with the map of their true class, so a
+user sees at a glance whether the class is recognised by the object or by its surroundings;
+and the most confident mistakes, read back from the maps ``save_taught`` wrote (the same
+pictures as on disk). Each tile's prediction is the evaluation's: under a hold-out split the
+saved model's on its validation images; under k-fold cross-validation every image's
+out-of-fold one, as in the confusion matrix. The maps are always the saved model's, the one
+the user will use, which under k-fold trained on most of the images shown (``trained_on``
+counts them). Overlays are small (``max_side``) uint8 RGB arrays: the window only shows them.
 """
 
 from __future__ import annotations
@@ -37,20 +41,25 @@ class MapTile:
 
 @dataclass(frozen=True)
 class Gallery:
-    by_class: dict[str, tuple[MapTile, ...]]  # validation images, each with its class's map
+    by_class: dict[str, tuple[MapTile, ...]]  # scored images, each with its class's map
     mistakes: tuple[MapTile, ...]  # the most confident first, maps of the wrong class
+    validation: str  # the evaluation's: HOLD_OUT or "K-fold cross-validation"
+    trained_on: int  # of the images in ``by_class``, those the saved model trained on
 
 
 def gallery_of(saved: Saved, trained: TrainedModel, *, per_class: int = GALLERY_PER_CLASS,
                max_side: int = TILE_SIDE, cancel: Callable[[], bool] | None = None) -> Gallery:
-    """The validation gallery by the saved model as the engine loads it (so the maps are
-    the ones the window will show once the model is used); stops early when ``cancel()``."""
+    """The gallery of the images the evaluation scored, by the saved model as the engine
+    loads it (so the maps are the ones the window will show once the model is used); stops
+    early when ``cancel()``."""
     from desktop_app.inference.classifier import load_classifier
+    from desktop_app.inference.taught_files import scored, trained_on
 
     model = load_classifier(weights=saved.files.checkpoint, device="cpu", backend="eager")
     classes = trained.classes
+    scores = scored(trained)
     by_class: dict[str, list[MapTile]] = {name: [] for name in classes}
-    for row, index in enumerate(trained.val_index):
+    for row, index in enumerate(scores.index):
         example = trained.examples[index]
         tiles = by_class[classes[example.label]]
         if len(tiles) >= per_class:
@@ -61,7 +70,7 @@ def gallery_of(saved: Saved, trained: TrainedModel, *, per_class: int = GALLERY_
         cams = model.predict(example.path, topk=1, cam_classes=[example.label]).cams
         assert cams is not None  # a Grad-CAM was asked for
         width, height = picture.image.size
-        probabilities = trained.val_probabilities[row]
+        probabilities = scores.probabilities[row]
         predicted = int(np.argmax(probabilities))
         tiles.append(MapTile(
             example.path, classes[example.label], classes[predicted],
@@ -71,4 +80,6 @@ def gallery_of(saved: Saved, trained: TrainedModel, *, per_class: int = GALLERY_
         MapTile(Path(m.path), m.true, m.predicted, m.confidence,
                 decode_for_overlay(png, max_side).array)
         for m, png in zip(saved.evaluation.mistakes, saved.mistake_maps, strict=True))
-    return Gallery({name: tuple(tiles) for name, tiles in by_class.items()}, mistakes)
+    shown = [tile.path for tiles in by_class.values() for tile in tiles]
+    return Gallery({name: tuple(tiles) for name, tiles in by_class.items()}, mistakes,
+                   scores.validation, trained_on(trained, shown))

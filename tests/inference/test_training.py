@@ -48,11 +48,18 @@ from support.shapes_model import CLASSES, Sample, ShapesModel, make_sample
 from desktop_app.cli import main
 from desktop_app.core.dataset import DatasetError, check_teachable, scan_dataset
 from desktop_app.core.errors import Cancelled
-from desktop_app.core.evaluation import evaluate
+from desktop_app.core.evaluation import HOLD_OUT, evaluate
 from desktop_app.inference import load_classifier
 from desktop_app.inference.classifier import Classifier
 from desktop_app.inference.preprocess import Preprocessor
-from desktop_app.inference.taught_files import evaluation_of, files_for, save_checkpoint
+from desktop_app.inference.taught_files import (
+    evaluation_of,
+    files_for,
+    maps_note,
+    save_checkpoint,
+    save_taught,
+)
+from desktop_app.inference.taught_gallery import gallery_of
 from desktop_app.inference.training import (
     CROSS_VALIDATION,
     FINE_TUNE,
@@ -76,6 +83,7 @@ NOVEL = {
     "warm circle": (CLASSES.index("circle"), "warm"),
     "warm square": (CLASSES.index("square"), "warm"),
 }
+NOVEL_INDEX = {name: i for i, name in enumerate(NOVEL)}
 TRAIN_PER_CLASS = 12
 HELDOUT_PER_CLASS = 10
 DEFAULT_ACCURACY = 0.90
@@ -205,6 +213,15 @@ def test_evaluation_counts_confusions_orders_mistakes_and_warns(tmp_path) -> Non
     assert everything_a.warnings == (
         "the model predicts a for every validation image: it has not learned to tell the "
         "classes apart (more, or more varied, images help)",)
+
+
+def test_the_maps_note_says_how_many_of_the_images_the_saved_model_trained_on() -> None:
+    assert maps_note(10, 12).endswith(
+        "The maps are the saved model's, the one you will use, which trained on 10 of these 12 "
+        "images: its maps of what it trained on may look better than on new images.")
+    assert "which trained on all 3 of these images:" in maps_note(3, 3)
+    assert "which trained on this image:" in maps_note(1, 1)
+    assert maps_note(0, 2).endswith("which did not train on these images.")
 
 
 # -- teaching the shapes model new combinations ----------------------------------------------
@@ -352,6 +369,63 @@ def test_fewer_than_ten_images_a_class_cross_validates_the_chosen_schedule(
 
 
 @pytest.mark.slow
+def test_under_k_fold_the_gallery_shows_every_class_with_its_out_of_fold_predictions(
+    backbone: Classifier, novel: Novel, feature_cache: Path, tmp_path: Path
+) -> None:
+    # Six images a class: 5-fold. The saved model's split holds out one image a class, which
+    # was all the gallery used to show, predicted by a model other than the table's.
+    data = _subset(novel, tmp_path / "data", {n: (n, slice(0, 6)) for n in NOVEL})
+    dataset = scan_dataset(data)
+    trained = teach(backbone, dataset, Recipe(linear_only=True), feature_cache)
+    cv = trained.cross_validation
+    assert cv is not None and len(trained.val_index) == len(NOVEL)
+    saved = save_taught(trained, dataset, backbone, files_for(tmp_path / "out" / "m.safetensors"))
+
+    gallery = gallery_of(saved, trained)
+
+    assert gallery.validation == saved.evaluation.validation == "5-fold cross-validation"
+    row_of = {example.path: i for i, example in enumerate(trained.examples)}
+    confusion = np.zeros((len(NOVEL), len(NOVEL)), dtype=np.int64)
+    for name, tiles in gallery.by_class.items():
+        assert len(tiles) == 6  # every image of the class (GALLERY_PER_CLASS)
+        for tile in tiles:
+            probabilities = cv.probabilities[row_of[tile.path]]
+            assert tile.true == name == tile.path.parent.name
+            assert tile.predicted == trained.classes[int(probabilities.argmax())]
+            assert tile.confidence == pytest.approx(float(probabilities.max()))
+            confusion[NOVEL_INDEX[tile.true], NOVEL_INDEX[tile.predicted]] += 1
+    assert confusion.tolist() == saved.evaluation.confusion_matrix  # what the table shows
+    # The saved model trained on the split's other 5 images a class, and the tiles say whose.
+    train = {trained.examples[i].path for i in trained.train_index}
+    assert gallery.trained_on == len(train) == 5 * len(NOVEL)
+    assert saved.report["mistake_maps_trained_on"] == sum(
+        Path(m.path) in train for m in saved.evaluation.mistakes)
+    assert json.loads(saved.files.report.read_text())["mistake_maps_trained_on"] == (
+        saved.report["mistake_maps_trained_on"])
+
+
+@pytest.mark.slow
+def test_with_a_hold_out_split_the_gallery_is_the_validation_images_by_the_saved_model(
+    backbone: Classifier, novel: Novel, feature_cache: Path, tmp_path: Path
+) -> None:
+    dataset = scan_dataset(novel.train_dir)  # 12 images a class: no k-fold
+    trained = teach(backbone, dataset, Recipe(linear_only=True), feature_cache)
+    assert trained.cross_validation is None
+    saved = save_taught(trained, dataset, backbone, files_for(tmp_path / "m.safetensors"))
+
+    gallery = gallery_of(saved, trained)
+
+    assert (gallery.validation, gallery.trained_on) == (HOLD_OUT, 0)
+    shown = [tile for tiles in gallery.by_class.values() for tile in tiles]
+    val_paths = [trained.examples[i].path for i in trained.val_index]
+    assert [tile.path for tile in shown] == val_paths  # two a class, in the split's order
+    for tile, probabilities in zip(shown, trained.val_probabilities, strict=True):
+        assert tile.predicted == trained.classes[int(probabilities.argmax())]
+        assert tile.confidence == pytest.approx(float(probabilities.max()))
+    assert saved.report["mistake_maps_trained_on"] == 0
+
+
+@pytest.mark.slow
 def test_layer3_activations_stay_on_disk_and_are_read_a_batch_at_a_time(
     taught: dict[str, tuple[TrainedModel, Path]], feature_cache: Path,
     shapes_model: ShapesModel, tmp_path: Path
@@ -441,6 +515,8 @@ def test_cli_train_skips_a_bad_file_warns_of_a_duplicate_and_writes_the_files(
     assert report["recipe"]["linear_only"] is True
     assert report["validation"] == "5-fold cross-validation"  # fewer than 10 images a class
     assert report["val_counts"] == report["counts"]
+    # Out-of-fold mistakes, mapped by the saved model: how many of them it trained on.
+    assert 0 <= report["mistake_maps_trained_on"] <= len(report["mistake_maps"])
     assert json.loads((out.parent / "model.report.json").read_text()) == report
     assert (out.parent / "model.txt").read_text() == f"{first}\n{second}\n"
     assert load_classifier(weights=out, device="cpu").labels == (first, second)

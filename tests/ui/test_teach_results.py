@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QScreen
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
-from desktop_app.core.evaluation import Evaluation
-from desktop_app.inference.taught_gallery import TILE_SIDE, MapTile
+from desktop_app.core.evaluation import HOLD_OUT, Evaluation
+from desktop_app.inference.taught_gallery import TILE_SIDE, Gallery, MapTile
 from desktop_app.ui.widgets.teach_dialog import TeachDialog
 from desktop_app.ui.widgets.teach_results import ConfusionTable, TileFlow
 
@@ -42,7 +42,8 @@ def small_screen(monkeypatch: pytest.MonkeyPatch) -> QRect:
     return SMALL_SCREEN
 
 
-def _dialog_with_results(qtbot: Any) -> TeachDialog:
+def _dialog_with_results(qtbot: Any, validation: str = HOLD_OUT,
+                         trained_on: int = 0) -> TeachDialog:
     dialog = TeachDialog()
     qtbot.addWidget(dialog)
     dialog.show_started("Teach — parts", "Reading /data…")
@@ -52,7 +53,7 @@ def _dialog_with_results(qtbot: Any) -> TeachDialog:
     mistakes = [_tile(CLASSES[i], CLASSES[i + 1]) for i in range(4)]
     gallery = {name: tuple(_tile(name, name) for _ in range(6)) for name in CLASSES}
     dialog.results.show_results("Validation accuracy 80% on 30 images. " * 3, _evaluation(),
-                                mistakes, gallery)
+                                Gallery(gallery, tuple(mistakes), validation, trained_on))
     dialog.show_done("Saved to /models/parts.safetensors")
     return dialog
 
@@ -100,3 +101,38 @@ def test_a_mistakes_caption_fits_its_three_lines_and_the_tooltip_has_the_file(
     caption = first.findChildren(type(dialog.status))[1]
     needed = caption.heightForWidth(caption.width())
     assert needed <= caption.height()  # nothing cut off at the bottom
+
+
+def _headings(dialog: TeachDialog) -> list[QLabel]:
+    return [label for label in dialog.results.findChildren(QLabel)
+            if label.text().startswith("<b>") and label.isVisible()]
+
+
+def test_under_k_fold_the_gallery_says_whose_maps_they_are_and_that_it_trained_on_them(
+        qtbot: Any, small_screen: QRect) -> None:
+    dialog = _dialog_with_results(qtbot, "5-fold cross-validation", trained_on=29)
+
+    [gallery] = [h for h in _headings(dialog) if "map of their class" in h.text()]
+    text = gallery.text()
+    assert text.startswith("<b>Images with the map of their class")
+    assert "Predictions are out-of-fold" in text
+    assert "the saved model's, the one you will use" in text
+    assert "trained on 29 of these 36 images" in text  # 6 classes, 6 tiles each
+    assert "trained on 29 of these 36 images" in gallery.toolTip()
+    [mistakes] = [h for h in _headings(dialog) if "mistakes" in h.text()]
+    assert "Most confident mistakes in 5-fold cross-validation" in mistakes.text()
+    # Said once, in the header, not on the tiles; and it wraps within the 640-pixel window.
+    assert not any("out-of-fold" in tile.toolTip() for flow in
+                   dialog.results.findChildren(TileFlow) for tile in flow.tiles)
+    scroll = dialog.findChild(QWidget, "qt_scrollarea_viewport")
+    qtbot.waitUntil(lambda: gallery.width() <= scroll.width(), timeout=3000)
+
+
+def test_with_a_hold_out_split_the_gallery_is_of_validation_images_without_a_note(
+        qtbot: Any, small_screen: QRect) -> None:
+    dialog = _dialog_with_results(qtbot)
+    texts = [h.text() for h in _headings(dialog)]
+    assert ("<b>Validation images with the map of their class: is it on the object or on the "
+            "background?</b>") in texts
+    assert "<b>Most confident mistakes (the map of the class the model chose)</b>" in texts
+    assert not any("out-of-fold" in text for text in texts)

@@ -319,6 +319,61 @@ def test_linear_only_and_a_seed_chosen_with_keys_are_what_trains_and_what_the_re
 
 
 @pytest.mark.slow
+def test_a_k_fold_training_shows_every_image_of_each_class_with_its_out_of_fold_prediction(
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six images a class: the evaluation is k-fold. The gallery used to show the saved
+    model's one hold-out image a class, its caption disagreeing with the table above."""
+    import desktop_app.inference.training as training
+
+    taught: list[training.TrainedModel] = []
+    teach = training.teach
+    monkeypatch.setattr(training, "teach",
+                        lambda *args, **kwargs: taught.append(teach(*args, **kwargs)) or taught[-1])
+    choose_in_dialogs(monkeypatch, shapes.data, tmp_path / "kfold.safetensors")
+    window.actions_.train_from_folder.trigger()
+    settings_dialog(qtbot, window)
+    press(qtbot, Qt.Key.Key_Space)  # Linear probe only: sooner, and k-fold all the same
+    press(qtbot, Qt.Key.Key_Return)
+
+    qtbot.waitUntil(lambda: window.teach.result is not None, timeout=TRAIN_TIMEOUT_MS)
+    [trained] = taught
+    cv = trained.cross_validation
+    assert cv is not None and cv.folds == 5
+    results = window.teach.dialog.results
+    assert "(5-fold cross-validation)" in results.summary.text()
+    # Each image's out-of-fold prediction, as the caption under its map should say it.
+    expected = {}
+    for example, probabilities in zip(trained.examples, cv.probabilities, strict=True):
+        true, predicted = trained.classes[example.label], trained.classes[probabilities.argmax()]
+        confidence = f"{probabilities.max():.0%}"
+        expected[example.path] = (true, predicted, f"✓ {confidence}" if predicted == true
+                                  else f"✗ taken for {predicted} ({confidence})")
+    shown: dict[str, list[str]] = {name: [] for name in TAUGHT}
+    confusion = {(true, predicted): 0 for true in TAUGHT for predicted in TAUGHT}
+    for tile in results.findChildren(QWidget, "map-tile"):
+        path, caption = tile.toolTip().split("\n")
+        if not caption.startswith(("✓", "✗")):
+            continue  # a mistake's tile, above the gallery
+        true, predicted, said = expected[Path(path)]
+        assert tile.findChildren(QLabel)[1].text() == caption == said
+        shown[true].append(path)
+        confusion[true, predicted] += 1
+    assert {name: len(paths) for name, paths in shown.items()} == dict.fromkeys(
+        TAUGHT, PER_CLASS)  # every image of every class
+    table = results.table
+    assert confusion == {(true, predicted): int(table.item(r, c).text())
+                         for r, true in enumerate(TAUGHT) for c, predicted in enumerate(TAUGHT)}
+    # The maps are the saved model's: the header says it trained on most of these images.
+    [header] = [label for label in results.findChildren(QLabel)
+                if "map of their class" in label.text()]
+    assert header.isVisible()
+    assert (f"trained on {len(trained.train_index)} of these {PER_CLASS * len(TAUGHT)} "
+            "images") in header.text()
+    assert "the saved model's, the one you will use" in header.text()
+
+
+@pytest.mark.slow
 def test_epochs_and_learning_rate_typed_before_the_panes_train_bound_the_fine_tuning(
         qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path) -> None:
     from desktop_app.core.teach_project import TeachProject

@@ -234,14 +234,14 @@ class TeachController(QObject):
         summary = (
             f"<b>Validation accuracy {percent(evaluation.accuracy)}</b> "
             f"({evaluation.validation}) on "
-            f"{sum(evaluation.val_counts.values())} images (linear probe alone "
-            f"{percent(result.probe_accuracy)}). Kept: {result.best}; {how}.<br>"
+            f"{sum(evaluation.val_counts.values())} images (linear probe alone on the "
+            f"early-stopping split: {percent(result.probe_accuracy)}). Kept: {result.best}; "
+            f"{how}.<br>"
             f"Recipe: {escape(result.request.recipe.describe())}.<br>"
             f"Saved {files.checkpoint} with {files.labels.name} and {files.report.name} "
             f"({result.worker_ms / 1000:.0f} s).")
         dialog = self._dialog()
-        dialog.results.show_results(summary, evaluation, result.gallery.mistakes,
-                                    result.gallery.by_class)
+        dialog.results.show_results(summary, evaluation, result.gallery)
         dialog.show_done(f"Trained {len(evaluation.classes)} classes: {how}.")
         emit(self.message, f"Trained {files.checkpoint.name}: validation accuracy "
                            f"{percent(evaluation.accuracy)}", "info")

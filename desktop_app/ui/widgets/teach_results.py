@@ -1,10 +1,13 @@
 """What a taught model learned: per-class accuracy with the confusion matrix, the warnings in
 plain words, the most confident mistakes and a per-class gallery of validation images, each
-with its Grad-CAM overlay (drawn by the worker; here they only become pixmaps)."""
+with its Grad-CAM overlay (drawn by the worker; here they only become pixmaps). Under k-fold
+cross-validation the captions are out-of-fold, as the table, while the maps are the saved
+model's, which trained on most of those images: the gallery's header says so."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPixmap, QResizeEvent
@@ -20,8 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.evaluation import Evaluation
-from desktop_app.inference.taught_gallery import TILE_SIDE, MapTile
+from desktop_app.core.evaluation import HOLD_OUT, Evaluation
+from desktop_app.inference.taught_files import maps_note
+from desktop_app.inference.taught_gallery import TILE_SIDE, Gallery, MapTile
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.widgets.qt_image import rgb_to_qimage
 
@@ -181,8 +185,7 @@ class TeachResults(QWidget):
         layout.addLayout(self._sections)
         layout.addStretch(1)
 
-    def show_results(self, summary: str, evaluation: Evaluation, mistakes: Sequence[MapTile],
-                     gallery: dict[str, tuple[MapTile, ...]]) -> None:
+    def show_results(self, summary: str, evaluation: Evaluation, gallery: Gallery) -> None:
         self.summary.setText(summary)
         self.use_button.setEnabled(True)
         self.use_button.setText("Use this model")
@@ -193,16 +196,26 @@ class TeachResults(QWidget):
             item = self._sections.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        if mistakes:
+        out_of_fold = gallery.validation != HOLD_OUT
+        if gallery.mistakes:
             self._sections.addWidget(_heading(
+                f"Most confident mistakes in {gallery.validation} (the saved model's map of "
+                "the class wrongly chosen)" if out_of_fold else
                 "Most confident mistakes (the map of the class the model chose)"))
             self._sections.addWidget(TileFlow(
                 [(m, f"{m.true}, taken for {m.predicted} ({m.confidence:.0%})")
-                 for m in mistakes]))
-        self._sections.addWidget(_heading(
-            "Validation images with the map of their class: is it on the object or on "
-            "the background?"))
-        for name, tiles in gallery.items():
+                 for m in gallery.mistakes]))
+        if out_of_fold:
+            shown = sum(map(len, gallery.by_class.values()))
+            note = maps_note(gallery.trained_on, shown)
+            self._sections.addWidget(_heading(
+                "Images with the map of their class: is it on the object or on the "
+                "background?", note=note))
+        else:
+            self._sections.addWidget(_heading(
+                "Validation images with the map of their class: is it on the object or on "
+                "the background?"))
+        for name, tiles in gallery.by_class.items():
             self._sections.addWidget(QLabel(f"<b>{name}</b>"))
             self._sections.addWidget(TileFlow([(t, gallery_caption(t)) for t in tiles]))
 
@@ -211,7 +224,9 @@ class TeachResults(QWidget):
         self.use_button.setText("Model in use")
 
 
-def _heading(text: str) -> QLabel:
-    label = QLabel(f"<b>{text}</b>")
+def _heading(text: str, note: str = "") -> QLabel:
+    """A section's title in bold, with ``note`` beneath in plain words (also its tooltip)."""
+    label = QLabel(f"<b>{text}</b>" + (f"<br>{escape(note, quote=False)}" if note else ""))
     label.setWordWrap(True)
+    label.setToolTip(note)
     return label
