@@ -449,3 +449,28 @@ def test_a_score_cam_run_counts_the_image_under_way_and_cancel_stops_inside_its_
     assert [Path(r["file"]).name for r in _records(out)] == [f"img{i:02d}.png"
                                                             for i in range(4)]
     assert len(list(out.glob("*.jpg"))) == 4
+
+
+def test_in_a_640_by_480_window_the_map_of_the_image_under_way_is_read_in_full(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(12):
+        write_image(folder / f"img{i:02d}.png", (8 * i, 60, 90))
+    _open(qtbot, window, folder, 12)
+    _choose_score_cam(qtbot, window)
+    qtbot.waitUntil(lambda: window.prediction.cam_method == "scorecam", timeout=5000)
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640 and window.height() == 480, timeout=3000)
+    engine.classifier.scorecam_delay = 20.0
+    _write_with_dialog(qtbot, window, tmp_path / "out")
+    run = window.status.run
+    qtbot.waitUntil(lambda: "map" in run.bar.text(), timeout=10_000)
+    qtbot.wait(50)  # the status bar lays out
+    assert run.bar.text().startswith("0/12 images · map ")
+    assert run.bar.fontMetrics().horizontalAdvance(run.bar.text()) < run.bar.width()
+    assert window.width() == 640 and run.cancel_button.isVisible()
+    qtbot.mouseClick(run.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=10_000)
