@@ -384,6 +384,10 @@ def test_in_a_640_by_480_window_the_runs_count_is_read_in_full_also_while_stoppi
         qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
         run = window.status.run
         qtbot.waitUntil(run.isVisible, timeout=10_000)
+        # Cancelled before the worker reached its first batch (importing the pipeline on a
+        # loaded machine), the run ended at once and the check below raced it.
+        qtbot.waitUntil(lambda: any(c["cam"] is None for c in engine.classifier.calls),
+                        timeout=30_000)
         qtbot.mouseClick(run.cancel_button, Qt.MouseButton.LeftButton)
         assert run.bar.text().startswith("stopping… ")
         qtbot.wait(50)  # the status bar lays out
