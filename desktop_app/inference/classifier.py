@@ -234,11 +234,13 @@ class Classifier:
         eigen_smooth: bool = False,
         metrics: Sequence[str] = (),
         progress: Callable[[DecodedImage], ProgressCallback | None] | None = None,
+        cancel: CancelCheck | None = None,
     ) -> list[Prediction]:
         """What ``predict`` gives for each prepared image, with one forward for all of them
         when no CAM or layer-4 Grad-CAM is asked for (its maps come from the same forward);
         any other CAM, or ``metrics``, runs ``predict`` image by image, with
-        ``progress(image)``'s callback (Score-CAM's or the scoring's forwards).
+        ``progress(image)``'s callback (Score-CAM's or the scoring's forwards) and
+        ``cancel``, which stops those between two of their batches (``Cancelled``).
         ``timings["forward"]`` is each image's share of the batch's forward."""
         layer = self.check_arguments(topk, cam, cam_layer, cam_classes, metrics)
         batched = not metrics and (cam is None or (
@@ -247,7 +249,8 @@ class Classifier:
             return [self.predict(item.decoded, topk, cam, cam_layer, cam_classes,
                                  aug_smooth=aug_smooth, eigen_smooth=eigen_smooth,
                                  metrics=metrics,
-                                 progress=progress(item.decoded) if progress else None)
+                                 progress=progress(item.decoded) if progress else None,
+                                 cancel=cancel)
                     for item in inputs]
         if not inputs:
             return []

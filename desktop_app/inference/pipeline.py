@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop_app.core.errors import ImageDecodeError, LensError, one_line
+from desktop_app.core.errors import Cancelled, ImageDecodeError, LensError, one_line
 from desktop_app.core.results import Prediction
 from desktop_app.core.sources import MissingInput
 from desktop_app.inference.catalog import DEFAULT_CAM_LAYER
@@ -51,6 +51,10 @@ class FolderRequest:
     cam_progress: Callable[[str, str], ProgressCallback | None] | None = None
     # Faithfulness scores of each map (FAITHFULNESS_METRICS), in pred.metrics.
     metrics: tuple[str, ...] = ()
+    # Asked between two batches of Score-/Ablation-CAM's forwards (and of the scoring's):
+    # True stops the run there, without the image under way. An image's map takes seconds
+    # to minutes; the run's own ``cancel`` is asked only between images.
+    cam_cancel: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,10 @@ def run_folder(
 ) -> bool:
     """Classify every file of ``paths`` (consumed lazily, e.g. ``core.sources.iter_inputs``;
     a ``MissingInput`` becomes an error outcome in its place) and call ``write`` with each
-    :class:`Outcome`, in order, on a writer thread. Returns False when ``cancel()`` stopped
-    the run early (outcomes already computed are still written). An exception raised by
+    :class:`Outcome`, in order, on a writer thread. Returns False when ``cancel()`` (asked
+    between batches) or ``request.cam_cancel()`` (inside a slow map) stopped the run early:
+    outcomes already computed are still written, none of the batch under way is, so that
+    nothing is written half-way and a resume redoes that batch whole. An exception raised by
     ``write`` stops the run and is re-raised here; ``write`` reports per-file problems
     itself. ``Classifier`` is not thread-safe: nothing else may use ``clf`` meanwhile."""
     size = batch_size or images_per_forward(clf.device)
@@ -93,7 +99,11 @@ def run_folder(
                 if cancel is not None and cancel():
                     _drain(batch)
                     return False
-                for outcome in _classify(clf, batch, request):
+                try:
+                    outcomes = _classify(clf, batch, request)
+                except Cancelled:  # request.cam_cancel, inside an image's map
+                    return False
+                for outcome in outcomes:
                     writer.put(outcome)
         finally:
             prepared.close()  # cancels the decodes queued ahead before the pool waits on them
@@ -174,6 +184,8 @@ def _predict(clf: Classifier, ready: list[tuple[int, Path, ModelInput]],
     try:
         per_method = [_predict_batch(clf, [item for _, _, item in ready], request, method)
                       for method in request.cams or (None,)]
+    except Cancelled:
+        raise  # the run stops: not this image's error
     except (LensError, OSError) as exc:
         if len(ready) == 1:
             index, path, _ = ready[0]
@@ -191,7 +203,8 @@ def _predict_batch(clf: Classifier, inputs: list[ModelInput], request: FolderReq
         inputs, request.topk, method, request.cam_layer, request.cam_classes,
         aug_smooth=request.aug_smooth, eigen_smooth=request.eigen_smooth,
         metrics=request.metrics if method else (),
-        progress=(lambda decoded: report(str(method), decoded.name)) if report else None)
+        progress=(lambda decoded: report(str(method), decoded.name)) if report else None,
+        cancel=request.cam_cancel)
 
 
 _STOP = object()

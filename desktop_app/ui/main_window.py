@@ -198,6 +198,9 @@ class MainWindow(QMainWindow):
         for running in (self.stills.running_changed, self.scores.running_changed):
             running.connect(self._update_actions)
         self.stills.running_changed.connect(self._show_map_progress)
+        a.compute_map.triggered.connect(self.stills.compute_map)
+        self.stills.offer_changed.connect(self._update_actions)
+        self.stills.offer_changed.connect(self._show_map_progress)
         self.live.changed.connect(self.stills.source_changed)  # started, resumed, stopped
         a.train_from_folder.triggered.connect(self.teach.ask_train_from_folder)
         a.training_results.triggered.connect(self.teach.show_dialog)
@@ -417,9 +420,11 @@ class MainWindow(QMainWindow):
     @Slot()
     def _show_map_progress(self) -> None:
         """A slow map began: its count and Cancel in view, also where the controls scroll
-        (a small window), as a scoring's are."""
+        (a small window), as a scoring's are; cancelled: the button that asks again."""
         if self.stills.running:
             self._side_scroll.ensureWidgetVisible(self.predictions.map_progress)
+        elif self.stills.map_offered:
+            self._side_scroll.ensureWidgetVisible(self.predictions.compute_map_button)
 
     @Slot()
     def _update_actions(self) -> None:
@@ -438,6 +443,7 @@ class MainWindow(QMainWindow):
         a.freeze.setEnabled(live is not None)
         # Both are Esc: the job the user is waiting for goes first.
         a.cancel_job.setEnabled(self.stills.running or self.scores.running)
+        a.compute_map.setEnabled(self.stills.map_offered)
         a.stop_live.setEnabled(live is not None and not a.cancel_job.isEnabled())
         a.camera.setChecked(self.live.camera_running)
         a.mirror.setEnabled(live is None or self.live.camera_running)

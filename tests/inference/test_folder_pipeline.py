@@ -197,6 +197,30 @@ def test_pipeline_stops_on_cancel_and_reraises_what_write_raised(tmp_path) -> No
         run_folder(_FakeClassifier(), paths, FolderRequest(), failing, batch_size=2)
 
 
+class _SlowMaps(_FakeClassifier):
+    """Each image's map asks ``cancel`` between its "forwards", as Score-CAM does."""
+
+    def predict_batch(self, inputs, topk, cam, *args, cancel=None, **kwargs):
+        from desktop_app.core.errors import Cancelled
+
+        if cancel is not None and cancel():
+            raise Cancelled("scorecam cancelled")
+        return super().predict_batch(inputs, topk, cam, *args, **kwargs)
+
+
+def test_a_map_cancelled_inside_an_image_ends_the_run_without_that_image(tmp_path) -> None:
+    from desktop_app.inference.pipeline import FolderRequest, run_folder
+
+    paths = [_photo(tmp_path / f"{i}.png", seed=i) for i in range(6)]
+    clf = _SlowMaps()
+    written = []
+    request = FolderRequest(cams=("scorecam",), cam_cancel=lambda: len(clf.batches) >= 3)
+    assert not run_folder(clf, paths, request, written.append, batch_size=1)
+    # The three images done are written; the fourth, stopped in its map, is neither written
+    # nor reported as a broken file (a resumed run does it whole), and the run went no further.
+    assert [o.path for o in written] == paths[:3] and all(o.error is None for o in written)
+
+
 @pytest.mark.slow
 def test_batched_predictions_equal_one_at_a_time(tmp_path, resnet18_weights) -> None:
     from desktop_app.inference import load_classifier

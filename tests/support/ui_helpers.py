@@ -49,6 +49,7 @@ class FakeClassifier:
         self.score_calls: list[dict[str, Any]] = []
         self.score_delay = 0.0  # seconds per perturbed image in score_map
         self.scorecam_delay = 0.0  # seconds a Score-CAM prediction takes (it honours cancel)
+        self.scorecam_delays: dict[str, float] = {}  # by file name, instead of scorecam_delay
         # When set to an Event, each prediction waits for it: a test holds a batch in flight
         # for as long as it needs instead of racing a delay.
         self.gate: threading.Event | None = None
@@ -61,7 +62,9 @@ class FakeClassifier:
         self.calls.append({"topk": topk, "cam": cam, "cam_layer": cam_layer, "image": image,
                            "cam_classes": cam_classes})
         if cam == "scorecam":
-            self._forward_per_channel(cancel, progress)
+            name = Path(image).name if isinstance(image, (str, Path)) else ""
+            self._forward_per_channel(self.scorecam_delays.get(name, self.scorecam_delay),
+                                      cancel, progress)
         started = time.perf_counter()
         if self.gate is not None:
             self.gate.wait(timeout=60)
@@ -107,16 +110,22 @@ class FakeClassifier:
         return Path(image)
 
     def predict_batch(self, inputs: list[Path], topk: int = 5, cam: str | None = "gradcam",
-                      cam_layer: str = "layer4", cam_classes: Any = None,
+                      cam_layer: str = "layer4", cam_classes: Any = None, *,
+                      progress: Any = None, cancel: Any = None,
                       **_options: Any) -> list[Prediction]:
-        return [self.predict(str(path), topk, cam, cam_layer=cam_layer, cam_classes=cam_classes)
+        """As the engine's: image by image, each Score-CAM counting its "forwards" with
+        ``progress(decoded image)``'s callback and honouring ``cancel``."""
+        return [self.predict(str(path), topk, cam, cam_layer=cam_layer, cam_classes=cam_classes,
+                             progress=progress(decode_image(path)) if progress else None,
+                             cancel=cancel)
                 for path in inputs]
 
-    def _forward_per_channel(self, cancel: Any, progress: Any) -> None:
-        """20 "forwards" that count themselves and honour cancel, as the engine's do."""
+    def _forward_per_channel(self, delay: float, cancel: Any, progress: Any) -> None:
+        """20 "forwards" over ``delay`` seconds that count themselves and honour cancel, as
+        the engine's do."""
         from desktop_app.core.errors import Cancelled
 
-        step = self.scorecam_delay / 20  # as it was when this prediction began
+        step = delay / 20  # as it was when this prediction began
         for done in range(20):
             if cancel is not None and cancel():
                 raise Cancelled("Score-CAM cancelled")

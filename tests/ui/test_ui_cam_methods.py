@@ -373,3 +373,79 @@ def test_resuming_live_frames_drops_the_frozen_frames_slow_map(
     qtbot.keyClick(window.view, Qt.Key.Key_Space)  # live again: frames replace the map
     assert not row.isVisible() and not window.actions_.cancel_job.isEnabled()
     window.stop_live()
+
+
+@pytest.mark.parametrize("how", ["F5", "button"])
+def test_a_cancelled_slow_map_is_offered_again_and_computed_at_one_keystroke_or_click(
+        qtbot: Any, tmp_path: Path, how: str) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    wait_for_prediction(qtbot, window)
+    button = window.predictions.compute_map_button
+    compute = window.actions_.compute_map
+    assert not button.isVisible() and not compute.isEnabled()
+    row = _slow_score_cam(qtbot, window, engine)
+    qtbot.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton)
+    qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Escape)
+    # Where the count and its Cancel were: the way to have the map after all.
+    assert button.isVisible() and button.text() == "Compute the Score-CAM map (F5)"
+    qtbot.waitUntil(lambda: window.prediction.cams is None, timeout=3000)
+    header = window.predictions.header
+    assert "Score-CAM map cancelled" in header.text()
+    assert button.isVisible() and compute.isEnabled()  # also once the map-less one is shown
+    assert "Compute the cancelled map" in [a.text().replace("&", "")
+                                           for a in window.menuBar().actions()[2].menu().actions()]
+
+    engine.classifier.scorecam_delay = 1.0
+    if how == "F5":
+        qtbot.keyClick(window.focusWidget(), Qt.Key.Key_F5)
+    else:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert not button.isVisible() and not compute.isEnabled()
+    assert header.text().endswith("\nComputing the Score-CAM map…")
+    qtbot.waitUntil(lambda: row.isVisible() and row.count[0] >= 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.prediction.cams is not None, timeout=5000)
+    assert window.prediction.cam_method == "scorecam" and window.overlay.legend.isVisible()
+    assert "cancelled" not in header.text() and not button.isVisible()
+
+
+def test_another_image_withdraws_the_cancelled_maps_offer(qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (200, 30, 30)),
+                       write_image(tmp_path / "b.png", (30, 30, 200))])
+    wait_for_prediction(qtbot, window)
+    _slow_score_cam(qtbot, window, engine)
+    qtbot.mouseClick(window.predictions.map_progress.cancel_button, Qt.MouseButton.LeftButton)
+    button = window.predictions.compute_map_button
+    assert button.isVisible()
+    engine.classifier.scorecam_delay = 0.0
+    qtbot.keyClick(window.view, Qt.Key.Key_PageDown)  # b.png: its own Score-CAM, asked anew
+    qtbot.waitUntil(lambda: not button.isVisible(), timeout=3000)  # once b.png is decoded
+    assert not window.actions_.compute_map.isEnabled()
+    prediction = wait_for_prediction(qtbot, window, source=str(tmp_path / "b.png"))
+    assert prediction.cam_method == "scorecam" and prediction.cams is not None
+    assert not button.isVisible()
+
+
+def test_in_a_640_by_480_window_the_compute_map_button_scrolls_into_view(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    wait_for_prediction(qtbot, window)
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640 and window.height() == 480, timeout=3000)
+    row = _slow_score_cam(qtbot, window, engine)
+    viewport = window.predictions.parentWidget().parentWidget()
+    viewport.parentWidget().verticalScrollBar().setValue(0)  # the user scrolled back up
+    qtbot.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton)
+    qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Escape)
+    assert not row.isVisible()
+    button = window.predictions.compute_map_button
+    qtbot.waitUntil(lambda: viewport.rect().contains(
+        button.mapTo(viewport, button.rect().bottomRight())), timeout=2000)
+    assert viewport.rect().contains(button.mapTo(viewport, button.rect().topLeft()))
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: row.isVisible(), timeout=3000)

@@ -397,3 +397,84 @@ def test_in_a_640_by_480_window_the_runs_count_is_read_in_full_also_while_stoppi
     finally:
         gate.set()
     qtbot.waitUntil(lambda: not window.exports.running, timeout=30_000)
+
+
+def _choose_score_cam(qtbot: Any, window: MainWindow) -> None:
+    """The method picker, as a keyboard user sets it: focused, then the arrow keys."""
+    from desktop_app.inference.catalog import CAM_METHODS
+
+    combo = window.model_controls.method_combo
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_Home)
+    for _ in range(CAM_METHODS.index("scorecam")):
+        qtbot.keyClick(combo, Qt.Key.Key_Down)
+    assert combo.currentData() == "scorecam"
+
+
+def test_a_score_cam_run_counts_the_image_under_way_and_cancel_stops_inside_its_map(
+        qtbot: Any, tmp_path: Path) -> None:
+    import re
+
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(4):
+        write_image(folder / f"img{i:02d}.png", (60 * i, 60, 90))
+    _open(qtbot, window, folder, 4)
+    _choose_score_cam(qtbot, window)  # the still's Score-CAM: quick here
+    qtbot.waitUntil(lambda: window.prediction.cam_method == "scorecam", timeout=5000)
+    # The third image's map takes 20 s (20 "forwards" of a second), as a real Score-CAM can.
+    engine.classifier.scorecam_delays = {"img02.png": 20.0}
+    out = tmp_path / "out"
+    _write_with_dialog(qtbot, window, out)
+    run = window.status.run
+    # The count says how far the image under way has come, not just "2/4 images" for 20 s.
+    def counted() -> int:
+        under_way = re.fullmatch(r"2/4 images · map (\d+) %", run.bar.text())
+        return int(under_way[1]) if under_way else 0
+
+    qtbot.waitUntil(lambda: counted() >= 10, timeout=15_000)  # 2 of its 20 forwards
+    qtbot.mouseClick(run.cancel_button, Qt.MouseButton.LeftButton)
+    assert run.bar.text() == "stopping… 2/4 images"
+    # Stopped between two of the map's forwards (a second), not after its 20 s.
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=5000)
+    assert [Path(r["file"]).name for r in _records(out)] == ["img00.png", "img01.png"]
+    assert sorted(p.name.split(".")[0] for p in out.glob("*.jpg")) == ["img00", "img01"]
+    assert window.messages.texts()[-1].startswith("Classified 2 of 4 images; stopped: "
+                                                  "cancelled.")
+    assert not run.isVisible()
+
+    # The image left half-way is done by the next run into the same folder, whole.
+    engine.classifier.scorecam_delays = {}
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=5000)
+    _write_with_dialog(qtbot, window, out)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=20_000)
+    assert [Path(r["file"]).name for r in _records(out)] == [f"img{i:02d}.png"
+                                                            for i in range(4)]
+    assert len(list(out.glob("*.jpg"))) == 4
+
+
+def test_in_a_640_by_480_window_the_map_of_the_image_under_way_is_read_in_full(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(12):
+        write_image(folder / f"img{i:02d}.png", (8 * i, 60, 90))
+    _open(qtbot, window, folder, 12)
+    _choose_score_cam(qtbot, window)
+    qtbot.waitUntil(lambda: window.prediction.cam_method == "scorecam", timeout=5000)
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640 and window.height() == 480, timeout=3000)
+    engine.classifier.scorecam_delay = 20.0
+    _write_with_dialog(qtbot, window, tmp_path / "out")
+    run = window.status.run
+    qtbot.waitUntil(lambda: "map" in run.bar.text(), timeout=10_000)
+    qtbot.wait(50)  # the status bar lays out
+    assert run.bar.text().startswith("0/12 images · map ")
+    assert run.bar.fontMetrics().horizontalAdvance(run.bar.text()) < run.bar.width()
+    assert window.width() == 640 and run.cancel_button.isVisible()
+    qtbot.mouseClick(run.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=10_000)

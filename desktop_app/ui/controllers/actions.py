@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.ui.settings import THEMES
-from desktop_app.ui.widgets.predictions_panel import FOLLOW_TOP_KEY
+from desktop_app.ui.widgets.predictions_panel import COMPUTE_MAP_KEY, FOLLOW_TOP_KEY
 
 _Std = QKeySequence.StandardKey
 
@@ -52,6 +52,7 @@ class WindowActions:
     score_map: QAction
     compare: QAction
     cancel_job: QAction
+    compute_map: QAction
     train_from_folder: QAction
     training_results: QAction
     camera: QAction
@@ -170,6 +171,9 @@ def build_actions(window: QMainWindow) -> WindowActions:
         # never ambiguous; a frozen frame's scoring is cancelled first, the camera next.
         cancel_job=_action(window, "C&ancel the map or scoring in progress", "Esc",
                            tip="Stop a slow method's map (Score-CAM …) or Score this map"),
+        compute_map=_action(window, "Compute the cancelled &map", COMPUTE_MAP_KEY,
+                            tip="Compute the slow method's map that was cancelled on the "
+                                "image shown"),
         train_from_folder=_action(
             window, "Train from &folder…",
             tip="Teach the model loaded now your own classes: a folder with one sub-folder "
@@ -226,6 +230,7 @@ def build_actions(window: QMainWindow) -> WindowActions:
     explain_menu.addAction(a.score_map)
     explain_menu.addAction(a.compare)
     explain_menu.addAction(a.cancel_job)
+    explain_menu.addAction(a.compute_map)
 
     camera_menu = bar.addMenu("&Camera")
     for action in (a.camera, a.freeze, a.mirror, a.stop_live, a.refresh_cameras):

@@ -160,6 +160,7 @@ class ExportController(QObject):
         run = FolderRun(paths, topk, self._client.submit, cam_method=cam_method,
                         cam_layer=cam_layer, output=output, parent=self)
         run.progress.connect(self._on_run_progress)
+        run.map_progress.connect(self._status.show_map_progress)
         run.item.connect(self._on_run_item)
         run.skipped.connect(lambda position: emit(self.folder_item, position, None))
         run.stopping.connect(self._status.show_stopping)

@@ -21,9 +21,14 @@ _BATCHED_METHOD = "gradcam"
 
 def classify_folder(classifier: Any, request: FolderRunRequest,
                     report: Callable[[FolderItem], None],
-                    cancel: Callable[[], bool]) -> FolderRunResult:
+                    cancel: Callable[[], bool], *,
+                    map_progress: Callable[[int, int], None] | None = None,
+                    stop_map: Callable[[], bool] | None = None) -> FolderRunResult:
     """Run ``request`` on ``classifier``; ``report`` gets each file as it finishes, in
-    order (on the pipeline's writer thread), ``cancel()`` is asked between batches."""
+    order (on the pipeline's writer thread), ``cancel()`` is asked between batches. A slow
+    map (Score-CAM, Ablation-CAM off layer4) counts its forwards for the image under way
+    with ``map_progress(done, total)`` and asks ``stop_map()`` between two batches of them:
+    True ends the run there, that image unwritten."""
     from desktop_app.core.map_outputs import OVERLAY_MAX_SIDE, MapOptions
     from desktop_app.core.result_log import ResultLog
     from desktop_app.inference.catalog import DEFAULT_CAM_LAYER
@@ -33,8 +38,10 @@ def classify_folder(classifier: Any, request: FolderRunRequest,
     output = request.output
     layer = request.cam_layer or DEFAULT_CAM_LAYER
     methods = (request.cam_method,) if output is not None else ()
-    pipeline_request = FolderRequest(request.topk, methods, layer,
-                                     output.cam_classes if output is not None else "top1")
+    pipeline_request = FolderRequest(
+        request.topk, methods, layer, output.cam_classes if output is not None else "top1",
+        cam_progress=(lambda _method, _image: map_progress) if map_progress else None,
+        cam_cancel=stop_map)
     with contextlib.ExitStack() as stack:
         log, maps = None, None
         if output is not None:

@@ -3,7 +3,9 @@ pipeline on it and reports each file as it finishes, in order.
 
 The worker lets the still on screen and live frames in between its batches, so browsing
 stays responsive. A cancel stops it after the current batch (a second or so), whose
-results are kept: the window then lists exactly what the output folder holds.
+results are kept: the window then lists exactly what the output folder holds. A slow map
+(Score-CAM: seconds to minutes an image) counts its channels for the image under way, and a
+cancel stops it between two batches of them, that image left for a resumed run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from desktop_app.ui.controllers.worker import Reply
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.export import BatchEntry
 from desktop_app.ui.state.requests import (
+    CountProgress,
     FailureReason,
     FolderItem,
     FolderOutput,
@@ -32,9 +35,10 @@ log = logging.getLogger(__name__)
 
 class FolderRun(QObject):
     progress = Signal(int, int)  # done (skipped ones included), total
+    map_progress = Signal(int, int)  # forwards done, total: the slow map of the image under way
     item = Signal(int, object)  # position in the run's paths, BatchEntry (a result or error)
     skipped = Signal(int)  # position of a file an earlier run into the same output did
-    stopping = Signal()  # cancelled: the worker finishes its current batch first
+    stopping = Signal()  # cancelled: the worker finishes its batch (a slow map's) first
     finished = Signal(bool)  # True when cancelled or stopped early
     # An engine note (e.g. "CUDA ran out of memory; switched to the CPU"): it concerns the
     # rest of the run too.
@@ -76,7 +80,7 @@ class FolderRun(QObject):
             self._active = False
             emit(self.finished, False)
             return
-        self._submit(self._request, Reply(self._on_result, self._on_failure, self._on_item))
+        self._submit(self._request, Reply(self._on_result, self._on_failure, self._on_progress))
 
     def cancel(self, reason: str = "cancelled", *, wait: bool = False) -> None:
         """Stop the run (the caller tells the worker). ``wait``: the worker is busy with
@@ -90,9 +94,14 @@ class FolderRun(QObject):
             self._active = False
             emit(self.finished, True)
 
-    def _on_item(self, item: FolderItem) -> None:
+    def _on_progress(self, progress: FolderItem | CountProgress) -> None:
         if not self._active:
             return
+        if isinstance(progress, CountProgress):
+            if self.stop_reason is None:  # stopping: that image will not be written
+                emit(self.map_progress, progress.done, progress.total)
+            return
+        item = progress
         if item.skipped:
             self.skipped_count += 1
             emit(self.skipped, item.position)

@@ -2,7 +2,8 @@
 for its prediction whenever k, the layer or the model change, and taking the answer.
 
 A slow method's map (a forward pass per channel) shows its count and a Cancel; a cancel
-stops the worker between batches and asks for the prediction without a map instead."""
+stops the worker between batches and asks for the prediction without a map instead, and
+offers the map again (a button, F5) until the still's request changes."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class StillController(QObject):
     message = Signal(str, str)  # text, level
     title = Signal(str)  # the still's name, for the window's title
     running_changed = Signal()  # a slow map began or ended
+    offer_changed = Signal()  # a cancelled slow map's "Compute" button came or went
 
     def __init__(self, parent: QObject, state: ScreenState, client: WorkerClient,
                  models: ModelController, presenter: PredictionPresenter, view: ImageView,
@@ -49,12 +51,26 @@ class StillController(QObject):
         self._slow: PredictRequest | None = None  # the slow map being computed
         # After a cancel: the map-less request sent instead, and what to say under its header.
         self._cancelled: tuple[int, str] | None = None
+        self._offered = False  # the cancelled map can be asked for again (compute_map)
         panel.map_progress.cancel_requested.connect(self.cancel_map)
+        panel.compute_map_button.clicked.connect(lambda: self.compute_map())
 
     @property
     def running(self) -> bool:
         """A slow method's map is being computed."""
         return self._slow is not None
+
+    @property
+    def map_offered(self) -> bool:
+        """A slow method's map was cancelled on the still shown: ``compute_map`` asks again."""
+        return self._offered
+
+    def _offer(self, slow: PredictRequest | None) -> None:
+        offered = slow is not None
+        self._panel.offer_map(method_title(slow.cam_method) if slow is not None else None)
+        if offered != self._offered:
+            self._offered = offered
+            emit(self.offer_changed)
 
     def _set_slow(self, request: PredictRequest | None) -> None:
         was_running = self.running
@@ -77,6 +93,7 @@ class StillController(QObject):
     @Slot(int, str)
     def failed(self, _row: int, message: str) -> None:
         self._set_slow(None)
+        self._offer(None)
         self._state.still_failed()
         self._presenter.show(None)
         self._view.show_unreadable(message)
@@ -85,6 +102,7 @@ class StillController(QObject):
     @Slot()
     def classify(self) -> None:
         """Ask for the still's prediction (again: k, the layer or the model changed)."""
+        self._offer(None)  # the request changes: a cancelled map is no longer the question
         still = self._state.still
         if not self._state.wants_still_prediction or not isinstance(still, Still):
             return
@@ -123,14 +141,22 @@ class StillController(QObject):
         self._cancelled = (request.id, note)
         self._state.ask(request.id)
         self._panel.set_note(note)
+        self._offer(slow)
         emit(self.message, note, "info")
         self._client.submit(request, self._reply)
+
+    @Slot()
+    def compute_map(self) -> None:
+        """The map cancelled on the still shown, after all (its button, F5)."""
+        if self._offered:
+            self.classify()  # the same method, layer and k: any change withdrew the offer
 
     @Slot()
     def source_changed(self) -> None:
         """A live source started or resumed: its frames replace the slow map's request."""
         if not self._state.wants_still_prediction:
             self._set_slow(None)
+            self._offer(None)
 
     def _on_progress(self, progress: CountProgress) -> None:
         if self._slow is not None and progress.request_id == self._slow.id:

@@ -433,7 +433,10 @@ class InferenceWorker(QObject):
             emit(self.folder_item, item)
 
         try:
-            result = classify_folder(self._classifier, request, report, between_batches)
+            # A slow map takes seconds to minutes per image: it counts its channels, and a
+            # cancel stops it between two batches of them, not after the whole image.
+            result = classify_folder(self._classifier, request, report, between_batches,
+                                     map_progress=self._counter(request), stop_map=stop)
         except Exception as error:  # reported, and the worker carries on
             self._fail(request, error)
             return
@@ -444,7 +447,8 @@ class InferenceWorker(QObject):
             result = dataclasses.replace(result, stop_reason=reason)
         emit(self.folder_done, result)
 
-    def _counter(self, request: PredictRequest | ScoreRequest) -> Callable[[int, int], None]:
+    def _counter(self, request: PredictRequest | ScoreRequest | FolderRunRequest
+                 ) -> Callable[[int, int], None]:
         """Reports ``done`` of ``total`` steps of ``request`` as CountProgress."""
         last = [0.0]
 
@@ -483,8 +487,8 @@ class Reply:
     # A PredictResult, ScoreResult, FolderRunResult, TrainResult or ModelInfo.
     on_result: Callable[[Any], None]
     on_failure: Callable[[WorkerFailure], None]
-    # Scorings and slow maps report CountProgress, folder runs each file's FolderItem, training
-    # TrainProgress.
+    # Scorings and slow maps report CountProgress, folder runs each file's FolderItem (and
+    # the CountProgress of a slow map's image under way), training TrainProgress.
     on_progress: Callable[[Any], None] | None = None
 
 
@@ -565,7 +569,8 @@ class WorkerClient(QObject):
 
     def cancel(self, slot: str) -> bool:
         """Stop what ``slot`` is doing (a scoring fails with FailureReason.CANCELLED; a
-        folder run ends after its current batch) and drop the request waiting there.
+        folder run ends after its current batch, or inside a slow map without its image)
+        and drop the request waiting there.
         Returns whether one was waiting (it will never be answered)."""
         self.worker.cancel_up_to(slot, self._last_sent)
         return self.discard(slot)
@@ -629,7 +634,7 @@ class WorkerClient(QObject):
     def _on_progress(self, progress: CountProgress | TrainProgress | FolderItem) -> None:
         slots = (("train",) if isinstance(progress, TrainProgress) else
                  ("batch",) if isinstance(progress, FolderItem) else
-                 ("predict", "score", "compare"))
+                 ("predict", "score", "compare", "batch"))
         for slot in slots:
             reply = self._replies[slot].get(progress.request_id)
             if reply is not None and reply.on_progress is not None:

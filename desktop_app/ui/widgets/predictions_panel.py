@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QSpinBox,
     QStyle,
     QStyledItemDelegate,
@@ -27,6 +28,7 @@ PROBABILITY_ROLE = Qt.ItemDataRole.UserRole + 1
 CLASS_ROLE = Qt.ItemDataRole.UserRole + 2
 PINNED_ROLE = Qt.ItemDataRole.UserRole + 3
 FOLLOW_TOP_KEY = "T"
+COMPUTE_MAP_KEY = "F5"
 MAX_TOPK = 10
 BAR_HEIGHT = 4
 
@@ -91,6 +93,9 @@ class PredictionsPanel(QWidget):
         self.header.setWordWrap(True)
         # A slow method's map: one forward pass per channel.
         self.map_progress = JobProgress("channels", "Stop computing the map (Esc)")
+        # In its place once it was cancelled: the way to have that map after all.
+        self.compute_map_button = QPushButton()
+        self.compute_map_button.setVisible(False)
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Top-k:"))
@@ -101,6 +106,7 @@ class PredictionsPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.header)
         layout.addWidget(self.map_progress)
+        layout.addWidget(self.compute_map_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.list, 1)
 
         self.topk_spin.valueChanged.connect(self.topk_changed)
@@ -178,6 +184,17 @@ class PredictionsPanel(QWidget):
         method's map) or why it has no map; the next prediction or message replaces it."""
         self._note = text
         self._show_header()
+
+    def offer_map(self, method_title: str | None) -> None:
+        """A slow method's map was cancelled: a button that computes it after all (None:
+        no longer on offer)."""
+        if method_title is not None:
+            self.compute_map_button.setText(
+                f"Compute the {method_title} map ({COMPUTE_MAP_KEY})")
+            self.compute_map_button.setToolTip(
+                f"Compute the {method_title} map of this image after all: one forward pass "
+                "per channel (Esc stops it again)")
+        self.compute_map_button.setVisible(method_title is not None)
 
     def _show_header(self) -> None:
         self.header.setText(self._header if self._note is None

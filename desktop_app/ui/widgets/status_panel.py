@@ -17,6 +17,11 @@ LEAST_TELLING_FIRST = ("decode", "preprocess", "forward", "cam")
 LATENCY_TIP = "Milliseconds per stage of the last prediction"
 
 
+def map_part(done: int, total: int) -> str:
+    """How far the image under way has come with its slow map: "map 40 %"."""
+    return f"map {100 * done // max(total, 1)} %"
+
+
 def latency_texts(timings: Mapping[str, float]) -> list[str]:
     """The timings as text, longest first: each next one leaves out the least telling stage
     still in it, down to the total alone."""
@@ -81,7 +86,9 @@ class StatusPanel:
         self.run = JobProgress("images", "Stop the folder run (results so far are kept)")
         # Room for its longest text: squeezed by a small window's status bar, "stopping…
         # 1/12 images" wrapped and lost its last word.
-        widest = self.run.bar.fontMetrics().horizontalAdvance("stopping… 9999/9999 images")
+        metrics = self.run.bar.fontMetrics()
+        widest = max(metrics.horizontalAdvance(text) for text in (
+            "stopping… 9999/9999 images", f"9999/9999 images · {map_part(1, 1)}"))
         self.run.bar.setMinimumWidth(widest + 16)
         self.run.bar.setMaximumWidth(max(180, widest + 16))
         for widget in (self.latency_label, self.fps_label, self.run, self.model_label,
@@ -121,6 +128,11 @@ class StatusPanel:
         else:
             self.run.show_count(*progress)
 
+    def show_map_progress(self, done: int, total: int) -> None:
+        """The image under way computes a slow map: ``done`` of its ``total`` forwards."""
+        self.run.show_part(map_part(done, total))
+
     def show_stopping(self) -> None:
-        """Cancelled: the run ends after the batch being classified."""
+        """Cancelled: the run ends after the batch being classified (within a slow map:
+        after its batch of channels, without that image)."""
         self.run.show_stopping()
