@@ -144,12 +144,14 @@ def test_the_same_check_fails_with_a_wrong_crop_mapping(
     assert result.median_cells >= 1.0, result
 
 
-# Every class-specific method but Score-CAM, which costs one forward per layer-4 channel (512)
-# per image: 50 s an image on this project's loaded 2-core test machine. Eigen-CAM maps the
-# activation's first principal component, the same for every class, so nothing ties its peak
-# to the class's object.
+# Eigen-CAM maps the activation's first principal component, the same for every class, so
+# nothing ties its peak to the class's object.
 CLASS_SPECIFIC = ("hirescam", "gradcam++", "xgradcam", "layercam", "ablationcam")
 METHOD_IMAGES = 48  # of the edge set, per method: enough to tell 85 % from chance
+# Score-CAM costs one forward per active layer-4 channel (up to 512) per image: 18-70 s an
+# image on a loaded 2-core machine. Its peak fell on the shape in each of the first 10 edge
+# images there; 7 of 8 is the 85 % asked of every method.
+SCORECAM_IMAGES = 8
 
 
 @pytest.mark.parametrize("method", CLASS_SPECIFIC)
@@ -157,6 +159,14 @@ def test_every_class_specific_method_peaks_on_the_shape(
         learned_clf: Classifier, edge_run: Run, method: str) -> None:
     samples = edge_run.samples[:METHOD_IMAGES]
     predictions = [learned_clf.predict(s.image, topk=1, cam=method, cam_classes=[s.label])
+                   for s in samples]
+    result = alignment(Run(samples, predictions), engine_mapping)
+    assert result.on_shape >= 0.85, result
+
+
+def test_score_cam_peaks_on_the_shape(learned_clf: Classifier, edge_run: Run) -> None:
+    samples = edge_run.samples[:SCORECAM_IMAGES]
+    predictions = [learned_clf.predict(s.image, topk=1, cam="scorecam", cam_classes=[s.label])
                    for s in samples]
     result = alignment(Run(samples, predictions), engine_mapping)
     assert result.on_shape >= 0.85, result
