@@ -449,3 +449,34 @@ def test_in_a_640_by_480_window_the_compute_map_button_scrolls_into_view(
     assert viewport.rect().contains(button.mapTo(viewport, button.rect().topLeft()))
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: row.isVisible(), timeout=3000)
+
+
+def _legend_on_screen(window: Any) -> bool:
+    """The legend's box lies whole within the picture's area the user sees."""
+    legend = window.overlay.legend
+    view = window.view
+    corner = legend.mapTo(view, legend.rect().topLeft())
+    box = legend.rect().translated(corner)
+    return legend.isVisible() and view.viewport().geometry().contains(box)
+
+
+def test_the_legend_stays_in_the_corner_when_the_window_shrinks_or_the_picture_pans(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: at 640x480 with the Teach pane open the legend had gone,
+    # carried off the top of the picture by the view scrolling its contents.
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    window.resize(1400, 900)
+    window.open_paths([write_image(tmp_path / "tall.png", (200, 30, 30), size=(300, 600))])
+    wait_for_prediction(qtbot, window)
+    qtbot.waitUntil(lambda: _legend_on_screen(window), timeout=5000)
+
+    window.resize(640, 480)
+    qtbot.keyClick(window.view, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.view.height() < 300, timeout=5000)
+    assert _legend_on_screen(window)
+
+    window.view.setFocus()
+    for _ in range(4):  # zoomed in, the picture scrolls under the corner: the legend stays
+        qtbot.keyClick(window.view, Qt.Key.Key_Plus)
+    window.view.verticalScrollBar().setValue(window.view.verticalScrollBar().maximum())
+    assert _legend_on_screen(window)
