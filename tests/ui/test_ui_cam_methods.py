@@ -480,3 +480,34 @@ def test_the_legend_stays_in_the_corner_when_the_window_shrinks_or_the_picture_p
         qtbot.keyClick(window.view, Qt.Key.Key_Plus)
     window.view.verticalScrollBar().setValue(window.view.verticalScrollBar().maximum())
     assert _legend_on_screen(window)
+
+
+def test_at_640_px_a_message_is_read_in_full_beside_a_checkpoints_long_name(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window with a checkpoint at 640x480: Esc on a Score-CAM map
+    # said only "Score-CAM map ca", the model's full name taking the rest of the bar. The
+    # name gives way as the timings do (the predictions' header also gives it).
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    wait_for_prediction(qtbot, window)
+    status, bar = window.status, window.statusBar()
+    long_name = "Model: ResNet(BasicBlock, [1, 1, 1, 1]) (shapes_resnet.pth)"
+    status.set_model(long_name, "Device: cpu, onednn")  # as a loaded checkpoint is named
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640, timeout=3000)
+    engine.classifier.scorecam_delay = 10.0
+    _pick_with_keys(qtbot, window, "scorecam")
+    progress = window.predictions.map_progress
+    qtbot.waitUntil(lambda: progress.count[0] > 0, timeout=5000)
+    qtbot.keyClick(window.model_controls.method_combo, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: bar.currentMessage().startswith("Score-CAM map cancelled"),
+                    timeout=5000)
+    text = bar.currentMessage()
+    qtbot.wait(50)  # the status bar lays out
+    permanent = [w for w in (status.latency_label, status.fps_label, status.model_label,
+                             status.device_label) if w.isVisible()]
+    room = min(w.geometry().left() for w in permanent)
+    assert bar.fontMetrics().horizontalAdvance(text) < room
+    bar.clearMessage()  # the name is back once the message is gone
+    assert status.model_label.isVisible() and status.model_label.toolTip() == long_name

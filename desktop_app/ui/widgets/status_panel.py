@@ -128,6 +128,9 @@ class StatusPanel:
         # A message is to be read now; the last prediction's timings can wait. Beside them
         # it got ~200 px of a 1200 px window and was cut mid-word.
         self.latency_label.setVisible(not text)
+        # So can the model's name, which the predictions' header also gives: a checkpoint's
+        # long name left a 640 px window's message "Score-CAM map ca".
+        self.model_label.setVisible(not text)
 
     def set_model(self, text: str, device: str) -> None:
         self.model_label.setText(text)
