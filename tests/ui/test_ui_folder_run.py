@@ -503,6 +503,7 @@ def test_at_640_by_480_a_checkpoints_long_model_name_gives_way_to_the_runs_count
     _write_with_dialog(qtbot, window, tmp_path / "out")
     run = status.run
     qtbot.waitUntil(lambda: "map" in run.bar.text(), timeout=10_000)
+    window.statusBar().clearMessage()  # a message's room would hide the name
     qtbot.wait(50)  # the status bar lays out
     # The run's bar and its Cancel lie whole within their row, the count read in full.
     assert run.rect().contains(run.bar.geometry())
