@@ -511,3 +511,26 @@ def test_at_640_px_a_message_is_read_in_full_beside_a_checkpoints_long_name(
     assert bar.fontMetrics().horizontalAdvance(text) < room
     bar.clearMessage()  # the name is back once the message is gone
     assert status.model_label.isVisible() and status.model_label.toolTip() == long_name
+
+
+def test_a_score_cam_map_cancelled_while_the_model_loads_stays_cancelled(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: launched with Score-CAM chosen, Esc before the model was
+    # ready said "Score-CAM map cancelled", yet the map was computed all the same (the first
+    # model's layer list named the default layer the request had left unnamed, and that
+    # "new" layer asked for the map again).
+    settings = temp_settings(tmp_path)
+    settings.cam_method = "scorecam"
+    settings.sync()
+    engine = FakeEngine(load_delay=1.0)
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    qtbot.waitUntil(lambda: window.stills.running, timeout=5000)
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert not window.stills.running
+    prediction = wait_for_prediction(qtbot, window)
+    assert prediction.cams is None
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=5000)
+    assert [call["cam"] for call in engine.classifier.calls] == [None]
+    assert not window.stills.running and window.stills.map_offered
+    assert window.predictions.compute_map_button.isVisible()
