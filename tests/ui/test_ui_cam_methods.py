@@ -449,3 +449,88 @@ def test_in_a_640_by_480_window_the_compute_map_button_scrolls_into_view(
     assert viewport.rect().contains(button.mapTo(viewport, button.rect().topLeft()))
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: row.isVisible(), timeout=3000)
+
+
+def _legend_on_screen(window: Any) -> bool:
+    """The legend's box lies whole within the picture's area the user sees."""
+    legend = window.overlay.legend
+    view = window.view
+    corner = legend.mapTo(view, legend.rect().topLeft())
+    box = legend.rect().translated(corner)
+    return legend.isVisible() and view.viewport().geometry().contains(box)
+
+
+def test_the_legend_stays_in_the_corner_when_the_window_shrinks_or_the_picture_pans(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: at 640x480 with the Teach pane open the legend had gone,
+    # carried off the top of the picture by the view scrolling its contents.
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    window.resize(1400, 900)
+    window.open_paths([write_image(tmp_path / "tall.png", (200, 30, 30), size=(300, 600))])
+    wait_for_prediction(qtbot, window)
+    qtbot.waitUntil(lambda: _legend_on_screen(window), timeout=5000)
+
+    window.resize(640, 480)
+    qtbot.keyClick(window.view, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.view.height() < 300, timeout=5000)
+    assert _legend_on_screen(window)
+
+    window.view.setFocus()
+    for _ in range(4):  # zoomed in, the picture scrolls under the corner: the legend stays
+        qtbot.keyClick(window.view, Qt.Key.Key_Plus)
+    window.view.verticalScrollBar().setValue(window.view.verticalScrollBar().maximum())
+    assert _legend_on_screen(window)
+
+
+def test_at_640_px_a_message_is_read_in_full_beside_a_checkpoints_long_name(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window with a checkpoint at 640x480: Esc on a Score-CAM map
+    # said only "Score-CAM map ca", the model's full name taking the rest of the bar. The
+    # name gives way as the timings do (the predictions' header also gives it).
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    wait_for_prediction(qtbot, window)
+    status, bar = window.status, window.statusBar()
+    long_name = "Model: ResNet(BasicBlock, [1, 1, 1, 1]) (shapes_resnet.pth)"
+    status.set_model(long_name, "Device: cpu, onednn")  # as a loaded checkpoint is named
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640, timeout=3000)
+    engine.classifier.scorecam_delay = 10.0
+    _pick_with_keys(qtbot, window, "scorecam")
+    progress = window.predictions.map_progress
+    qtbot.waitUntil(lambda: progress.count[0] > 0, timeout=5000)
+    qtbot.keyClick(window.model_controls.method_combo, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: bar.currentMessage().startswith("Score-CAM map cancelled"),
+                    timeout=5000)
+    text = bar.currentMessage()
+    qtbot.wait(50)  # the status bar lays out
+    permanent = [w for w in (status.latency_label, status.fps_label, status.model_label,
+                             status.device_label) if w.isVisible()]
+    room = min(w.geometry().left() for w in permanent)
+    assert bar.fontMetrics().horizontalAdvance(text) < room
+    bar.clearMessage()  # the name is back once the message is gone
+    assert status.model_label.isVisible() and status.model_label.toolTip() == long_name
+
+
+def test_a_score_cam_map_cancelled_while_the_model_loads_stays_cancelled(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: launched with Score-CAM chosen, Esc before the model was
+    # ready said "Score-CAM map cancelled", yet the map was computed all the same (the first
+    # model's layer list named the default layer the request had left unnamed, and that
+    # "new" layer asked for the map again).
+    settings = temp_settings(tmp_path)
+    settings.cam_method = "scorecam"
+    settings.sync()
+    engine = FakeEngine(load_delay=1.0)
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "photo.png", (200, 30, 30))])
+    qtbot.waitUntil(lambda: window.stills.running, timeout=5000)
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert not window.stills.running
+    prediction = wait_for_prediction(qtbot, window)
+    assert prediction.cams is None
+    qtbot.waitUntil(lambda: not window.client.busy, timeout=5000)
+    assert [call["cam"] for call in engine.classifier.calls] == [None]
+    assert not window.stills.running and window.stills.map_offered
+    assert window.predictions.compute_map_button.isVisible()

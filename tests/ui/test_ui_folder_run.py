@@ -478,3 +478,43 @@ def test_in_a_640_by_480_window_the_map_of_the_image_under_way_is_read_in_full(
     assert window.width() == 640 and run.cancel_button.isVisible()
     qtbot.mouseClick(run.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.exports.running, timeout=10_000)
+
+
+def test_at_640_by_480_a_checkpoints_long_model_name_gives_way_to_the_runs_count(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window with a checkpoint: its model name, "ResNet(BasicBlock,
+    # [1, 1, 1, 1]) (shapes_resnet.pth)", kept its full width and squeezed the run's bar
+    # to "3/12 images ·", the name itself cut off under "Device: …".
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(12):
+        write_image(folder / f"img{i:02d}.png", (8 * i, 60, 90))
+    _open(qtbot, window, folder, 12)
+    status = window.status
+    long_name = "Model: ResNet(BasicBlock, [1, 1, 1, 1]) (shapes_resnet.pth)"
+    status.set_model(long_name, "Device: cpu, onednn")  # as a loaded checkpoint is named
+    _choose_score_cam(qtbot, window)
+    qtbot.waitUntil(lambda: window.prediction.cam_method == "scorecam", timeout=5000)
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640 and window.height() == 480, timeout=3000)
+    engine.classifier.scorecam_delay = 20.0
+    _write_with_dialog(qtbot, window, tmp_path / "out")
+    run = status.run
+    qtbot.waitUntil(lambda: "map" in run.bar.text(), timeout=10_000)
+    window.statusBar().clearMessage()  # a message's room would hide the name
+    qtbot.wait(50)  # the status bar lays out
+    # The run's bar and its Cancel lie whole within their row, the count read in full.
+    assert run.rect().contains(run.bar.geometry())
+    assert run.rect().contains(run.cancel_button.geometry())
+    assert run.bar.fontMetrics().horizontalAdvance(run.bar.text()) < run.bar.width()
+    # The name gives way: its middle to "…", beside the device, whole on hover.
+    label = status.model_label
+    assert label.geometry().right() < status.device_label.geometry().left()
+    shown = label.shown_text()
+    assert "…" in shown and shown.startswith("Model:") and shown.endswith(".pth)")
+    assert label.fontMetrics().horizontalAdvance(shown) <= label.contentsRect().width()
+    assert label.toolTip() == long_name
+    qtbot.mouseClick(run.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=10_000)

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
 
-from desktop_app.inference.catalog import DEFAULT_MODEL, MODEL_NAMES
+from desktop_app.inference.catalog import DEFAULT_CAM_LAYER, DEFAULT_MODEL, MODEL_NAMES
 from desktop_app.ui.controllers.worker import Reply, WorkerClient
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.settings import Settings
@@ -213,7 +213,9 @@ class ModelController(QObject):
             self._show_loaded_model(info)
         self._controls.set_cam_layers(info.cam_layers, self._cam_layer)
         layer, self._cam_layer = self._cam_layer, self._controls.current_cam_layer()
-        if layer != self._cam_layer:
+        # A request that named no layer had the engine's default: the first model's list
+        # naming it is no change (asking again restarted a slow map the user had cancelled).
+        if (layer or DEFAULT_CAM_LAYER) != self._cam_layer:
             emit(self.reclassify)  # the request named a layer this model does not have
         self._status.set_model(f"Model: {info.model}", f"Device: {info.device}")
         self._status_bar.showMessage(

@@ -24,7 +24,9 @@ class OverlayPainter:
         self._controls = controls
         self._state = state
         self._key: tuple[Any, ...] | None = None
-        self.legend = MapLegend(view.viewport())
+        # On the view, not its viewport: the view scrolls the viewport's children with the
+        # picture (on a pan, a zoom or a smaller window), which carried it out of sight.
+        self.legend = MapLegend(view)
         self._legend_key: tuple[str, tuple[str, str]] | None = None
 
     def invalidate(self) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from PySide6.QtCore import QSize
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from desktop_app.ui.widgets.job_progress import JobProgress
@@ -73,12 +73,40 @@ class FittingLabel(QLabel):
         self.setText(fitting[0] if fitting else self._texts[-1] if self._texts else "")
 
 
+class ElidingLabel(QLabel):
+    """Gives way to its neighbours where the status bar is short of room: the text loses its
+    middle to "…" (a checkpoint's file name, at the end, stays), whole in the tooltip. A
+    plain QLabel keeps its full width: a checkpoint's long model name squeezed a folder
+    run's bar and Cancel out of sight in a 640 px window."""
+
+    MIN_CHARACTERS = 16
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        room = self.fontMetrics().averageCharWidth() * self.MIN_CHARACTERS
+        return QSize(min(hint.width(), room), hint.height())
+
+    def shown_text(self) -> str:
+        """The text as painted: whole, or with "…" in its middle."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle,
+                                             self.contentsRect().width())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)  # the label's font and text colour
+        painter.drawText(self.contentsRect(), int(self.alignment()), self.shown_text())
+        painter.end()
+
+
 class StatusPanel:
     """Widgets added to a QStatusBar; transient messages still use ``showMessage``."""
 
     def __init__(self, bar: QStatusBar) -> None:
         self.bar = bar
-        self.model_label = QLabel("Model: starting…")
+        self.model_label = ElidingLabel("Model: starting…")
         self.device_label = QLabel("")
         self.latency_label = FittingLabel()
         self.latency_label.setToolTip(LATENCY_TIP)
@@ -100,6 +128,9 @@ class StatusPanel:
         # A message is to be read now; the last prediction's timings can wait. Beside them
         # it got ~200 px of a 1200 px window and was cut mid-word.
         self.latency_label.setVisible(not text)
+        # So can the model's name, which the predictions' header also gives: a checkpoint's
+        # long name left a 640 px window's message "Score-CAM map ca".
+        self.model_label.setVisible(not text)
 
     def set_model(self, text: str, device: str) -> None:
         self.model_label.setText(text)
