@@ -88,7 +88,9 @@ def test_folder_run_exports_csv_and_json(qtbot: Any, tmp_path: Path) -> None:
     window.classify_all()
     window.exports.folder_run.progress.connect(lambda done, total: progress.append((done, total)))
     assert window.status.run.bar.isVisible()
-    qtbot.waitUntil(lambda: len(window.folder_results) == 5, timeout=10_000)
+    # The last result is listed just before the run reports its end (and hides its bar).
+    qtbot.waitUntil(lambda: len(window.folder_results) == 5 and not window.exports.running,
+                    timeout=30_000)
     assert not window.status.run.bar.isVisible()
     assert progress[-1] == (5, 5)
     assert window.messages.texts()[-1].startswith(
