@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QLabel, QStatusBar
 
 from desktop_app.ui.widgets.job_progress import JobProgress
 
+# In pipeline order, which is also the order they go in where the status bar is short of
+# room (the least telling first); the total stays.
 STAGES = ("decode", "preprocess", "forward", "cam")
-# Where the status bar is short of room, the stages go in this order; the total stays.
-LEAST_TELLING_FIRST = ("decode", "preprocess", "forward", "cam")
 LATENCY_TIP = "Milliseconds per stage of the last prediction"
 
 
@@ -29,7 +29,7 @@ def latency_texts(timings: Mapping[str, float]) -> list[str]:
     total = timings.get("total")
     texts = []
     for dropped in range(len(stages) + 1):
-        gone = set(LEAST_TELLING_FIRST[:dropped])
+        gone = set(STAGES[:dropped])
         parts = [f"{stage} {timings[stage]:.0f}" for stage in stages if stage not in gone]
         if total is not None:
             parts.append(f"total {total:.0f} ms")
