@@ -14,6 +14,7 @@ from typing import Any
 from desktop_app.core.atomic import remove_leftovers
 from desktop_app.core.map_outputs import MapOptions, write_maps
 from desktop_app.core.result_log import ResultLog
+from desktop_app.core.results import Prediction
 from desktop_app.core.sources import MissingInput
 from desktop_app.inference.pipeline import Outcome
 
@@ -81,6 +82,7 @@ class FolderOutputs:
         record = {"file": str(outcome.path), **pred.to_dict()}
         del record["cam_method"]  # one line per image, possibly several methods
         record["cam_methods"] = list(self._methods)
+        record["timings_ms"] = _summed_timings(outcome.predictions)
         record["maps"] = written
         # {method: {class: {metric: score}}}
         record["metrics"] = {p.cam_method: p.to_dict()["metrics"] for p in outcome.predictions
@@ -92,6 +94,16 @@ class FolderOutputs:
     def _is_done(self, path: Path) -> bool:
         assert self._log is not None
         return self._log.done(str(path), self._methods, self._cam_layer, self._suffix)
+
+
+def _summed_timings(predictions: tuple[Prediction, ...]) -> dict[str, float]:
+    """The line's timings, each stage summed over its methods' predictions: every method
+    runs its own forward, maps and scores, and the line is the cost of all of them."""
+    summed: dict[str, float] = {}
+    for pred in predictions:
+        for stage, ms in pred.timings.items():
+            summed[stage] = summed.get(stage, 0.0) + ms
+    return {stage: round(ms, 3) for stage, ms in summed.items()}
 
 
 def _free_stem(path: Path, used_stems: set[str]) -> str:

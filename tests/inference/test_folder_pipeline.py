@@ -151,6 +151,26 @@ def test_a_resumed_run_removes_what_a_killed_writer_left_in_the_map_folder(tmp_p
     assert sum(1 for p in seen if _LEFTOVER.match(p.name)) == 1
 
 
+def test_a_line_with_several_methods_times_all_of_them(tmp_path) -> None:
+    """``--cam gradcam,scorecam``: one line per image, whose timings add up every method's
+    (each runs its own forward, maps and scores), not the first method's alone."""
+    from desktop_app.inference.folder_outputs import FolderOutputs
+    from desktop_app.inference.pipeline import Outcome
+
+    top = (ClassScore("cat", 0, 0.9, 2.0),)
+    fast = Prediction(top, None, {"decode": 40.0, "forward": 30.0, "cam": 0.5, "total": 70.5},
+                      (64, 48), "fake", "cpu", cam_method="gradcam")
+    slow = Prediction(top, None, {"decode": 0.01, "forward": 30.0, "cam": 9000.0,
+                                  "total": 9030.01}, (64, 48), "fake", "cpu",
+                      cam_method="scorecam")
+    outputs = FolderOutputs(None, None, ("gradcam", "scorecam"), "layer4")
+    record = outputs.write(Outcome(0, tmp_path / "a.png", (fast, slow)))
+    assert record is not None
+    assert record["cam_methods"] == ["gradcam", "scorecam"]
+    assert record["timings_ms"] == {"decode": 40.01, "forward": 60.0, "cam": 9000.5,
+                                    "total": 9100.51}
+
+
 def test_pipeline_keeps_order_reports_bad_files_and_reads_ahead_boundedly(tmp_path) -> None:
     from desktop_app.inference.pipeline import FolderRequest, run_folder
 
