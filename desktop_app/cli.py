@@ -343,12 +343,7 @@ def _run_predict(options: argparse.Namespace) -> int:
     if options.cluster:
         _check_cluster(options)
     if options.cam_dir:
-        if options.cam_dir.exists() and not options.cam_dir.is_dir():
-            _bad_argument(options, "--cam-dir", f"{options.cam_dir} is a file, not a folder")
-        try:
-            options.cam_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            _bad_argument(options, "--cam-dir", one_line(exc))
+        _check_writable(options, "--cam-dir", options.cam_dir)
     stream = iter_inputs(options.inputs)
     # A few files ahead: how many there are decides the forward, and inputs that name
     # nothing are reported before the model loads (which may fail for its own reasons).
@@ -366,15 +361,29 @@ def _run_predict(options: argparse.Namespace) -> int:
         if not missing:
             _err("no images to classify")
         return 1
-    clf = _load_for_predict(options, files=len(head))
     with contextlib.ExitStack() as stack:
         log = None
-        if options.out:
+        if options.out:  # before the slow model load: a path that cannot be written is said
             from desktop_app.core.result_log import ResultLog
 
-            log = stack.enter_context(ResultLog(options.out, resume=options.resume))
+            try:
+                log = stack.enter_context(ResultLog(options.out, resume=options.resume))
+            except OSError as exc:
+                _bad_argument(options, "--out", one_line(exc))
+        clf = _load_for_predict(options, files=len(head))
         failed = _predict_stream(options, clf, itertools.chain(head, stream), log)
     return 1 if failed or missing else 0
+
+
+def _check_writable(options: argparse.Namespace, option: str, folder: Path) -> None:
+    """Exit status 2 naming ``option`` unless files can be written into ``folder`` (made if
+    missing): said before any slow work, not after it."""
+    from desktop_app.core.atomic import check_writable
+
+    try:
+        check_writable(folder)
+    except OSError as exc:
+        _bad_argument(options, option, one_line(exc))
 
 
 def _fused_forwards(options: argparse.Namespace, files: int) -> int:
@@ -561,6 +570,7 @@ def _run_train(options: argparse.Namespace) -> int:
         files = files_for(options.out)
     except InvalidArgument as exc:
         _bad_argument(options, "--out", str(exc))
+    _check_writable(options, "--out", files.checkpoint.parent)
     if options.onnx:  # a missing extra is said before any work
         from desktop_app.inference.onnx_export import check_onnx_available
 

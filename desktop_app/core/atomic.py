@@ -10,6 +10,7 @@ exported results would come out unreadable to everyone else).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -39,6 +40,25 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], o
         temp.unlink(missing_ok=True)
         raise
     return target
+
+
+def check_writable(folder: str | os.PathLike[str]) -> Path:
+    """Create ``folder`` if it is missing and write (then remove) a temporary file there,
+    as ``write_atomically`` will: raises ``OSError`` at once, before a long job whose
+    results would go there, for a folder that exists but takes no files (read-only media,
+    permissions) as well as for one that cannot be made."""
+    root = Path(folder)
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", str(root))
+    root.mkdir(parents=True, exist_ok=True)
+    probe = root / f".write-check.{secrets.token_hex(_TOKEN_BYTES)}{PART_SUFFIX}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:  # named after the folder: the probe's name means nothing to a user
+        raise OSError(exc.errno, f"cannot write files in this folder ({exc.strerror})",
+                      str(root)) from exc
+    probe.unlink()
+    return root
 
 
 def write_text_atomically(path: str | os.PathLike[str], text: str) -> Path:

@@ -165,13 +165,15 @@ def three_class_model(tmp_path_factory) -> Path:
     ("--cluster", "rai", "expected ray or ray://HOST:PORT"),
     ("--colormap", "rainbow", "choose from jet, turbo"),
     ("--alpha", "1.5", "from 0 to 1"),
-    ("--cam-dir", "{image}", "is a file, not a folder"),
+    ("--cam-dir", "{image}", "a.png: a file, not a folder"),
+    ("--cam-dir", "{image}/maps", "Not a directory"),
+    ("--out", "{tmp}", "Is a directory"),
     ("--cam", "gradcam,nope", "unknown CAM method nope; choose from gradcam, hirescam"),
     ("--metrics", "deletion,nope", "unknown metric nope; choose from deletion, insertion, road"),
 ])
 def test_a_bad_argument_is_one_line_naming_it_with_exit_status_2(
         folder, tmp_path, three_class_model, option, value, says) -> None:
-    value = value.format(image=folder / "a.png")
+    value = value.format(image=folder / "a.png", tmp=tmp_path)
     result = run_cli("predict", str(folder / "a.png"), "--weights", str(three_class_model),
                      "--cam-dir", str(tmp_path / "maps"), option, value)
     assert result.returncode == 2

@@ -542,6 +542,14 @@ def test_cli_train_refuses_one_class_or_a_class_with_one_image(
         main(["train", str(data), "--out", str(tmp_path / "m.pth")])
     assert exit_info.value.code == 2
     assert "argument --out: must end in .safetensors" in capsys.readouterr().err
+    # A place the model cannot be written to is said before any training, not after it.
+    a_file = tmp_path / "models"
+    a_file.write_text("a file where the folder should be")
+    for folder, says in ((a_file, "a file, not a folder"), (a_file / "sub", "Not a directory")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", str(data), "--out", str(folder / "m.safetensors")])
+        assert exit_info.value.code == 2
+        assert f"argument --out: {folder}: {says}\n" in capsys.readouterr().err
 
 
 # -- what the taught model learned -----------------------------------------------------------

@@ -222,7 +222,7 @@ def test_the_dialog_refuses_a_file_as_the_output_folder(qtbot: Any, tmp_path: Pa
     dialog.show()
     qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok),
                      Qt.MouseButton.LeftButton)
-    assert dialog.isVisible() and dialog.error_label.text() == f"{a_file} is a file, not a folder."
+    assert dialog.isVisible() and dialog.error_label.text() == f"{a_file}: a file, not a folder"
     dialog.folder_edit.clear()
     qtbot.keyClicks(dialog.folder_edit, str(tmp_path / "new"))
     qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok),

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.atomic import check_writable
+from desktop_app.core.errors import one_line
 from desktop_app.core.map_outputs import OVERLAY_MAX_SIDE
 from desktop_app.ui.state.requests import RESULTS_FILE, FolderOutput
 
@@ -96,8 +98,11 @@ class FolderOutputDialog(QDialog):
         problem = None
         if not text:
             problem = "Choose a folder to write to."
-        elif Path(text).expanduser().exists() and not Path(text).expanduser().is_dir():
-            problem = f"{text} is a file, not a folder."
+        else:
+            try:  # made now, and refused now if it takes no files: not image by image later
+                check_writable(Path(text).expanduser())
+            except OSError as exc:
+                problem = one_line(exc)
         if problem is not None:
             self.error_label.setText(problem)
             self.error_label.setVisible(True)
