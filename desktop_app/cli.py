@@ -361,16 +361,17 @@ def _run_predict(options: argparse.Namespace) -> int:
         if not missing:
             _err("no images to classify")
         return 1
+    if options.out:  # said before the slow model load; the file itself is left as it is
+        if options.out.is_dir():
+            _bad_argument(options, "--out", f"{options.out}: a folder, not a file")
+        _check_writable(options, "--out", options.out.parent)
+    clf = _load_for_predict(options, files=len(head))
     with contextlib.ExitStack() as stack:
         log = None
-        if options.out:  # before the slow model load: a path that cannot be written is said
+        if options.out:
             from desktop_app.core.result_log import ResultLog
 
-            try:
-                log = stack.enter_context(ResultLog(options.out, resume=options.resume))
-            except OSError as exc:
-                _bad_argument(options, "--out", one_line(exc))
-        clf = _load_for_predict(options, files=len(head))
+            log = stack.enter_context(ResultLog(options.out, resume=options.resume))
         failed = _predict_stream(options, clf, itertools.chain(head, stream), log)
     return 1 if failed or missing else 0
 

@@ -167,7 +167,8 @@ def three_class_model(tmp_path_factory) -> Path:
     ("--alpha", "1.5", "from 0 to 1"),
     ("--cam-dir", "{image}", "a.png: a file, not a folder"),
     ("--cam-dir", "{image}/maps", "Not a directory"),
-    ("--out", "{tmp}", "Is a directory"),
+    ("--out", "{tmp}", "a folder, not a file"),
+    ("--out", "{image}/results.jsonl", "a.png: a file, not a folder"),
     ("--cam", "gradcam,nope", "unknown CAM method nope; choose from gradcam, hirescam"),
     ("--metrics", "deletion,nope", "unknown metric nope; choose from deletion, insertion, road"),
 ])
