@@ -215,6 +215,7 @@ def test_a_pane_closed_at_exit_stays_closed_and_a_deleted_project_opens_it_empty
     again = make_window(qtbot, tmp_path)
     assert again.teach_project.dock.isVisible()
     assert again.teach_pane.project_label.text() == NO_PROJECT
+    assert not again.teach_pane.train_button.isEnabled()
     assert _errors(again) == []
     qtbot.keyClick(again, Qt.Key.Key_T, _Ctrl)  # the pane closed, then the app
     assert not again.teach_project.dock.isVisible()

@@ -215,6 +215,9 @@ class TeachController(QObject):
         dialog.show_saved(f"Teach — {files.checkpoint.name}",
                           f"Trained {len(evaluation.classes)} classes: {how}. Read back from "
                           f"{files.report.name}.")
+        info = self._models.info
+        if info is not None and info.weights_path == str(files.checkpoint):
+            dialog.results.mark_used()  # the window kept it from the last session
         self._update_notice()
 
     def _update_notice(self) -> None:

@@ -139,6 +139,7 @@ class TeachProjectController(QObject):
         p.capture_pressed.connect(self.start_capture)
         p.capture_released.connect(self.stop_capture)
         p.train_requested.connect(self.prepare_training)
+        self._refresh()  # no project yet: nothing to add to or train
 
     # -- showing and opening ---------------------------------------------------------------
     @Slot()
