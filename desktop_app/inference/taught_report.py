@@ -94,4 +94,4 @@ def _reason(exc: Exception) -> str:
         return f"not valid JSON: {exc.msg}, line {exc.lineno}"
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text"
-    return f"{type(exc).__name__}: {exc}" if isinstance(exc, KeyError) else str(exc)
+    return f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
