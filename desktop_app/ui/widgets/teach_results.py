@@ -2,7 +2,9 @@
 plain words, the most confident mistakes and a per-class gallery of validation images, each
 with its Grad-CAM overlay (drawn by the worker; here they only become pixmaps). Under k-fold
 cross-validation the captions are out-of-fold, as the table, while the maps are the saved
-model's, which trained on most of those images: the gallery's header says so."""
+model's, which trained on most of those images: the gallery's header says so. Results read
+back from a saved report have only the mistakes' maps (saved beside the model): the class
+gallery's place says why it is empty."""
 
 from __future__ import annotations
 
@@ -164,12 +166,13 @@ class TeachResults(QWidget):
         super().__init__(parent)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # Above the summary when the results no longer describe the project's images.
         self.notice = QLabel()
         self.notice.setWordWrap(True)
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.notice.setStyleSheet("color: #b9770e;")
         self.notice.hide()
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.use_button = QPushButton("Use this model")
         self.use_button.setToolTip("Switch the window to the new model: live recognition "
                                    "and every CAM method use it")
