@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +46,34 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evaluation:
+        """The evaluation a report saved (``to_dict``'s keys; null for a class's accuracy
+        without validation images). ``ValueError`` when it is not one this version wrote."""
+        try:
+            classes = tuple(str(name) for name in data["classes"])
+            k = len(classes)
+            confusion = [[int(n) for n in row] for row in data["confusion_matrix"]]
+            if k < 2 or len(confusion) != k or any(len(row) != k for row in confusion):
+                raise ValueError("the confusion matrix does not match the classes")
+            return cls(
+                classes, str(data["validation"]),
+                {name: int(data["counts"][name]) for name in classes},
+                {name: int(data["val_counts"][name]) for name in classes},
+                _rate(data["accuracy"]),
+                {name: _rate(data["per_class_accuracy"][name]) for name in classes},
+                confusion,
+                tuple(Mistake(str(m["path"]), str(m["true"]), str(m["predicted"]),
+                              float(m["confidence"])) for m in data["mistakes"]),
+                tuple(str(w) for w in data["warnings"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a saved evaluation ({type(exc).__name__}: {exc})") from exc
+
+
+def _rate(value: object) -> float:
+    """An accuracy as saved: a number, or null where there was nothing to score."""
+    return float("nan") if value is None else float(value)  # type: ignore[arg-type]
 
 
 def evaluate(

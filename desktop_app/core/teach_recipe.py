@@ -11,6 +11,16 @@ from dataclasses import dataclass
 
 from desktop_app.core.errors import InvalidArgument
 
+# The stages a training goes through, as its progress and its report name them.
+PROBE = "linear probe"
+FINE_TUNE = "fine-tune"
+
+
+def best_in_words(stage: str, epoch: int) -> str:
+    """The model kept, in words: "the linear probe" or "fine-tune epoch 3" (the probe
+    counts as epoch 0, which means nothing to a reader)."""
+    return "the linear probe" if stage == PROBE else f"{stage} epoch {epoch}"
+
 
 @dataclass(frozen=True)
 class Recipe:

@@ -24,6 +24,7 @@ from desktop_app.core.overlay import overlay
 
 if TYPE_CHECKING:  # torch is imported by the caller's engine, never by importing this
     from desktop_app.inference.taught_files import Saved
+    from desktop_app.inference.taught_report import SavedTraining
     from desktop_app.inference.training import TrainedModel
 
 GALLERY_PER_CLASS = 6
@@ -45,6 +46,8 @@ class Gallery:
     mistakes: tuple[MapTile, ...]  # the most confident first, maps of the wrong class
     validation: str  # the evaluation's: HOLD_OUT or "K-fold cross-validation"
     trained_on: int  # of the images in ``by_class``, those the saved model trained on
+    # Read back from a saved training: its report keeps no class maps, only the mistakes'.
+    from_report: bool = False
 
 
 def gallery_of(saved: Saved, trained: TrainedModel, *, per_class: int = GALLERY_PER_CLASS,
@@ -83,3 +86,12 @@ def gallery_of(saved: Saved, trained: TrainedModel, *, per_class: int = GALLERY_
     shown = [tile.path for tiles in by_class.values() for tile in tiles]
     return Gallery({name: tuple(tiles) for name, tiles in by_class.items()}, mistakes,
                    scores.validation, trained_on(trained, shown))
+
+
+def saved_gallery(saved: SavedTraining, *, max_side: int = TILE_SIDE) -> Gallery:
+    """What is left of the gallery of an earlier session's training: the mistakes' maps
+    as written beside the checkpoint (the class maps are not saved)."""
+    mistakes = tuple(MapTile(Path(m.path), m.true, m.predicted, m.confidence,
+                             decode_for_overlay(png, max_side).array)
+                     for m, png in saved.mistake_maps)
+    return Gallery({}, mistakes, saved.evaluation.validation, 0, from_report=True)

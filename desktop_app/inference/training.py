@@ -43,7 +43,13 @@ from torchvision.models.resnet import ResNet
 
 from desktop_app.core.dataset import Dataset, Example, check_teachable, count_by_class
 from desktop_app.core.evaluation import FEW_IMAGES
-from desktop_app.core.teach_recipe import DEFAULT_RECIPE, Recipe
+from desktop_app.core.teach_recipe import (
+    DEFAULT_RECIPE,
+    FINE_TUNE,
+    PROBE,
+    Recipe,
+    best_in_words,
+)
 from desktop_app.inference.classifier import Classifier, custom_checkpoint_preprocessor
 from desktop_app.inference.feature_cache import (
     CountCallback,
@@ -57,8 +63,6 @@ from desktop_app.inference.feature_cache import (
 from desktop_app.inference.preprocess import Preprocessor
 from desktop_app.inference.threads import engine_threads, one_torch_thread
 
-PROBE = "linear probe"
-FINE_TUNE = "fine-tune"
 CROSS_VALIDATION = "cross-validation"
 # Folds at most: each fold holds at least one image of every class.
 MAX_FOLDS = 5
@@ -124,11 +128,7 @@ class TrainedModel:
 
     @property
     def best(self) -> str:
-        """The model kept, in words: "the linear probe" or "fine-tune epoch 3" (the probe
-        counts as epoch 0, which means nothing to a reader)."""
-        if self.best_stage == PROBE:
-            return "the linear probe"
-        return f"{self.best_stage} epoch {self.best_epoch}"
+        return best_in_words(self.best_stage, self.best_epoch)
 
 
 def stratified_split(

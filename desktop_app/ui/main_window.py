@@ -135,6 +135,9 @@ class MainWindow(QMainWindow):
         geometry = settings.geometry
         if geometry is not None:
             self.restoreGeometry(geometry)
+        state = settings.window_state
+        if state is not None and self.restoreState(state):
+            self.teach_project.restore_pane()
         self.view.viewport().installEventFilter(self)
         self.filmstrip.installEventFilter(self)  # shown or hidden: the picture's room changes
 
@@ -205,6 +208,9 @@ class MainWindow(QMainWindow):
         a.train_from_folder.triggered.connect(self.teach.ask_train_from_folder)
         a.training_results.triggered.connect(self.teach.show_dialog)
         self.teach.finished.connect(self._update_actions)
+        self.teach.results_changed.connect(self._update_actions)
+        self.teach_project.project_changed.connect(
+            lambda: self.teach.set_project(self.teach_project.project))
         self.compare.open_cell.connect(self._open_compare_cell)
         a.camera.triggered.connect(self.live.toggle_camera)
         a.freeze.toggled.connect(self.live.set_frozen)
@@ -311,6 +317,7 @@ class MainWindow(QMainWindow):
     def _save_settings(self) -> None:
         s = self.settings
         s.geometry = self.saveGeometry()
+        s.window_state = self.saveState()
         s.topk = self.predictions.topk
         s.opacity = self.overlay_controls.opacity
         s.colormap = self.overlay_controls.colormap
@@ -434,7 +441,7 @@ class MainWindow(QMainWindow):
         a.save_map.setEnabled(shown.has_map)
         a.score_map.setEnabled(shown.has_map)
         a.compare.setEnabled(shown.prediction is not None)
-        a.training_results.setEnabled(self.teach.result is not None)
+        a.training_results.setEnabled(self.teach.has_results)
         a.copy_predictions.setEnabled(shown.prediction is not None)
         running = shown.folder_running
         a.classify_folder.setEnabled(not running and bool(self.images.paths()))

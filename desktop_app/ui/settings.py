@@ -208,5 +208,15 @@ class Settings:
     def geometry(self, value: QByteArray) -> None:
         self._store.setValue("window/geometry", value)
 
+    @property
+    def window_state(self) -> QByteArray | None:
+        """The main window's docks (the Teach pane: shown or not, its height)."""
+        value = self._store.value("window/state")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    @window_state.setter
+    def window_state(self, value: QByteArray) -> None:
+        self._store.setValue("window/state", value)
+
     def sync(self) -> None:
         self._store.sync()

@@ -182,6 +182,52 @@ def test_train_button_of_the_teach_pane_trains_the_project_and_the_window_uses_i
 
 
 @pytest.mark.slow
+def test_after_a_relaunch_the_projects_training_shows_its_saved_results_and_is_used(
+        qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path,
+        shapes_model: ShapesModel) -> None:
+    """A real training's files read back by the next session (same settings file): the
+    table and the mistakes' maps are those of the training; Use this model loads it."""
+    from desktop_app.core.teach_project import TeachProject
+
+    project = TeachProject.create(tmp_path / "project")
+    project.add_class_folder(shapes.data)
+    qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    assert window.teach_project.open_project(project.root)
+    qtbot.mouseClick(window.teach_pane.train_button, Qt.MouseButton.LeftButton)
+    accept_settings(qtbot, window)
+    qtbot.waitUntil(lambda: window.teach.result is not None, timeout=TRAIN_TIMEOUT_MS)
+    trained = window.teach.result
+    window.close()
+
+    again = make_window(qtbot, tmp_path, TorchEngine, weights=str(shapes_model.weights),
+                        labels=str(shapes_model.labels), device="cpu")
+    qtbot.waitUntil(lambda: again.model_info is not None, timeout=60_000)
+    assert again.teach_project.dock.isVisible()
+    qtbot.waitUntil(again.actions_.training_results.isEnabled, timeout=10_000)
+    again.actions_.training_results.trigger()
+    results = again.teach.dialog.results
+    table = results.table
+    evaluation = trained.saved.evaluation
+    assert [[int(table.item(r, c).text()) for c in range(2)] for r in range(2)] == (
+        evaluation.confusion_matrix)
+    assert f"Kept: {trained.best};" in results.summary.text()
+    assert f"on {sum(evaluation.counts.values())} images." in results.summary.text()
+    assert results.notice.isHidden()
+    tiles = results.findChildren(QWidget, "map-tile")
+    assert len(tiles) == len(trained.saved.mistake_maps)  # the class maps are not saved
+
+    qtbot.mouseClick(results.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: again.model_info.weights_path == str(project.model_path),
+                    timeout=30_000)
+    for name, path in shapes.heldout.items():
+        again.open_paths([path])
+        assert wait_for_prediction(qtbot, again, timeout=30_000,
+                                   source=str(path)).topk[0].label == name
+    qtbot.waitUntil(lambda: not any(t.name == "lens-compile" for t in threading.enumerate()),
+                    timeout=60_000)
+
+
+@pytest.mark.slow
 def test_cancel_during_fine_tuning_keeps_saves_and_shows_the_best_model(
         qtbot: Any, window: MainWindow, shapes: Shapes, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

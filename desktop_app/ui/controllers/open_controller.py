@@ -73,6 +73,9 @@ class OpenController(QObject):
 
     def open_content(self, content: MimeContent) -> None:
         """Files, folders, videos and image data, as from a drop or a paste."""
+        opened = next((p for p in content.paths if p.exists()), None)
+        if opened is not None:  # the next file dialog starts there, as after File > Open
+            self._settings.last_dir = str(opened if opened.is_dir() else opened.parent)
         for message in content.messages:
             self._error(message)
         videos = [p for p in content.paths if is_video_file(p) and p.is_file()]

@@ -1,21 +1,28 @@
 """Teaching the model loaded now new classes, in the window: the training settings asked
 first (remembered for the next time), a TRAIN request to the worker (which owns the model),
 its progress and Cancel in the Teach dialog, then the results and *Use this model*, which
-loads the saved checkpoint as *Choose weights file…* would."""
+loads the saved checkpoint as *Choose weights file…* would. The open teaching project's
+model, trained in an earlier session, has its results read back from its report."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from desktop_app.core.dataset import Dataset, check_teachable, scan_dataset
 from desktop_app.core.errors import LensError
+from desktop_app.core.evaluation import Evaluation
+from desktop_app.core.teach_project import MANIFEST, TeachProject
 from desktop_app.core.teach_recipe import DEFAULT_RECIPE, Recipe
-from desktop_app.inference.taught_files import CHECKPOINT_SUFFIX, files_for
+from desktop_app.inference.taught_files import CHECKPOINT_SUFFIX, TaughtFiles, files_for
+from desktop_app.inference.taught_gallery import Gallery, saved_gallery
+from desktop_app.inference.taught_report import SavedTraining, read_saved
 from desktop_app.ui.controllers.background import Background
 from desktop_app.ui.controllers.model_controller import ModelController
 from desktop_app.ui.controllers.worker import Reply, WorkerClient
@@ -34,11 +41,40 @@ from desktop_app.ui.widgets.teach_dialog import TeachDialog
 from desktop_app.ui.widgets.teach_results import percent
 
 CHECKPOINT_FILTER = f"Checkpoint (*{CHECKPOINT_SUFFIX})"
+_HOW = {"cancelled": "stopped by Cancel: the best model so far was kept",
+        "early stopping": "stopped early: no better on validation",
+        "completed": "completed"}
+
+
+def _read_saved(checkpoint: Path) -> tuple[SavedTraining, Gallery] | None:
+    """Runs in the background pool: a saved training's report and its mistakes' maps."""
+    saved = read_saved(checkpoint)
+    return None if saved is None else (saved, saved_gallery(saved))
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def _summary(evaluation: Evaluation, probe_accuracy: float, best: str, how: str,
+             recipe: str, files: TaughtFiles, trained_at: datetime, took: str) -> str:
+    """The results' first lines: accuracy, the model kept, the recipe, when and on how
+    many images, and the files."""
+    return (
+        f"<b>Validation accuracy {percent(evaluation.accuracy)}</b> "
+        f"({evaluation.validation}) on "
+        f"{sum(evaluation.val_counts.values())} images (linear probe alone on the "
+        f"early-stopping split: {percent(probe_accuracy)}). Kept: {best}; {how}.<br>"
+        + (f"Recipe: {escape(recipe)}.<br>" if recipe else "")
+        + f"Trained {_when(trained_at)} on {sum(evaluation.counts.values())} images. "
+        f"Saved {escape(str(files.checkpoint))} with {escape(files.labels.name)} and "
+        f"{escape(files.report.name)}{took}.")
 
 
 class TeachController(QObject):
     message = Signal(str, str)  # text, level
     finished = Signal(object)  # TrainResult: a model was trained and saved
+    results_changed = Signal()  # the open project's saved results were read, or are gone
 
     def __init__(self, window: QWidget, client: WorkerClient, models: ModelController,
                  settings: Settings, background: Background) -> None:
@@ -51,12 +87,51 @@ class TeachController(QObject):
         self.dialog: TeachDialog | None = None
         self.recipe_dialog: RecipeDialog | None = None  # open while the settings are asked
         self.result: TrainResult | None = None  # the last training's
+        # The open project's model trained earlier, read back from its report.
+        self.saved: SavedTraining | None = None
+        self._saved_gallery: Gallery | None = None
+        self._saved_unshown = False  # read, and newer than what the dialog shows
+        self._project: TeachProject | None = None
+        self._project_model: Path | None = None
+        # The results the dialog shows: their files (Use this model) and time.
+        self._shown: tuple[TaughtFiles, datetime] | None = None
         self._pending: TrainRequest | None = None
         self._reply = Reply(self._on_result, self._on_failure, self._on_progress)
 
     @property
     def running(self) -> bool:
         return self._pending is not None
+
+    @property
+    def has_results(self) -> bool:
+        """*Show training results* has something to show."""
+        return self.result is not None or self.saved is not None
+
+    def set_project(self, project: TeachProject | None) -> None:
+        """The Teach pane's project was opened or changed: another project's saved model
+        has its results read (in the background); a change is said over the results."""
+        self._project = project
+        model = project.model_path if project is not None else None
+        if model != self._project_model:
+            self._project_model = model
+            self.saved, self._saved_gallery, self._saved_unshown = None, None, False
+            emit(self.results_changed)
+            if model is not None:
+                self._background.run(_read_saved, model, callback=self._saved_read(model))
+        self._update_notice()
+
+    def _saved_read(self, model: Path) -> Callable[[Any, str | None], None]:
+        def done(found: tuple[SavedTraining, Gallery] | None, error: str | None) -> None:
+            if model != self._project_model:
+                return  # another project was opened meanwhile
+            if error is not None:  # damaged: said once, the results stay unavailable
+                emit(self.message, f"{error}: the training results cannot be shown", "info")
+                return
+            if found is not None:
+                self.saved, self._saved_gallery = found
+                self._saved_unshown = True
+                emit(self.results_changed)
+        return done
 
     @Slot(object, object)
     def ask_train(self, dataset: Dataset, out: Path) -> None:
@@ -107,20 +182,64 @@ class TeachController(QObject):
 
     @Slot()
     def use_model(self) -> None:
-        """Load the last trained checkpoint as the window's model."""
-        if self.result is None:
+        """Load the checkpoint whose results the dialog shows as the window's model."""
+        if self._shown is None:
             return
-        files = self.result.saved.files
+        files = self._shown[0]
         self._models.load_weights(str(files.checkpoint), str(files.labels))
         if self.dialog is not None:
             self.dialog.results.mark_used()
 
     @Slot()
     def show_dialog(self) -> None:
-        """Show the Teach window again (after it was closed): the last results stay."""
+        """Show the Teach window again (after it was closed): the last results stay, or
+        the open project's saved ones when they are newer (a training in progress keeps
+        its progress in view)."""
+        if self._saved_unshown and not self.running:
+            self._show_saved()
         dialog = self._dialog()
         dialog.show()
         dialog.raise_()
+
+    def _show_saved(self) -> None:
+        saved, gallery = self.saved, self._saved_gallery
+        assert saved is not None and gallery is not None
+        self._saved_unshown = False
+        files, evaluation = saved.files, saved.evaluation
+        how = _HOW.get(saved.stopped, saved.stopped)
+        dialog = self._dialog()
+        self._shown = (files, saved.trained_at)
+        dialog.results.show_results(
+            _summary(evaluation, saved.probe_accuracy, saved.best, how, saved.recipe, files,
+                     saved.trained_at, ""), evaluation, gallery)
+        dialog.show_saved(f"Teach — {files.checkpoint.name}",
+                          f"Trained {len(evaluation.classes)} classes: {how}. Read back from "
+                          f"{files.report.name}.")
+        info = self._models.info
+        if info is not None and info.weights_path == str(files.checkpoint):
+            dialog.results.mark_used()  # the window kept it from the last session
+        self._update_notice()
+
+    def _update_notice(self) -> None:
+        """Say over the results when the project changed after they were made: they
+        describe the images it had then."""
+        if self.dialog is None:
+            return
+        project, text = self._project, ""
+        if self._shown is not None and project is not None:
+            files, made = self._shown
+            try:
+                changed = (files.checkpoint == project.model_path
+                           and (project.root / MANIFEST).stat().st_mtime > made.timestamp())
+            except OSError:
+                changed = False
+            if changed:
+                counts = project.counts()
+                text = (f"⚠ The project has changed since this training ({_when(made)}): "
+                        f"these results are of the images it had then, not of its "
+                        f"{sum(counts.values())} images in {len(counts)} classes now. "
+                        "Train again for results on them.")
+        self.dialog.results.set_notice(text)
 
     @Slot()
     def ask_train_from_folder(self) -> None:
@@ -130,7 +249,7 @@ class TeachController(QObject):
             return
         folder = QFileDialog.getExistingDirectory(
             self._window, "Folder with one sub-folder of images per class",
-            self._settings.last_dir)
+            self._settings.last_dir or str(Path.home()))
         if not folder:
             return
         self._settings.last_dir = folder
@@ -227,22 +346,18 @@ class TeachController(QObject):
             return
         self._pending = None
         self.result = result
+        self._saved_unshown = False  # the dialog shows the newest results: these
         evaluation, files = result.saved.evaluation, result.saved.files
-        how = {"cancelled": "stopped by Cancel: the best model so far was kept",
-               "early stopping": "stopped early: no better on validation",
-               "completed": "completed"}.get(result.stopped, result.stopped)
-        summary = (
-            f"<b>Validation accuracy {percent(evaluation.accuracy)}</b> "
-            f"({evaluation.validation}) on "
-            f"{sum(evaluation.val_counts.values())} images (linear probe alone on the "
-            f"early-stopping split: {percent(result.probe_accuracy)}). Kept: {result.best}; "
-            f"{how}.<br>"
-            f"Recipe: {escape(result.request.recipe.describe())}.<br>"
-            f"Saved {files.checkpoint} with {files.labels.name} and {files.report.name} "
-            f"({result.worker_ms / 1000:.0f} s).")
+        how = _HOW.get(result.stopped, result.stopped)
+        trained_at = datetime.fromisoformat(str(result.saved.report["trained_at"]))
+        self._shown = (files, trained_at)
         dialog = self._dialog()
-        dialog.results.show_results(summary, evaluation, result.gallery)
+        dialog.results.show_results(
+            _summary(evaluation, result.probe_accuracy, result.best, how,
+                     result.request.recipe.describe(), files, trained_at,
+                     f" ({result.worker_ms / 1000:.0f} s)"), evaluation, result.gallery)
         dialog.show_done(f"Trained {len(evaluation.classes)} classes: {how}.")
+        self._update_notice()
         emit(self.message, f"Trained {files.checkpoint.name}: validation accuracy "
                            f"{percent(evaluation.accuracy)}", "info")
         emit(self.finished, result)

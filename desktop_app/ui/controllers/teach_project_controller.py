@@ -139,16 +139,27 @@ class TeachProjectController(QObject):
         p.capture_pressed.connect(self.start_capture)
         p.capture_released.connect(self.stop_capture)
         p.train_requested.connect(self.prepare_training)
+        self._refresh()  # no project yet: nothing to add to or train
 
     # -- showing and opening ---------------------------------------------------------------
     @Slot()
     def show_pane(self) -> None:
         """Show the pane, reopening the last project if none is open."""
         self._show_dock()
+        self._reopen_last()
+        self.pane.classes.setFocus()
+
+    def restore_pane(self) -> None:
+        """At a relaunch, after the window's state put the pane back as it was at close:
+        if it was open, the last project in it again. A project folder since moved or
+        deleted leaves the pane empty, without a word: the user may have meant to."""
+        if not self.dock.isHidden():
+            self._reopen_last()
+
+    def _reopen_last(self) -> None:
         last = self._settings.teach_project
         if self.project is None and last and (Path(last) / MANIFEST).is_file():
             self.open_project(last)
-        self.pane.classes.setFocus()
 
     def _show_dock(self) -> None:
         if not self.dock.isVisible():

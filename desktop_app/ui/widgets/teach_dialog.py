@@ -92,6 +92,15 @@ class TeachDialog(QDialog):
         self.cancel_button.setEnabled(False)
         self.status.setText("Stopping: the best model so far will be kept…")
 
+    def show_saved(self, title: str, text: str) -> None:
+        """Results read back from a saved training: no progress, no log, only the results."""
+        self.setWindowTitle(title)
+        self.status.setText(text)
+        self.status.setStyleSheet("")
+        self.log.clear()
+        self.log.hide()
+        self.show_done(text)
+
     def show_error(self, text: str) -> None:
         """The one-line message of a training that did not start or failed."""
         self.status.setText(text)

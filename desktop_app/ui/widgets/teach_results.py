@@ -2,12 +2,15 @@
 plain words, the most confident mistakes and a per-class gallery of validation images, each
 with its Grad-CAM overlay (drawn by the worker; here they only become pixmaps). Under k-fold
 cross-validation the captions are out-of-fold, as the table, while the maps are the saved
-model's, which trained on most of those images: the gallery's header says so."""
+model's, which trained on most of those images: the gallery's header says so. Results read
+back from a saved report have only the mistakes' maps (saved beside the model): the class
+gallery's place says why it is empty."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPixmap, QResizeEvent
@@ -164,6 +167,12 @@ class TeachResults(QWidget):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Above the summary when the results no longer describe the project's images.
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
+        self.notice.setStyleSheet("color: #b9770e;")
+        self.notice.hide()
         self.use_button = QPushButton("Use this model")
         self.use_button.setToolTip("Switch the window to the new model: live recognition "
                                    "and every CAM method use it")
@@ -178,6 +187,7 @@ class TeachResults(QWidget):
         top.addWidget(self.summary, 1)
         top.addWidget(self.use_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.notice)
         layout.addLayout(top)
         layout.addWidget(_heading("Validation images by class"))
         layout.addWidget(self.table)
@@ -197,6 +207,12 @@ class TeachResults(QWidget):
             if item.widget() is not None:
                 item.widget().deleteLater()
         out_of_fold = gallery.validation != HOLD_OUT
+        if gallery.from_report and not gallery.mistakes and evaluation.mistakes:
+            listed = "; ".join(f"{Path(m.path).name}: {m.true}, taken for {m.predicted} "
+                               f"({m.confidence:.0%})" for m in evaluation.mistakes)
+            self._sections.addWidget(_heading(
+                "Most confident mistakes",
+                note=f"{listed}. Their maps are no longer beside the model."))
         if gallery.mistakes:
             self._sections.addWidget(_heading(
                 f"Most confident mistakes in {gallery.validation} (the saved model's map of "
@@ -205,7 +221,13 @@ class TeachResults(QWidget):
             self._sections.addWidget(TileFlow(
                 [(m, f"{m.true}, taken for {m.predicted} ({m.confidence:.0%})")
                  for m in gallery.mistakes]))
-        if out_of_fold:
+        if gallery.from_report:
+            self._sections.addWidget(_heading(
+                "Images with the map of their class",
+                note="These maps are drawn right after a training and are not saved with the "
+                     "model: train again to see them, or open images to see the model's map "
+                     "once you use it."))
+        elif out_of_fold:
             shown = sum(map(len, gallery.by_class.values()))
             note = maps_note(gallery.trained_on, shown)
             self._sections.addWidget(_heading(
@@ -218,6 +240,11 @@ class TeachResults(QWidget):
         for name, tiles in gallery.by_class.items():
             self._sections.addWidget(QLabel(f"<b>{name}</b>"))
             self._sections.addWidget(TileFlow([(t, gallery_caption(t)) for t in tiles]))
+
+    def set_notice(self, text: str) -> None:
+        """A warning above the results ("" for none)."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
 
     def mark_used(self) -> None:
         self.use_button.setEnabled(False)
