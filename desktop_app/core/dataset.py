@@ -11,6 +11,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from desktop_app.core.errors import LensError
@@ -54,6 +55,8 @@ class Dataset:
     # Copies of one file within a class count once (a copy in the validation split would
     # only measure memory).
     repeats: int
+    # When the files were listed: a project changed after it has other images than these.
+    taken_at: datetime
 
     def counts(self) -> dict[str, int]:
         return count_by_class(self.classes, self.examples)
@@ -96,6 +99,7 @@ def dataset_from(classes: tuple[str, ...], files: Iterable[tuple[int, Path]]) ->
     """The dataset of ``(label, path)`` pairs: each file hashed once, a file that cannot be
     read skipped with its reason, copies within a class counted once, copies across classes
     kept and reported as duplicates."""
+    taken_at = datetime.now().astimezone()
     examples: list[Example] = []
     skipped: list[Skipped] = []
     duplicates: list[Duplicate] = []
@@ -118,7 +122,8 @@ def dataset_from(classes: tuple[str, ...], files: Iterable[tuple[int, Path]]) ->
             duplicates.append(
                 Duplicate(earlier.path, path, (classes[earlier.label], classes[label])))
             examples.append(Example(path, label, digest))
-    return Dataset(classes, tuple(examples), tuple(skipped), tuple(duplicates), repeats)
+    return Dataset(classes, tuple(examples), tuple(skipped), tuple(duplicates), repeats,
+                   taken_at)
 
 
 def check_teachable(classes: tuple[str, ...], counts: dict[str, int]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,8 +100,9 @@ def report_of(trained: TrainedModel, evaluation: Evaluation, backbone: Classifie
     from desktop_app.inference.training import recipe_record
 
     return {
-        # When the results were made: a project changed after it has other images.
-        "trained_at": datetime.now().astimezone().isoformat(),
+        # The images as of the training's start: a project changed after it (also while it
+        # trained) has other images than the results describe.
+        "trained_at": dataset.taken_at.isoformat(),
         "checkpoint": str(files.checkpoint),
         "labels": str(files.labels),
         "backbone": {"model": backbone.model_name, "weights": str(backbone.weights_path)},

@@ -34,7 +34,7 @@ class SavedTraining:
     best: str  # the stage and epoch whose model was kept, e.g. "fine-tune epoch 3"
     stopped: str  # "completed", "early stopping" or "cancelled"
     probe_accuracy: float
-    trained_at: datetime  # when the report was written: the results' time
+    trained_at: datetime  # when the training listed its images (what the results describe)
     mistake_maps: tuple[tuple[Mistake, Path], ...]  # the mistakes whose map is still there
 
 

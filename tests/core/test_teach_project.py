@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -82,6 +83,20 @@ def test_dataset_follows_the_manifest_and_skips_missing_files(tmp_path: Path) ->
     folder = scan_dataset(tmp_path / "data")
     assert folder.classes == dataset.classes
     assert {e.digest for e in folder.examples} > {e.digest for e in dataset.examples}
+
+
+def test_an_image_added_while_a_training_runs_makes_the_project_newer_than_its_dataset(
+        tmp_path: Path) -> None:
+    """A training's results are dated by when its dataset listed the files (the report's
+    ``trained_at``); the window calls results stale when the manifest is newer. An image
+    added after the listing, while the training still runs, must count as a change."""
+    project = TeachProject.create(tmp_path / "proj")
+    project.add_class_folder(_class_folder(tmp_path / "data"))
+    dataset = project.dataset()  # the training starts
+    assert dataset.taken_at <= datetime.now().astimezone()
+    time.sleep(0.05)  # file times come from a coarse clock (a few ms behind): not a race
+    project.add_files("cats", [solid_image(tmp_path / "late.png", 99)])  # during it
+    assert (project.root / MANIFEST).stat().st_mtime > dataset.taken_at.timestamp()
 
 
 def test_a_class_folder_creates_its_classes_and_reports_loose_images(tmp_path: Path) -> None:

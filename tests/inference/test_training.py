@@ -412,6 +412,8 @@ def test_with_a_hold_out_split_the_gallery_is_the_validation_images_by_the_saved
     trained = teach(backbone, dataset, Recipe(linear_only=True), feature_cache)
     assert trained.cross_validation is None
     saved = save_taught(trained, dataset, backbone, files_for(tmp_path / "m.safetensors"))
+    # Dated by the images it listed, not by when it ended (see test_teach_project).
+    assert saved.report["trained_at"] == dataset.taken_at.isoformat()
 
     gallery = gallery_of(saved, trained)
 

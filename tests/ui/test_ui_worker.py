@@ -6,6 +6,7 @@ import ctypes
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ def test_a_waiting_training_goes_before_live_frames_that_came_after_it() -> None
     box = Mailbox()
     before = _predict(kind=Kind.LIVE)
     box.put(before)
-    train = TrainRequest(next_request_id(), Dataset(("a", "b"), (), (), (), 0),
+    train = TrainRequest(next_request_id(), Dataset(("a", "b"), (), (), (), 0, datetime.now()),
                          Path("m.safetensors"), DEFAULT_RECIPE)
     box.put(train)
     assert box.take() is before  # what was waiting still goes first
