@@ -38,12 +38,6 @@ class StepBar(QProgressBar):
             self._within = within
             self.update()
 
-    def filled(self) -> float:
-        """The share of the bar painted as done, 0–1 (0 while busy: no total known)."""
-        option = self._option()
-        span = option.maximum - option.minimum
-        return (option.progress - option.minimum) / span if span > 0 else 0.0
-
     def _option(self) -> QStyleOptionProgressBar:
         option = QStyleOptionProgressBar()
         self.initStyleOption(option)

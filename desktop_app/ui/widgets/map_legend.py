@@ -109,7 +109,10 @@ class MapLegend(QWidget):
 
     def _font(self, layout: _Layout) -> QFont:
         font = QFont(self.font())
-        font.setPointSizeF(font.pointSizeF() * layout.point_scale)
+        if font.pointSizeF() > 0:
+            font.setPointSizeF(font.pointSizeF() * layout.point_scale)
+        else:  # a font sized in pixels (a style sheet's)
+            font.setPixelSize(max(1, round(font.pixelSize() * layout.point_scale)))
         return font
 
     def _size(self, layout: _Layout) -> QSize:
