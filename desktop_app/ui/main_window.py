@@ -334,9 +334,15 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def cancel_jobs(self) -> None:
-        """Esc: cancel the slow map and the scoring the user is waiting for."""
-        self.stills.cancel_map()
-        self.scores.cancel()
+        """Esc: cancel the slow map and the scoring the user is waiting for; with neither
+        running, the folder run (results so far kept, as its Cancel does). The map or the
+        scoring goes first: it is what the picture and the predictions wait for, seconds
+        from done, while a run goes on in the status bar; a second Esc stops the run."""
+        if self.stills.running or self.scores.running:
+            self.stills.cancel_map()
+            self.scores.cancel()
+        else:
+            self.exports.cancel_run()
 
     @Slot(int)
     def show_entry(self, row: int) -> None:
@@ -448,8 +454,12 @@ class MainWindow(QMainWindow):
         a.classify_and_write.setEnabled(a.classify_folder.isEnabled())
         a.export_results.setEnabled(bool(shown.folder_results) and not running)
         a.freeze.setEnabled(live is not None)
-        # Both are Esc: the job the user is waiting for goes first.
-        a.cancel_job.setEnabled(self.stills.running or self.scores.running)
+        # Both are Esc. The jobs with a progress bar and a Cancel go first (the map or
+        # scoring the user waits for, then a folder run), the camera only once none runs:
+        # one rule, and Esc stays the key of every Cancel. A camera beside a run is a view
+        # the user watches, with its own Stop, and the next Esc reaches it.
+        a.cancel_job.setEnabled(self.stills.running or self.scores.running
+                                or self.exports.cancellable)
         a.compute_map.setEnabled(self.stills.map_offered)
         a.stop_live.setEnabled(live is not None and not a.cancel_job.isEnabled())
         a.camera.setChecked(self.live.camera_running)

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtWidgets import QWidget
 from support.ui_helpers import (
     FakeEngine,
     fake_camera_source,
@@ -534,3 +535,59 @@ def test_a_score_cam_map_cancelled_while_the_model_loads_stays_cancelled(
     assert [call["cam"] for call in engine.classifier.calls] == [None]
     assert not window.stills.running and window.stills.map_offered
     assert window.predictions.compute_map_button.isVisible()
+
+
+def _picture_on_screen(window: Any) -> QRect:
+    """Where the picture lies in the view, in the view's coordinates (the legend's)."""
+    view = window.view
+    return view.mapFromScene(view.sceneRect()).boundingRect().translated(view.viewport().pos())
+
+
+def test_in_a_small_window_the_legend_goes_beside_a_picture_that_leaves_room(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window at 640x480: the legend stood in the view's top-left corner
+    # over a narrow picture, the margin beside it left empty.
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640, timeout=3000)
+    window.open_paths([write_image(tmp_path / "narrow.png", (200, 30, 30), size=(100, 400))])
+    wait_for_prediction(qtbot, window)
+    qtbot.waitUntil(lambda: _legend_on_screen(window), timeout=5000)
+    legend = window.overlay.legend
+    picture = _picture_on_screen(window)
+    # Fitted: a margin either side narrower than the full legend (~170 px with its gap).
+    assert 120 < picture.left() < 165
+    assert not legend.geometry().intersects(picture)  # smaller, beside the picture
+    assert legend.compact and legend.lines[1] == "Grad-CAM · layer4"
+
+    window.view.setFocus()
+    for _ in range(2):  # a smaller picture: room above it for the full legend
+        qtbot.keyClick(window.view, Qt.Key.Key_Minus)
+    qtbot.waitUntil(lambda: not legend.compact, timeout=3000)
+    assert not legend.geometry().intersects(_picture_on_screen(window))
+    assert _legend_on_screen(window)
+
+    for _ in range(10):  # the picture fills the view: the legend stays, over its corner
+        qtbot.keyClick(window.view, Qt.Key.Key_Plus)
+    assert _picture_on_screen(window).contains(legend.geometry())
+    assert _legend_on_screen(window)
+    assert legend.compact  # hiding less of a small view
+
+
+def test_the_legend_shrinks_into_a_margin_too_narrow_for_it_whole(qtbot: Any) -> None:
+    from desktop_app.core.colormaps import lut
+    from desktop_app.ui.widgets.map_legend import MapLegend
+
+    view = QWidget()
+    qtbot.addWidget(view)
+    view.resize(380, 338)
+    legend = MapLegend(view)
+    legend.set_legend(lut("jet"), "tabby (class 281)", "Grad-CAM · layer4")
+    room = QRect(0, 0, 380, 338)
+    legend.place(room, QRect(130, 0, 120, 338))  # a tall picture, 130 px either side
+    assert legend.compact and legend.width() + 8 <= 130
+    assert not legend.geometry().intersects(QRect(130, 0, 120, 338))
+    legend.place(room, QRect(0, 0, 380, 250))  # a wide one, room under it
+    assert not legend.compact and legend.geometry().top() >= 250
+    legend.place(room, room)  # filling the view: over its top-left corner, small there
+    assert legend.compact and legend.geometry().topLeft() == QPoint(8, 8)

@@ -520,3 +520,123 @@ def test_at_640_by_480_a_checkpoints_long_model_name_gives_way_to_the_runs_count
     assert label.toolTip() == long_name
     qtbot.mouseClick(run.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.exports.running, timeout=30_000)
+
+
+def test_esc_stops_a_folder_run_as_its_cancel_does(qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: Esc, which cancels a slow map or a scoring, left a
+    # running folder run going; only the status bar's small Cancel stopped it.
+    import threading
+
+    engine = FakeEngine()
+    window = _twelve_open(qtbot, tmp_path, engine)
+    gate = engine.classifier.gate = threading.Event()  # the first batch held in flight
+    calls = len(engine.classifier.calls)
+    run = window.status.run
+    try:
+        qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
+        qtbot.waitUntil(run.isVisible, timeout=30_000)
+        qtbot.waitUntil(lambda: len(engine.classifier.calls) > calls, timeout=30_000)
+        # Wherever the focus is in the window: here the list of images.
+        qtbot.mouseClick(window.filmstrip.viewport(), Qt.MouseButton.LeftButton)
+        qtbot.keyClick(window.focusWidget(), Qt.Key.Key_Escape)
+        assert run.bar.text().startswith("stopping… ")
+        assert not run.cancel_button.isEnabled()
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=30_000)
+    assert not run.isVisible()
+    assert "; stopped: cancelled." in window.messages.texts()[-1]
+    assert len(window.folder_results) < 12  # what the run had done is kept, no more
+    assert window.actions_.classify_folder.isEnabled()
+
+
+def test_with_a_camera_beside_a_folder_run_esc_stops_the_run_first_then_the_camera(
+        qtbot: Any, tmp_path: Path) -> None:
+    # The run is the job, with its Cancel in the status bar; the camera a view the user
+    # watches, with its own Stop: the first Esc cancels the job, the next the camera.
+    import threading
+
+    from support.ui_helpers import fake_camera_source
+
+    engine = FakeEngine()
+    window = _twelve_open(qtbot, tmp_path, engine)
+    window.start_live_source(fake_camera_source())
+    qtbot.waitUntil(lambda: window.live_source is not None, timeout=5000)
+    gate = engine.classifier.gate = threading.Event()
+    run = window.status.run
+    try:
+        qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
+        qtbot.waitUntil(run.isVisible, timeout=30_000)
+        qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+        assert run.bar.text().startswith("stopping… ")
+        assert window.live_source is not None  # the camera goes on
+        assert window.actions_.stop_live.isEnabled()  # the next Esc is the camera's
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=30_000)
+    assert window.live_source is not None
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: window.live_source is None, timeout=5000)
+
+
+def test_a_score_cam_runs_bar_fills_within_the_image_under_way_and_is_full_at_the_end(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: the text said "1/4 images · map 60 %" while the bar
+    # stood at a quarter for the image's whole map (minutes with a real Score-CAM).
+    import re
+
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(4):
+        write_image(folder / f"img{i:02d}.png", (60 * i, 60, 90))
+    _open(qtbot, window, folder, 4)
+    _choose_score_cam(qtbot, window)
+    qtbot.waitUntil(lambda: window.prediction.cam_method == "scorecam", timeout=5000)
+    engine.classifier.scorecam_delays = {"img01.png": 4.0}  # 20 forwards of 0.2 s
+    _write_with_dialog(qtbot, window, tmp_path / "out")
+    folder_run = window.exports.folder_run
+    assert folder_run is not None
+    bar = window.status.run.bar
+    # (images done, the fill's width in pixels) at each count and each map step
+    painted: list[tuple[int, int]] = []
+    for step in (folder_run.progress, folder_run.map_progress):
+        step.connect(lambda *_: painted.append((bar.value(), _painted_fill(bar))))
+    seen: list[tuple[int, int]] = []  # map %, fill in pixels
+
+    def half_way() -> None:
+        under_way = re.fullmatch(r"1/4 images · map (\d+) %", bar.text())
+        assert under_way and 20 <= int(under_way[1]) <= 80
+        seen.append((int(under_way[1]), _painted_fill(bar)))
+
+    # The run's first batch may import torch: slow on a loaded machine.
+    qtbot.waitUntil(half_way, timeout=60_000)
+    percent, pixels = seen[0]
+    inner = bar.width() - 4  # the frame's sides
+    # Past the first image's quarter, as far into the second's as its map has come.
+    assert pixels == pytest.approx((1 + percent / 100) / 4 * inner, abs=6)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=60_000)
+    widths = [width for _done, width in painted]
+    assert widths == sorted(widths)  # never back
+    assert painted[-1][0] == 4 and widths[-1] >= inner - 2  # full when the run ends
+    # Never ahead of the images done: an image's share fills up only with its map.
+    assert all(width <= (done + 1) / 4 * inner + 1 for done, width in painted)
+    assert any(inner / 4 + 6 < width < inner / 2 - 6 for width in widths)
+    assert not bar.isVisible()
+
+
+def _painted_fill(bar: Any) -> int:
+    """How many pixels wide the bar's fill is painted: a row across its top quarter (above
+    the text), in the highlight colour."""
+    image = bar.grab().toImage()
+    highlight = bar.palette().highlight().color()
+    y = image.height() // 4
+    return sum(1 for x in range(image.width())
+               if _near(image.pixelColor(x, y), highlight))
+
+
+def _near(color: Any, target: Any) -> bool:
+    return all(abs(a - b) <= 40 for a, b in zip(
+        (color.red(), color.green(), color.blue()),
+        (target.red(), target.green(), target.blue()), strict=True))

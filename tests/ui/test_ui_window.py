@@ -371,6 +371,23 @@ def test_shortcuts_dialog_lists_the_main_actions(qtbot: Any, tmp_path: Path) -> 
     dialog.close()
 
 
+def test_the_shortcuts_dialog_says_what_esc_stops_first(qtbot: Any, tmp_path: Path) -> None:
+    # Esc is the key of two actions; which one a press reaches depends on what runs.
+    window = make_window(qtbot, tmp_path)
+    qtbot.keyClick(window.view, Qt.Key.Key_F1)
+    dialog = next(w for w in QApplication.topLevelWidgets()
+                  if isinstance(w, ShortcutsDialog) and w.isVisible())
+    rows = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text()
+            for r in range(dialog.table.rowCount())}
+    assert rows["Cancel the map, scoring or folder run in progress"] == "Esc"
+    assert rows["Stop camera or video"] == "Esc"
+    rule = dialog.esc_rule
+    assert rule.isVisible()
+    assert "map or the scoring in progress first, then a folder run" in rule.text()
+    assert "with none of them running it stops the camera" in rule.text()
+    dialog.close()
+
+
 def test_paste_file_paths_copied_as_text(qtbot: Any, tmp_path: Path) -> None:
     window = make_window(qtbot, tmp_path)
     image = write_image(tmp_path / "from terminal.png", (250, 250, 0))

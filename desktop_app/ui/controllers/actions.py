@@ -168,9 +168,12 @@ def build_actions(window: QMainWindow) -> WindowActions:
         compare=_action(window, "&Compare methods…", "Ctrl+Shift+M",
                         tip="Every CAM method for each top-k class, scored and ranked"),
         # Esc, as stop_live: never both enabled (the window sees to it), so a key press is
-        # never ambiguous; a frozen frame's scoring is cancelled first, the camera next.
-        cancel_job=_action(window, "C&ancel the map or scoring in progress", "Esc",
-                           tip="Stop a slow method's map (Score-CAM …) or Score this map"),
+        # never ambiguous; the jobs are cancelled first (a frozen frame's scoring, a folder
+        # run), the camera once none runs.
+        cancel_job=_action(window, "C&ancel the map, scoring or folder run in progress", "Esc",
+                           tip="Stop a slow method's map (Score-CAM …) or Score this map; "
+                               "with neither running, the folder run (results so far are "
+                               "kept)"),
         compute_map=_action(window, "Compute the cancelled &map", COMPUTE_MAP_KEY,
                             tip="Compute the slow method's map that was cancelled on the "
                                 "image shown"),

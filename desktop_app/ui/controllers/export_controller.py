@@ -148,6 +148,13 @@ class ExportController(QObject):
         return list(self._state.folder_results)
 
     @property
+    def cancellable(self) -> bool:
+        """A folder run is under way and not yet cancelled (stopping, it only finishes its
+        batch)."""
+        run = self._run
+        return run is not None and run.active and run.stop_reason is None
+
+    @property
     def folder_run(self) -> FolderRun | None:
         return self._run
 
@@ -164,6 +171,7 @@ class ExportController(QObject):
         run.item.connect(self._on_run_item)
         run.skipped.connect(lambda position: emit(self.folder_item, position, None))
         run.stopping.connect(self._status.show_stopping)
+        run.stopping.connect(lambda: emit(self.run_state_changed))  # no longer cancellable
         run.finished.connect(self._on_run_finished)
         run.note.connect(self.note)
         self._run = run

@@ -28,6 +28,11 @@ class OverlayPainter:
         # picture (on a pan, a zoom or a smaller window), which carried it out of sight.
         self.legend = MapLegend(view)
         self._legend_key: tuple[str, tuple[str, str]] | None = None
+        view.picture_moved.connect(self._place_legend)
+
+    def _place_legend(self) -> None:
+        """Beside the picture where the view has room, else over its corner."""
+        self.legend.place(self._view.room(), self._view.picture_rect())
 
     def invalidate(self) -> None:
         """A new prediction: draw again even if it looks like the last one."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QImage,
     QKeyEvent,
@@ -34,6 +34,9 @@ PLACEHOLDER = ("Open an image (Ctrl+O) or a folder, drop files here,\n"
 class ImageView(QGraphicsView):
     render_size_changed = Signal(int, int)
     step_requested = Signal(int)  # -1 / +1: previous / next image
+    # The picture moved or changed size on screen (a pan, a zoom, a resize, a new image):
+    # what lies on it (the map's legend) may have to move too.
+    picture_moved = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,6 +92,7 @@ class ImageView(QGraphicsView):
             self._fit = True
             self._apply_fit()
         self._render_photo(force=True)
+        emit(self.picture_moved)
 
     def show_unreadable(self, message: str) -> None:
         """No image, because the one chosen cannot be read: say so where it would be,
@@ -118,6 +122,18 @@ class ImageView(QGraphicsView):
     def set_overlay_visible(self, visible: bool) -> None:
         self._overlay_visible = visible
         self._overlay_item.setVisible(visible)
+
+    def room(self) -> QRect:
+        """The view's area that shows the picture (its viewport), in the view's
+        coordinates."""
+        return self.viewport().geometry()
+
+    def picture_rect(self) -> QRect:
+        """Where the picture lies on screen, in the view's coordinates (empty: none)."""
+        if self._image is None:
+            return QRect()
+        shown = self.mapFromScene(self.sceneRect()).boundingRect()
+        return shown.translated(self.viewport().pos())
 
     def render_size(self) -> QSize:
         """Device pixels the image covers at the current zoom, capped at the image size."""
@@ -153,6 +169,7 @@ class ImageView(QGraphicsView):
         self._fit = False
         self.setTransform(QTransform())
         self._settle.start()
+        emit(self.picture_moved)
 
     def _zoom_by(self, factor: float) -> None:
         if self._image is None:
@@ -161,6 +178,7 @@ class ImageView(QGraphicsView):
         self._fit = False
         self.setTransform(QTransform.fromScale(target, target))
         self._settle.start()
+        emit(self.picture_moved)
 
     def _apply_fit(self) -> None:
         if self._image is None:
@@ -171,6 +189,7 @@ class ImageView(QGraphicsView):
         scale = min(rect.width() / self._image.width(), rect.height() / self._image.height())
         self.setTransform(QTransform.fromScale(scale, scale))
         self.centerOn(self._image.width() / 2, self._image.height() / 2)
+        emit(self.picture_moved)
 
     def _on_settled(self) -> None:
         self._render_photo(force=False)
@@ -202,6 +221,11 @@ class ImageView(QGraphicsView):
         if self._fit:
             self._apply_fit()
             self._settle.start()
+        emit(self.picture_moved)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        emit(self.picture_moved)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:

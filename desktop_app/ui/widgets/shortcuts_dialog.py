@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHeaderView,
+    QLabel,
     QMessageBox,
     QTableWidget,
     QTableWidgetItem,
@@ -25,6 +26,11 @@ EXTRA_SHORTCUTS = (
     ("Zoom", "Ctrl+Wheel"),
     ("Pan", "Drag the image"),
 )
+
+# Esc is two actions' key (never both enabled): which one a press reaches.
+ESC_RULE = ("Esc cancels the slow map or the scoring in progress first, then a folder run "
+            "(keeping what it has done); with none of them running it stops the camera or "
+            "video. In a dialog, Esc closes the dialog.")
 
 
 def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
@@ -53,10 +59,13 @@ class ShortcutsDialog(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.esc_rule = QLabel(ESC_RULE)
+        self.esc_rule.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
+        layout.addWidget(self.esc_rule)
         layout.addWidget(buttons)
         self.resize(460, 520)
 

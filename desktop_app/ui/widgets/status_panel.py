@@ -160,8 +160,9 @@ class StatusPanel:
             self.run.show_count(*progress)
 
     def show_map_progress(self, done: int, total: int) -> None:
-        """The image under way computes a slow map: ``done`` of its ``total`` forwards."""
-        self.run.show_part(map_part(done, total))
+        """The image under way computes a slow map: ``done`` of its ``total`` forwards; the
+        bar fills as far into that image's share."""
+        self.run.show_part(map_part(done, total), done / max(total, 1))
 
     def show_stopping(self) -> None:
         """Cancelled: the run ends after the batch being classified (within a slow map:
