@@ -420,10 +420,8 @@ def _choose_score_cam(qtbot: Any, window: MainWindow) -> None:
     assert combo.currentData() == "scorecam"
 
 
-def test_a_score_cam_run_counts_the_image_under_way_and_cancel_stops_inside_its_map(
-        qtbot: Any, tmp_path: Path) -> None:
-    import re
-
+def _four_photos_with_score_cam(qtbot: Any, tmp_path: Path) -> tuple[FakeEngine, MainWindow]:
+    """A window with four photos open and Score-CAM chosen (the still's map: quick here)."""
     engine = FakeEngine()
     window = make_window(qtbot, tmp_path, engine)
     folder = tmp_path / "photos"
@@ -431,8 +429,16 @@ def test_a_score_cam_run_counts_the_image_under_way_and_cancel_stops_inside_its_
     for i in range(4):
         write_image(folder / f"img{i:02d}.png", (60 * i, 60, 90))
     _open(qtbot, window, folder, 4)
-    _choose_score_cam(qtbot, window)  # the still's Score-CAM: quick here
+    _choose_score_cam(qtbot, window)
     qtbot.waitUntil(lambda: window.prediction.cam_method == "scorecam", timeout=5000)
+    return engine, window
+
+
+def test_a_score_cam_run_counts_the_image_under_way_and_cancel_stops_inside_its_map(
+        qtbot: Any, tmp_path: Path) -> None:
+    import re
+
+    engine, window = _four_photos_with_score_cam(qtbot, tmp_path)
     # The third image's map takes 20 s (20 "forwards" of a second), as a real Score-CAM can.
     engine.classifier.scorecam_delays = {"img02.png": 20.0}
     out = tmp_path / "out"
@@ -585,15 +591,7 @@ def test_a_score_cam_runs_bar_fills_within_the_image_under_way_and_is_full_at_th
     # stood at a quarter for the image's whole map (minutes with a real Score-CAM).
     import re
 
-    engine = FakeEngine()
-    window = make_window(qtbot, tmp_path, engine)
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for i in range(4):
-        write_image(folder / f"img{i:02d}.png", (60 * i, 60, 90))
-    _open(qtbot, window, folder, 4)
-    _choose_score_cam(qtbot, window)
-    qtbot.waitUntil(lambda: window.prediction.cam_method == "scorecam", timeout=5000)
+    engine, window = _four_photos_with_score_cam(qtbot, tmp_path)
     engine.classifier.scorecam_delays = {"img01.png": 4.0}  # 20 forwards of 0.2 s
     _write_with_dialog(qtbot, window, tmp_path / "out")
     folder_run = window.exports.folder_run

@@ -356,13 +356,17 @@ def test_settings_file_with_nonsense_values_is_clamped(tmp_path: Path) -> None:
     assert settings.theme == "system"
 
 
-def test_shortcuts_dialog_lists_the_main_actions(qtbot: Any, tmp_path: Path) -> None:
-    window = make_window(qtbot, tmp_path)
+def _shortcuts(qtbot: Any, window: MainWindow) -> tuple[ShortcutsDialog, dict[str, str]]:
+    """The dialog F1 opens, and its table as {action: keys}."""
     qtbot.keyClick(window.view, Qt.Key.Key_F1)
     dialog = next(w for w in QApplication.topLevelWidgets()
                   if isinstance(w, ShortcutsDialog) and w.isVisible())
-    rows = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text()
-            for r in range(dialog.table.rowCount())}
+    return dialog, {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text()
+                    for r in range(dialog.table.rowCount())}
+
+
+def test_shortcuts_dialog_lists_the_main_actions(qtbot: Any, tmp_path: Path) -> None:
+    dialog, rows = _shortcuts(qtbot, make_window(qtbot, tmp_path))
     assert rows["Open images"] == "Ctrl+O"
     assert rows["Show overlay"] == "O"
     assert rows["Freeze frame"] == "Space"
@@ -373,12 +377,7 @@ def test_shortcuts_dialog_lists_the_main_actions(qtbot: Any, tmp_path: Path) -> 
 
 def test_the_shortcuts_dialog_says_what_esc_stops_first(qtbot: Any, tmp_path: Path) -> None:
     # Esc is the key of two actions; which one a press reaches depends on what runs.
-    window = make_window(qtbot, tmp_path)
-    qtbot.keyClick(window.view, Qt.Key.Key_F1)
-    dialog = next(w for w in QApplication.topLevelWidgets()
-                  if isinstance(w, ShortcutsDialog) and w.isVisible())
-    rows = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text()
-            for r in range(dialog.table.rowCount())}
+    dialog, rows = _shortcuts(qtbot, make_window(qtbot, tmp_path))
     assert rows["Cancel the map, scoring or folder run in progress"] == "Esc"
     assert rows["Stop camera or video"] == "Esc"
     rule = dialog.esc_rule
