@@ -239,3 +239,39 @@ def test_train_from_folder_starts_where_images_were_last_opened(
     qtbot.waitUntil(lambda: window.images.paths() == [picture], timeout=5000)
     window.actions_.train_from_folder.trigger()
     assert asked[-1] == str(tmp_path / "pictures")
+
+
+def test_use_this_model_is_offered_again_once_the_window_switched_to_another_model(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: after Use this model, then another model chosen in the
+    # model list, the results still said "Model in use" (greyed), with no way back to it.
+    project = _project(tmp_path)
+    files = _save_model(project, datetime.now().astimezone())
+    _open_and_close(qtbot, tmp_path, project)
+    engine = FakeEngine()
+    again = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(again.actions_.training_results.isEnabled, timeout=5000)
+    again.actions_.training_results.trigger()
+    results = again.teach.dialog.results
+    qtbot.mouseClick(results.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: again.model_info is not None
+                    and again.model_info.model == files.checkpoint.stem, timeout=5000)
+    assert not results.use_button.isEnabled()
+    assert results.use_button.text() == "Model in use"
+
+    qtbot.mouseClick(again.teach.dialog.close_button, Qt.MouseButton.LeftButton)
+    again.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is again, timeout=3000)
+    combo = again.model_controls.model_combo
+    combo.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is combo, timeout=3000)
+    qtbot.keyClick(combo, Qt.Key.Key_Up)  # from the checkpoint to the last official model
+    qtbot.waitUntil(lambda: again.model_info.model == combo.currentText(), timeout=5000)
+    assert engine.loads[-1].weights is None
+    again.actions_.training_results.trigger()  # Teach > Show training results
+    assert results.use_button.isEnabled() and results.use_button.text() == "Use this model"
+
+    qtbot.mouseClick(results.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: engine.loads[-1].weights == str(files.checkpoint), timeout=5000)
+    qtbot.waitUntil(lambda: again.model_info.model == files.checkpoint.stem, timeout=5000)
+    assert results.use_button.text() == "Model in use"  # its own load keeps it marked

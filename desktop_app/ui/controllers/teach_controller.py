@@ -97,6 +97,7 @@ class TeachController(QObject):
         self._shown: tuple[TaughtFiles, datetime] | None = None
         self._pending: TrainRequest | None = None
         self._reply = Reply(self._on_result, self._on_failure, self._on_progress)
+        models.ready.connect(self._on_model_ready)
 
     @property
     def running(self) -> bool:
@@ -189,6 +190,16 @@ class TeachController(QObject):
         self._models.load_weights(str(files.checkpoint), str(files.labels))
         if self.dialog is not None:
             self.dialog.results.mark_used()
+
+    @Slot(object)
+    def _on_model_ready(self, _info: object) -> None:
+        """Another model now in the window: *Use this model* is on again for the results
+        shown (it stayed "Model in use" after the user switched away, with no way back)."""
+        if self.dialog is None or self._shown is None:
+            return
+        weights = self._models.request.weights
+        if weights is None or Path(weights) != self._shown[0].checkpoint:
+            self.dialog.results.show_unused()
 
     @Slot()
     def show_dialog(self) -> None:

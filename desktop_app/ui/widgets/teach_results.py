@@ -197,8 +197,7 @@ class TeachResults(QWidget):
 
     def show_results(self, summary: str, evaluation: Evaluation, gallery: Gallery) -> None:
         self.summary.setText(summary)
-        self.use_button.setEnabled(True)
-        self.use_button.setText("Use this model")
+        self.show_unused()
         self.table.show_evaluation(evaluation)
         self.warnings.setText("".join(f"⚠ {w}<br>" for w in evaluation.warnings))
         self.warnings.setVisible(bool(evaluation.warnings))
@@ -245,6 +244,10 @@ class TeachResults(QWidget):
         """A warning above the results ("" for none)."""
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
+
+    def show_unused(self) -> None:
+        self.use_button.setEnabled(True)
+        self.use_button.setText("Use this model")
 
     def mark_used(self) -> None:
         self.use_button.setEnabled(False)
