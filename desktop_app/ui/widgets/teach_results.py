@@ -44,6 +44,12 @@ class ConfusionTable(QTableWidget):
     """Rows: true class; columns: predicted class, then the class's accuracy and images.
     The diagonal (right answers) is tinted green, the rest red by how often it happens."""
 
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # Tab leaves the table (the arrows move among its cells): otherwise it stepped
+        # through every cell, k × (k + 2) presses, before reaching the map tiles.
+        self.setTabKeyNavigation(False)
+
     def show_evaluation(self, evaluation: Evaluation) -> None:
         classes = evaluation.classes
         k = len(classes)
