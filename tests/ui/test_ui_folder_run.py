@@ -259,6 +259,29 @@ def test_the_refusal_reads_as_an_error_in_light_and_dark(qtbot: Any, tmp_path: P
         app.setPalette(before)
 
 
+def test_a_long_refused_path_wraps_instead_of_widening_the_dialog(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window at 640x480: the refusal of a long path was one line, and
+    # the dialog grew wider than the screen, its buttons out of sight.
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    dialog = FolderOutputDialog(None, "", "jet", 0.5)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    width = dialog.width()
+    long_path = a_file / "a-rather-long-folder-name-for-the-overlays" / "and-another-level-below"
+    qtbot.keyClicks(dialog.folder_edit, str(long_path))
+    qtbot.keyClick(dialog.folder_edit, Qt.Key.Key_Return)
+    label = dialog.error_label
+    qtbot.waitUntil(label.isVisible, timeout=3000)
+    assert str(long_path) in label.text()
+    assert label.fontMetrics().horizontalAdvance(label.text()) > width  # wider than the dialog
+    dialog.layout().activate()  # as the event loop would: the dialog takes its new size
+    assert dialog.width() == width
+    assert label.height() >= label.heightForWidth(label.width())  # every line shown
+
+
 def test_a_newer_folder_request_replaces_the_running_one(qtbot: Any, tmp_path: Path) -> None:
     engine = FakeEngine(predict_delay=0.05)
     client = WorkerClient(engine)

@@ -55,6 +55,7 @@ class FolderOutputDialog(QDialog):
         self.error_label = QLabel("")
         self.error_label.setObjectName("error")
         self.error_label.setVisible(False)
+        self.error_label.setWordWrap(True)  # a long path widened the dialog off the screen
         # In the error red: in the text colour it read as one more line of the description
         # above it, and OK seemed to do nothing.
         palette = self.error_label.palette()
