@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QRect
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QScreen
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from desktop_app.core.evaluation import HOLD_OUT, Evaluation
 from desktop_app.inference.taught_gallery import TILE_SIDE, Gallery, MapTile
@@ -136,3 +136,20 @@ def test_with_a_hold_out_split_the_gallery_is_of_validation_images_without_a_not
             "background?</b>") in texts
     assert "<b>Most confident mistakes (the map of the class the model chose)</b>" in texts
     assert not any("out-of-fold" in text for text in texts)
+
+
+def test_tab_goes_through_the_confusion_table_in_one_press(qtbot: Any) -> None:
+    # Found by driving the window: Tab stepped through all 6 x 8 cells of the table
+    # before the keyboard reached anything after it.
+    dialog = _dialog_with_results(qtbot)
+    dialog.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=3000)
+    table = dialog.results.findChild(ConfusionTable)
+    table.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is table, timeout=3000)
+    qtbot.keyClick(table, Qt.Key.Key_Right)  # the arrows still move among the cells
+    assert table.currentColumn() == 1
+    qtbot.keyClick(table, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is not table
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier)
+    assert QApplication.focusWidget() is table

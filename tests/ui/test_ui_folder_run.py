@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from support.ui_helpers import FakeEngine, make_window, wait_for_prediction, write_image
 
@@ -25,6 +26,7 @@ from desktop_app.ui.state.requests import (
     next_request_id,
 )
 from desktop_app.ui.widgets.folder_output_dialog import FolderOutputDialog
+from desktop_app.ui.widgets.theme import contrast_ratio, dark_palette, error_text_colour
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
@@ -229,6 +231,55 @@ def test_the_dialog_refuses_a_file_as_the_output_folder(qtbot: Any, tmp_path: Pa
                      Qt.MouseButton.LeftButton)
     assert dialog.result() == FolderOutputDialog.DialogCode.Accepted
     assert dialog.output().folder == str(tmp_path / "new") and dialog.output().resume
+
+
+def test_the_refusal_reads_as_an_error_in_light_and_dark(qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: the refusal was in the text colour right under the
+    # description, so Return seemed to do nothing until one read the dialog again.
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    app = QApplication.instance()
+    before = app.palette()
+    try:
+        for palette in (app.style().standardPalette(), dark_palette()):
+            app.setPalette(palette)
+            dialog = FolderOutputDialog(None, "", "jet", 0.5)
+            qtbot.addWidget(dialog)
+            dialog.show()
+            qtbot.waitExposed(dialog)
+            qtbot.keyClicks(dialog.folder_edit, str(a_file))
+            qtbot.keyClick(dialog.folder_edit, Qt.Key.Key_Return)
+            assert dialog.isVisible() and dialog.error_label.isVisible()
+            shown = dialog.error_label.palette().color(QPalette.ColorRole.WindowText)
+            assert shown == error_text_colour(palette)
+            behind = dialog.palette().color(QPalette.ColorRole.Window)
+            assert contrast_ratio(shown, behind) >= 4.5
+            dialog.close()
+    finally:
+        app.setPalette(before)
+
+
+def test_a_long_refused_path_wraps_instead_of_widening_the_dialog(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window at 640x480: the refusal of a long path was one line, and
+    # the dialog grew wider than the screen, its buttons out of sight.
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    dialog = FolderOutputDialog(None, "", "jet", 0.5)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    width = dialog.width()
+    long_path = a_file / "a-rather-long-folder-name-for-the-overlays" / "and-another-level-below"
+    qtbot.keyClicks(dialog.folder_edit, str(long_path))
+    qtbot.keyClick(dialog.folder_edit, Qt.Key.Key_Return)
+    label = dialog.error_label
+    qtbot.waitUntil(label.isVisible, timeout=3000)
+    assert str(long_path) in label.text()
+    assert label.fontMetrics().horizontalAdvance(label.text()) > width  # wider than the dialog
+    dialog.layout().activate()  # as the event loop would: the dialog takes its new size
+    assert dialog.width() == width
+    assert label.height() >= label.heightForWidth(label.width())  # every line shown
 
 
 def test_a_newer_folder_request_replaces_the_running_one(qtbot: Any, tmp_path: Path) -> None:

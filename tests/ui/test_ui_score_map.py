@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from support.ui_helpers import (
     FakeEngine,
     fake_camera_source,
@@ -16,6 +17,7 @@ from support.ui_helpers import (
     wait_for_prediction,
     write_image,
 )
+from support.video_utils import make_test_video
 
 from desktop_app.inference.faithfulness import auc
 from desktop_app.ui.controllers.score_controller import IDLE_NOTE
@@ -103,6 +105,32 @@ def test_a_live_source_is_scored_only_when_frozen(qtbot: Any, tmp_path: Path) ->
     qtbot.mouseClick(window.score_panel.score_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: _scored(window), timeout=5000)
     window.stop_live()
+
+
+
+def test_a_stopped_video_frame_keeps_its_map_and_can_be_scored_and_relayered(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: Esc on a running video left its last frame and map on
+    # screen, but Ctrl+M said "Nothing to score yet" and a new layer left the map as it was.
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    window.start_video(make_test_video(tmp_path / "clip.avi", 30, size=(160, 120)))
+    shown = wait_for_prediction(qtbot, window)
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)  # Camera > Stop camera or video
+    assert window.live_source is None
+    assert window.prediction is not None and window.prediction.source.startswith("clip.avi#")
+    assert not window.view.image_size.isEmpty()
+
+    qtbot.keyClick(window.view, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: _scored(window), timeout=5000)
+    assert "Nothing to score" not in window.score_panel.note.text()
+
+    layers = window.model_controls.layer_combo
+    layers.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is layers, timeout=3000)
+    qtbot.keyClick(layers, Qt.Key.Key_Up)
+    assert layers.currentText() != shown.cam_layer
+    qtbot.waitUntil(lambda: window.prediction.cam_layer == layers.currentText(), timeout=5000)
+    assert window.prediction.source == shown.source  # the same frame, at the new layer
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QWidget
 from support.teach_data import solid_image
 from support.ui_helpers import FakeEngine, make_window
 
+from desktop_app.core.errors import LensError
 from desktop_app.core.evaluation import HOLD_OUT, Evaluation, Mistake
 from desktop_app.core.teach_project import TeachProject
 from desktop_app.core.teach_recipe import DEFAULT_RECIPE
@@ -239,3 +240,71 @@ def test_train_from_folder_starts_where_images_were_last_opened(
     qtbot.waitUntil(lambda: window.images.paths() == [picture], timeout=5000)
     window.actions_.train_from_folder.trigger()
     assert asked[-1] == str(tmp_path / "pictures")
+
+
+def test_use_this_model_is_offered_again_once_the_window_switched_to_another_model(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: after Use this model, then another model chosen in the
+    # model list, the results still said "Model in use" (greyed), with no way back to it.
+    project = _project(tmp_path)
+    files = _save_model(project, datetime.now().astimezone())
+    _open_and_close(qtbot, tmp_path, project)
+    engine = FakeEngine()
+    again = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(again.actions_.training_results.isEnabled, timeout=5000)
+    again.actions_.training_results.trigger()
+    results = again.teach.dialog.results
+    qtbot.mouseClick(results.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: again.model_info is not None
+                    and again.model_info.model == files.checkpoint.stem, timeout=5000)
+    assert not results.use_button.isEnabled()
+    assert results.use_button.text() == "Model in use"
+
+    qtbot.mouseClick(again.teach.dialog.close_button, Qt.MouseButton.LeftButton)
+    again.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is again, timeout=3000)
+    combo = again.model_controls.model_combo
+    combo.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is combo, timeout=3000)
+    qtbot.keyClick(combo, Qt.Key.Key_Up)  # from the checkpoint to the last official model
+    qtbot.waitUntil(lambda: again.model_info.model == combo.currentText(), timeout=5000)
+    assert engine.loads[-1].weights is None
+    again.actions_.training_results.trigger()  # Teach > Show training results
+    assert results.use_button.isEnabled() and results.use_button.text() == "Use this model"
+
+    qtbot.mouseClick(results.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: engine.loads[-1].weights == str(files.checkpoint), timeout=5000)
+    qtbot.waitUntil(lambda: again.model_info.model == files.checkpoint.stem, timeout=5000)
+    assert results.use_button.text() == "Model in use"  # its own load keeps it marked
+
+
+def test_use_this_model_is_offered_again_when_the_checkpoint_does_not_load(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: the checkpoint moved away, Use this model said "no such
+    # file (still using ...)" and the button stayed "Model in use", greyed: no retry.
+    project = _project(tmp_path)
+    files = _save_model(project, datetime.now().astimezone())
+    _open_and_close(qtbot, tmp_path, project)
+    engine = FakeEngine()
+    again = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(lambda: again.model_info is not None, timeout=5000)
+    qtbot.waitUntil(again.actions_.training_results.isEnabled, timeout=5000)
+    again.actions_.training_results.trigger()
+    results = again.teach.dialog.results
+    load = engine.load
+
+    def checkpoint_gone(request: Any, progress: Any, cancel: Any) -> Any:
+        if request.weights == str(files.checkpoint):
+            raise LensError(f"{files.checkpoint}: no such file")
+        return load(request, progress, cancel)
+
+    engine.load = checkpoint_gone  # type: ignore[method-assign]
+    qtbot.mouseClick(results.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any("no such file (still using" in t
+                                for t in again.messages.texts()), timeout=5000)
+    assert results.use_button.isEnabled() and results.use_button.text() == "Use this model"
+
+    engine.load = load  # type: ignore[method-assign]  # the file is back
+    qtbot.mouseClick(results.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: again.model_info.model == files.checkpoint.stem, timeout=5000)
+    assert results.use_button.text() == "Model in use"

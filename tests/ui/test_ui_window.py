@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
+    QDialogButtonBox,
     QScrollArea,
     QStyle,
     QStyleFactory,
@@ -385,6 +386,25 @@ def test_the_shortcuts_dialog_says_what_esc_stops_first(qtbot: Any, tmp_path: Pa
     assert "map or the scoring in progress first, then a folder run" in rule.text()
     assert "with none of them running it stops the camera" in rule.text()
     dialog.close()
+
+
+def test_the_keys_scroll_the_shortcuts_to_their_last_row(qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: the list took no focus, so a keyboard user could not
+    # scroll it and never saw the shortcuts below the fold.
+    dialog, _rows = _shortcuts(qtbot, make_window(qtbot, tmp_path))
+    qtbot.waitExposed(dialog)
+    table = dialog.table
+    last = table.item(table.rowCount() - 1, 0)
+    assert not table.viewport().rect().contains(table.visualItemRect(last))  # below the fold
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is table, timeout=3000)
+    for _ in range(table.rowCount()):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_PageDown)
+    assert table.viewport().rect().contains(table.visualItemRect(last))
+    qtbot.keyClick(table, Qt.Key.Key_Tab)  # on to Close, not through the cells
+    close = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Close)
+    assert QApplication.focusWidget() is close
+    qtbot.keyClick(close, Qt.Key.Key_Escape)
+    assert not dialog.isVisible()
 
 
 def test_paste_file_paths_copied_as_text(qtbot: Any, tmp_path: Path) -> None:

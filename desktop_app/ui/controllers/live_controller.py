@@ -130,6 +130,12 @@ class LiveController(QObject):
     def stop(self) -> None:
         if self.source is None:
             return
+        state, last = self._state, self._state.live_last
+        if state.live and not state.frozen and last is not None:
+            # The frame on screen stays as a still, as a frozen one does, so that layer, k,
+            # scoring and exports work on it: under its own map, Score this map said
+            # "Nothing to score yet" and a layer change did nothing.
+            state.freeze(still_from_pixels(last.pixels, last.name))
         live, self.source = self.source, None
         live.frame_ready.disconnect(self._on_frame)
         live.stop(timeout=1.0)

@@ -45,7 +45,8 @@ class ModelController(QObject):
     method_changed = Signal(str)  # the CAM method the user chose
     message = Signal(str, str)  # text, level
     ready = Signal(object)  # ModelInfo
-    failed = Signal()
+    failed = Signal()  # no model at all
+    load_failed = Signal()  # the model asked for did not load (the one before may stay)
 
     def __init__(self, window: QWidget, client: WorkerClient, settings: Settings,
                  controls: ModelControls, status: StatusPanel, status_bar: QStatusBar,
@@ -146,6 +147,7 @@ class ModelController(QObject):
             emit(self.message, failure.message, "error")
             self._status.set_model("Model: not loaded", "")
             emit(self.failed)
+        emit(self.load_failed)
         if failure.reason is FailureReason.CANCELLED:
             return  # the user's own choice: no dialog
         if self._weights_dialog is not None:

@@ -97,6 +97,8 @@ class TeachController(QObject):
         self._shown: tuple[TaughtFiles, datetime] | None = None
         self._pending: TrainRequest | None = None
         self._reply = Reply(self._on_result, self._on_failure, self._on_progress)
+        models.ready.connect(self._sync_use_button)
+        models.load_failed.connect(self._sync_use_button)
 
     @property
     def running(self) -> bool:
@@ -189,6 +191,20 @@ class TeachController(QObject):
         self._models.load_weights(str(files.checkpoint), str(files.labels))
         if self.dialog is not None:
             self.dialog.results.mark_used()
+
+    @Slot()
+    def _sync_use_button(self) -> None:
+        """A model loaded or failed to: *Use this model* is on unless the window uses the
+        shown results' checkpoint now. It stayed "Model in use" after the user chose
+        another model, or after the checkpoint failed to load, with no way back to it."""
+        if self.dialog is None or self._shown is None:
+            return
+        weights = self._models.request.weights
+        if self._models.info is not None and weights is not None \
+                and Path(weights) == self._shown[0].checkpoint:
+            self.dialog.results.mark_used()
+        else:
+            self.dialog.results.show_unused()
 
     @Slot()
     def show_dialog(self) -> None:

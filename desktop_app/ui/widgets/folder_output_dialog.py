@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Slot
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,6 +27,7 @@ from desktop_app.core.atomic import check_writable
 from desktop_app.core.errors import one_line
 from desktop_app.core.map_outputs import OVERLAY_MAX_SIDE
 from desktop_app.ui.state.requests import RESULTS_FILE, FolderOutput
+from desktop_app.ui.widgets.theme import error_text_colour
 
 CAM_CLASSES = {"top1": "The top class", "topk": "Every listed class (top-k)"}
 
@@ -53,6 +55,12 @@ class FolderOutputDialog(QDialog):
         self.error_label = QLabel("")
         self.error_label.setObjectName("error")
         self.error_label.setVisible(False)
+        self.error_label.setWordWrap(True)  # a long path widened the dialog off the screen
+        # In the error red: in the text colour it read as one more line of the description
+        # above it, and OK seemed to do nothing.
+        palette = self.error_label.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, error_text_colour(palette))
+        self.error_label.setPalette(palette)
 
         form = QFormLayout()
         form.addRow("Output folder:", row)

@@ -44,6 +44,12 @@ class ConfusionTable(QTableWidget):
     """Rows: true class; columns: predicted class, then the class's accuracy and images.
     The diagonal (right answers) is tinted green, the rest red by how often it happens."""
 
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # Tab leaves the table (the arrows move among its cells): otherwise it stepped
+        # through every cell, k × (k + 2) presses, before reaching the map tiles.
+        self.setTabKeyNavigation(False)
+
     def show_evaluation(self, evaluation: Evaluation) -> None:
         classes = evaluation.classes
         k = len(classes)
@@ -197,8 +203,7 @@ class TeachResults(QWidget):
 
     def show_results(self, summary: str, evaluation: Evaluation, gallery: Gallery) -> None:
         self.summary.setText(summary)
-        self.use_button.setEnabled(True)
-        self.use_button.setText("Use this model")
+        self.show_unused()
         self.table.show_evaluation(evaluation)
         self.warnings.setText("".join(f"⚠ {w}<br>" for w in evaluation.warnings))
         self.warnings.setVisible(bool(evaluation.warnings))
@@ -245,6 +250,10 @@ class TeachResults(QWidget):
         """A warning above the results ("" for none)."""
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
+
+    def show_unused(self) -> None:
+        self.use_button.setEnabled(True)
+        self.use_button.setText("Use this model")
 
     def mark_used(self) -> None:
         self.use_button.setEnabled(False)
