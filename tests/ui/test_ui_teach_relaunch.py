@@ -242,18 +242,25 @@ def test_train_from_folder_starts_where_images_were_last_opened(
     assert asked[-1] == str(tmp_path / "pictures")
 
 
-def test_use_this_model_is_offered_again_once_the_window_switched_to_another_model(
-        qtbot: Any, tmp_path: Path) -> None:
-    # Found by driving the window: after Use this model, then another model chosen in the
-    # model list, the results still said "Model in use" (greyed), with no way back to it.
+def _relaunched_with_results(qtbot: Any, tmp_path: Path
+                             ) -> tuple[TaughtFiles, FakeEngine, MainWindow, Any]:
+    """A project trained earlier, the window relaunched on it, its saved results shown."""
     project = _project(tmp_path)
     files = _save_model(project, datetime.now().astimezone())
     _open_and_close(qtbot, tmp_path, project)
     engine = FakeEngine()
     again = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(lambda: again.model_info is not None, timeout=5000)
     qtbot.waitUntil(again.actions_.training_results.isEnabled, timeout=5000)
     again.actions_.training_results.trigger()
-    results = again.teach.dialog.results
+    return files, engine, again, again.teach.dialog.results
+
+
+def test_use_this_model_is_offered_again_once_the_window_switched_to_another_model(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: after Use this model, then another model chosen in the
+    # model list, the results still said "Model in use" (greyed), with no way back to it.
+    files, engine, again, results = _relaunched_with_results(qtbot, tmp_path)
     qtbot.mouseClick(results.use_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: again.model_info is not None
                     and again.model_info.model == files.checkpoint.stem, timeout=5000)
@@ -282,15 +289,7 @@ def test_use_this_model_is_offered_again_when_the_checkpoint_does_not_load(
         qtbot: Any, tmp_path: Path) -> None:
     # Found by driving the window: the checkpoint moved away, Use this model said "no such
     # file (still using ...)" and the button stayed "Model in use", greyed: no retry.
-    project = _project(tmp_path)
-    files = _save_model(project, datetime.now().astimezone())
-    _open_and_close(qtbot, tmp_path, project)
-    engine = FakeEngine()
-    again = make_window(qtbot, tmp_path, engine)
-    qtbot.waitUntil(lambda: again.model_info is not None, timeout=5000)
-    qtbot.waitUntil(again.actions_.training_results.isEnabled, timeout=5000)
-    again.actions_.training_results.trigger()
-    results = again.teach.dialog.results
+    files, engine, again, results = _relaunched_with_results(qtbot, tmp_path)
     load = engine.load
 
     def checkpoint_gone(request: Any, progress: Any, cancel: Any) -> Any:
