@@ -41,6 +41,12 @@ def test_score_this_map_shows_three_numbers_and_the_curves(qtbot: Any, tmp_path:
     assert panel.texts() == {"deletion": f"{1 - mean:.3f}", "insertion": f"{mean:.3f}",
                              "road": f"{mean / 2:.3f}"}
     assert set(panel.plot.curves) == {"deletion", "insertion"} and panel.plot.isVisible()
+    # Found by driving the window: the names sat inside the frame, on the curves' ends.
+    frame, names = panel.plot.layout_rects()
+    assert list(names) == ["deletion", "insertion"]
+    assert not names["deletion"].intersects(names["insertion"])
+    for box in names.values():
+        assert panel.plot.rect().contains(box) and not box.intersects(frame)
     assert "Grad-CAM · layer4" in panel.note.text()
 
     qtbot.keyClick(window.view, Qt.Key.Key_BracketRight)  # another prediction: stale scores

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -26,6 +26,7 @@ METRIC_LABELS = {
     "road": "ROAD (higher is better):",
 }
 CURVE_COLOURS = {"deletion": QColor(220, 60, 60), "insertion": QColor(40, 120, 220)}
+_SWATCH = 14  # the length of the line before each curve's name, in its colour
 
 
 class CurvePlot(QWidget):
@@ -34,7 +35,7 @@ class CurvePlot(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumHeight(90)
+        self.setMinimumHeight(105)
         self.curves: dict[str, np.ndarray] = {}
 
     def set_curves(self, curves: Mapping[str, np.ndarray]) -> None:
@@ -43,27 +44,46 @@ class CurvePlot(QWidget):
         self.setVisible(bool(self.curves))
         self.update()
 
+    def layout_rects(self) -> tuple[QRect, dict[str, QRect]]:
+        """The plot's frame, and each curve's name in a row above it, right-aligned: every
+        corner of the frame has a curve's end (insertion ends top right, deletion starts top
+        left), so a name inside it would sit on a curve."""
+        metrics = self.fontMetrics()
+        top = metrics.height() + 4
+        area = self.rect().adjusted(metrics.horizontalAdvance("1.0") + 6, top, -4,
+                                    -metrics.height() - 2)
+        names: dict[str, QRect] = {}
+        right = area.right()
+        for name in reversed(self.curves):
+            width = _SWATCH + 4 + metrics.horizontalAdvance(name)
+            names[name] = QRect(right - width, 2, width, metrics.height())
+            right -= width + 12
+        return area, dict(reversed(names.items()))
+
     def paintEvent(self, _event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         text = self.palette().windowText().color()
         metrics = self.fontMetrics()
-        area = self.rect().adjusted(metrics.horizontalAdvance("1.0") + 6, 4, -4,
-                                    -metrics.height() - 2)
+        area, names = self.layout_rects()
         painter.setPen(QPen(text, 1))
         painter.drawRect(area)
         painter.drawText(0, area.top() + metrics.ascent(), "1")
         painter.drawText(0, area.bottom(), "0")
         painter.drawText(area.left(), self.height() - 2, "0 → 1: fraction of pixels")
-        legend_x = area.right() - metrics.horizontalAdvance("insertion") - 4
-        for row, (name, curve) in enumerate(self.curves.items()):
+        for name, curve in self.curves.items():
             points = QPolygonF([
                 QPointF(area.left() + area.width() * i / (len(curve) - 1),
                         area.bottom() - area.height() * float(np.clip(p, 0, 1)))
                 for i, p in enumerate(curve)])
             painter.setPen(QPen(CURVE_COLOURS[name], 2))
             painter.drawPolyline(points)
-            painter.drawText(legend_x, area.top() + (row + 1) * metrics.height(), name)
+            box = names[name]
+            middle = box.center().y()
+            painter.drawLine(box.left(), middle, box.left() + _SWATCH, middle)
+            painter.setPen(QPen(text, 1))
+            painter.drawText(box.adjusted(_SWATCH + 4, 0, 0, 0),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
         painter.end()
 
 
