@@ -620,13 +620,15 @@ def test_with_a_camera_beside_a_folder_run_esc_stops_the_run_first_then_the_came
     window.start_live_source(fake_camera_source())
     qtbot.waitUntil(lambda: window.live_source is not None, timeout=5000)
     gate = engine.classifier.gate = threading.Event()
-    run = window.status.run
     try:
         qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
-        qtbot.waitUntil(run.isVisible, timeout=30_000)
+        qtbot.waitUntil(lambda: window.exports.cancellable, timeout=30_000)
         qtbot.keyClick(window.view, Qt.Key.Key_Escape)
-        assert run.bar.text().startswith("stopping… ")
-        assert window.live_source is not None  # the camera goes on
+        # Stopping after its batch, or ended at once if the worker had not taken it yet
+        # (the camera's frames go first): which, depends on timing (a fresh-clone CI run
+        # saw the second). Either way the run no longer goes on, and the camera does.
+        assert not window.exports.cancellable
+        assert window.live_source is not None
         assert window.actions_.stop_live.isEnabled()  # the next Esc is the camera's
     finally:
         gate.set()
