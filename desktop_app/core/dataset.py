@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,10 +39,11 @@ class Skipped:
 
 @dataclass(frozen=True)
 class Duplicate:
-    """The same bytes filed under two classes (a contradiction the model cannot learn)."""
+    """The same bytes filed under two classes (a contradiction the model cannot learn),
+    each file named as the user knows it (see ``dataset_from``'s ``name_of``)."""
 
-    first: Path
-    second: Path
+    first: str
+    second: str
     classes: tuple[str, str]
 
 
@@ -95,10 +96,12 @@ def scan_dataset(root: str | os.PathLike[str]) -> Dataset:
     return dataset_from(tuple(f.name for f in folders), files)
 
 
-def dataset_from(classes: tuple[str, ...], files: Iterable[tuple[int, Path]]) -> Dataset:
+def dataset_from(classes: tuple[str, ...], files: Iterable[tuple[int, Path]],
+                 name_of: Callable[[Path], str] = str) -> Dataset:
     """The dataset of ``(label, path)`` pairs: each file hashed once, a file that cannot be
     read skipped with its reason, copies within a class counted once, copies across classes
-    kept and reported as duplicates."""
+    kept and reported as duplicates, named by ``name_of`` (a folder's files by their path;
+    a project's by the name the user gave them, not that of its private copy)."""
     taken_at = datetime.now().astimezone()
     examples: list[Example] = []
     skipped: list[Skipped] = []
@@ -120,7 +123,8 @@ def dataset_from(classes: tuple[str, ...], files: Iterable[tuple[int, Path]]) ->
             repeats += 1
         else:
             duplicates.append(
-                Duplicate(earlier.path, path, (classes[earlier.label], classes[label])))
+                Duplicate(name_of(earlier.path), name_of(path),
+                          (classes[earlier.label], classes[label])))
             examples.append(Example(path, label, digest))
     return Dataset(classes, tuple(examples), tuple(skipped), tuple(duplicates), repeats,
                    taken_at)

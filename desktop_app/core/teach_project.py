@@ -222,7 +222,7 @@ class TeachProject:
         calls this off its GUI thread."""
         files = ((label, self.root / rel)
                  for label, samples in enumerate(self._classes.values()) for rel in samples)
-        return dataset_from(self.classes, files)
+        return dataset_from(self.classes, files, name_of=sample_label)
 
     def warnings(self) -> list[str]:
         """What stands in the way of training, in plain words (cheap: counts only)."""

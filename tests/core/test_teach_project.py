@@ -99,6 +99,20 @@ def test_an_image_added_while_a_training_runs_makes_the_project_newer_than_its_d
     assert (project.root / MANIFEST).stat().st_mtime > dataset.taken_at.timestamp()
 
 
+def test_an_image_in_two_classes_is_named_as_the_user_added_it(tmp_path: Path) -> None:
+    # Found by driving the window: the training's warning named the project's private
+    # copies (images/9748c873-circle8.png), which the user never saw.
+    project = TeachProject.create(tmp_path / "proj")
+    project.add_class("cats")
+    project.add_class("dogs")
+    picture = solid_image(tmp_path / "kitten.png", 5)
+    project.add_files("cats", [picture])
+    project.add_files("dogs", [picture])
+    [duplicate] = project.dataset().duplicates
+    assert (duplicate.first, duplicate.second, duplicate.classes) == (
+        "kitten.png", "kitten.png", ("cats", "dogs"))
+
+
 def test_a_class_folder_creates_its_classes_and_reports_loose_images(tmp_path: Path) -> None:
     project = TeachProject.create(tmp_path / "proj")
     project.add_class("Dogs")

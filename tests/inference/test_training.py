@@ -150,8 +150,8 @@ def test_scan_finds_classes_duplicates_across_classes_and_repeats_within_one(tmp
     assert dataset.counts() == {"cat": 2, "dog": 2}  # the copy within cat counts once
     assert dataset.repeats == 1
     [dup] = dataset.duplicates
-    assert (dup.first.name, dup.second.name, dup.classes) == ("a.png", "same-as-a.png",
-                                                              ("cat", "dog"))
+    assert (dup.first, dup.second, dup.classes) == (
+        str(tmp_path / "cat" / "a.png"), str(tmp_path / "dog" / "same-as-a.png"), ("cat", "dog"))
 
 
 def test_too_few_classes_or_images_are_one_line_errors(tmp_path) -> None:
@@ -193,7 +193,7 @@ def test_evaluation_counts_confusions_orders_mistakes_and_warns(tmp_path) -> Non
     probs = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1],
                       [0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
     paths = [tmp_path / f"{i}.png" for i in range(5)]
-    dup = Duplicate(tmp_path / "a" / "x.png", tmp_path / "b" / "x.png", ("a", "b"))
+    dup = Duplicate(str(tmp_path / "a" / "x.png"), str(tmp_path / "b" / "x.png"), ("a", "b"))
     result = evaluate(classes, {"a": 40, "b": 12, "c": 4}, y_true, probs, paths, [dup])
 
     assert result.validation == "hold-out split"
