@@ -608,7 +608,8 @@ def _run_train(options: argparse.Namespace) -> int:
         _print_evaluation(saved.evaluation, trained)
         print(f"wrote {files.checkpoint}, {files.labels.name}, {files.report.name}"
               + (f", {Path(str(saved.report['onnx'])).name}" if options.onnx else "")
-              + (f" and {len(maps)} mistake maps in {maps[0].parent.name}" if maps else ""))
+              + (f" and {len(maps)} mistake {'map' if len(maps) == 1 else 'maps'} in "
+                 f"{maps[0].parent.name}" if maps else ""))
         if maps and trained.cross_validation is not None:
             print(maps_note(int(saved.report["mistake_maps_trained_on"]), len(maps)))
     if trained.stopped == "cancelled":

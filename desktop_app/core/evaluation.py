@@ -137,7 +137,8 @@ def warnings(
             f"the same image is in {dup.classes[0]} ({dup.first}) and in {dup.classes[1]} "
             f"({dup.second}); keep it in one class only")
     if len(duplicates) > _MAX_DUPLICATES_NAMED:
-        found.append(f"… and {len(duplicates) - _MAX_DUPLICATES_NAMED} more images in two classes")
+        more = len(duplicates) - _MAX_DUPLICATES_NAMED
+        found.append(f"… and {more} more {'image' if more == 1 else 'images'} in two classes")
     if len(classes) > 1 and len(predicted) > 1 and len(set(predicted.tolist())) == 1:
         found.append(
             f"the model predicts {classes[int(predicted[0])]} for every validation image: it "
