@@ -6,7 +6,9 @@
 2. 5 classes x 50 images, ResNet-50, default recipe: process start to exit (goal <= 120 s).
 3. Retraining after adding 10 images, ``--linear-only``: its time as a share of the first
    linear-only training's (goal <= 10 %), both in-process (``teach`` + saving, what the cache
-   speeds up) and from process start (which adds the fixed cost of importing torch).
+   speeds up) and from process start (which adds the fixed cost of importing torch). The
+   issue's sentence also reads as "a linear-only retraining, against the first training"
+   with the default recipe: that share is printed too (in-process, same images).
 
 Each first training starts from an empty feature cache. Backbones are seeded fake weights
 in a temporary TORCH_HOME (nothing is downloaded; fine-tuning's early stop may come at
@@ -82,24 +84,27 @@ def timed_child(data: Path, out: Path, model: str, cache: Path, *extra: str
 
 
 def in_process_retrain(data: Path, classes: int, added: int, cache: Path
-                       ) -> tuple[float, float]:
-    """Seconds of the first linear-only training (teach + save) and of the one after
-    ``added`` more images, in this process (torch imported before timing)."""
+                       ) -> tuple[float, float, float]:
+    """Seconds of the first default-recipe training, of the first linear-only one (each
+    teach + save, from an empty cache) and of the linear-only one after ``added`` more
+    images, in this process (torch imported before timing)."""
     from desktop_app.core.dataset import scan_dataset
     from desktop_app.inference import load_classifier
     from desktop_app.inference.taught_files import files_for, save_checkpoint
     from desktop_app.inference.training import Recipe, teach
 
     backbone = load_classifier("resnet18", device="cpu", backend="eager", download=False)
-    times = []
-    for round_ in range(2):
-        if round_:
-            add_images(data, classes, added, seed=2)
+
+    def timed(recipe: Recipe, cache: Path) -> float:
         start = time.perf_counter()
-        trained = teach(backbone, scan_dataset(data), Recipe(linear_only=True), cache)
+        trained = teach(backbone, scan_dataset(data), recipe, cache)
         save_checkpoint(trained, files_for(data.parent / "inprocess.safetensors"))
-        times.append(time.perf_counter() - start)
-    return times[0], times[1]
+        return time.perf_counter() - start
+
+    default = timed(Recipe(), cache.with_name(f"{cache.name}-default"))
+    first = timed(Recipe(linear_only=True), cache)
+    add_images(data, classes, added, seed=2)
+    return default, first, timed(Recipe(linear_only=True), cache)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
               f"peak RSS {max(rss):.0f} MB")
 
     added, classes = 10, 4
-    ratios, process_ratios = [], []
+    ratios, process_ratios, default_ratios = [], [], []
     for run in range(args.runs):
         data = work / f"retrain-{run}"
         write_images(data, classes, n(30), seed=1)
@@ -147,11 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         process_ratios.append(second / first)
         data = work / f"inprocess-{run}"
         write_images(data, classes, n(30), seed=1)
-        first, second = in_process_retrain(data, classes, added, work / f"cache-inproc-{run}")
+        default, first, second = in_process_retrain(data, classes, added,
+                                                    work / f"cache-inproc-{run}")
         ratios.append(second / first)
+        default_ratios.append(second / default)
     print(f"retrain after +{added} images, --linear-only, ResNet-18 ({classes}x{n(30)}): "
-          f"{statistics.median(ratios):.1%} of the first training in-process, "
-          f"{statistics.median(process_ratios):.1%} from process start (goal <= 10 %)")
+          f"{statistics.median(ratios):.1%} of the first linear-only training in-process, "
+          f"{statistics.median(process_ratios):.1%} from process start; "
+          f"{statistics.median(default_ratios):.1%} of the first default-recipe training "
+          f"in-process (goal <= 10 %)")
     return 0
 
 
