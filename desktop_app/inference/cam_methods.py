@@ -65,6 +65,7 @@ class CamRequest:
     # Ablation-CAM's (the network after the layer, eager) ``ABLATION_BATCH``.
     batch_size: int | None = None
     progress: ProgressCallback | None = None
+    # Asked between two batches of forwards (``raise_if_cancelled``); it may use the model.
     cancel: CancelCheck | None = None
     # The whole network's logits of a batch, for Score-CAM's masked inputs (the classifier
     # passes its fused forward); None: the model itself.
@@ -131,9 +132,21 @@ def _share_progress(request: CamRequest, index: int, parts: int) -> CamRequest:
     return replace(request, progress=scaled)
 
 
+def raise_if_cancelled(cancel: CancelCheck | None, what: str) -> None:
+    """Raise ``Cancelled`` once ``cancel()`` says so. The check runs with gradients on and
+    outside inference mode, not in the torch state of the map asking: between two of its
+    batches the caller may run other work on the same model (the window's worker serves
+    the photo on screen there during a folder run, a gradient method's map included)."""
+    if cancel is None:
+        return
+    with torch.inference_mode(False), torch.enable_grad():
+        stop = cancel()
+    if stop:
+        raise Cancelled(f"{what} cancelled")
+
+
 def _check_cancel(request: CamRequest) -> None:
-    if request.cancel is not None and request.cancel():
-        raise Cancelled(f"{request.method} cancelled")
+    raise_if_cancelled(request.cancel, request.method)
 
 
 def _ablated_scores(model: ResNet, a: Tensor, request: CamRequest) -> Tensor:

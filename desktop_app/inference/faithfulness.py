@@ -54,8 +54,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.transforms.functional import gaussian_blur
 
-from desktop_app.core.errors import Cancelled, InvalidArgument
-from desktop_app.inference.cam_methods import CancelCheck, ProgressCallback
+from desktop_app.core.errors import InvalidArgument
+from desktop_app.inference.cam_methods import (
+    CancelCheck,
+    ProgressCallback,
+    raise_if_cancelled,
+)
 from desktop_app.inference.catalog import FAITHFULNESS_METRICS
 from desktop_app.inference.devices import images_per_forward
 from desktop_app.inference.gradcam import eval_mode
@@ -245,8 +249,7 @@ def _batches(makers: list[Callable[[], Tensor]], size: int,
     for start in range(0, len(makers), size):
         images = []
         for make in makers[start : start + size]:
-            if cancel is not None and cancel():
-                raise Cancelled("scoring cancelled")
+            raise_if_cancelled(cancel, "scoring")
             images.append(make())
         yield torch.stack(images)
 

@@ -235,6 +235,32 @@ def test_scorecam_progress_reaches_total_and_cancel_stops(clf) -> None:
     assert len(asked) == 3
 
 
+def test_scorecams_cancel_check_may_use_the_model_and_the_map_goes_on_unchanged(clf) -> None:
+    """The window's worker serves the photo on screen inside a folder run's Score-CAM,
+    between two batches of its channels: a gradient map of an inner layer (a backward)
+    must work there, and neither map may be changed by the other."""
+    image, other = _photo(seed=7), _photo(seed=3)
+    alone = clf.predict(image, topk=1, cam="scorecam", cam_layer="layer1", batch_size=16)
+    served = []
+
+    def between_batches() -> bool:
+        if not served:
+            served.append(clf.predict(other, topk=2, cam="gradcam++", cam_layer="layer3"))
+        return False
+
+    paused = clf.predict(image, topk=1, cam="scorecam", cam_layer="layer1", batch_size=16,
+                         cancel=between_batches)
+    assert len(served) == 1
+    expected = clf.predict(other, topk=2, cam="gradcam++", cam_layer="layer3")
+    assert served[0].cams is not None and expected.cams is not None
+    for c in expected.cams:
+        np.testing.assert_allclose(served[0].cams.grid(c), expected.cams.grid(c), atol=1e-5)
+    assert alone.cams is not None and paused.cams is not None
+    assert list(paused.cams) == list(alone.cams)
+    for c in alone.cams:
+        np.testing.assert_allclose(paused.cams.grid(c), alone.cams.grid(c), atol=1e-5)
+
+
 def test_scorecam_runs_blank_channels_once_with_the_same_result(clf) -> None:
     """Channels whose mask is all zero score as the blank image: one forward for all of them
     gives what forwarding each would."""

@@ -574,6 +574,33 @@ def test_in_a_small_window_the_legend_goes_beside_a_picture_that_leaves_room(
     assert legend.compact  # hiding less of a small view
 
 
+def test_at_640_by_480_the_legend_narrows_into_a_margin_too_narrow_for_the_compact_one(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window at 640x480: beside a picture leaving margins under ~116 px
+    # the compact legend (108 px at least, 142 with a long class name) overlapped the
+    # picture's edge, though narrowed a little it fits beside it.
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640, timeout=3000)
+    window.open_paths([write_image(tmp_path / "narrow.png", (200, 30, 30), size=(100, 400))])
+    wait_for_prediction(qtbot, window)
+    qtbot.waitUntil(lambda: _legend_on_screen(window), timeout=5000)
+    legend = window.overlay.legend
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Plus)  # a wider picture: narrower margins
+    qtbot.keyClick(window.view, Qt.Key.Key_Plus)
+
+    def beside() -> None:
+        picture = _picture_on_screen(window)
+        assert 76 < picture.left() < 116  # too narrow for the compact legend, 108 px + gap
+        assert not legend.geometry().intersects(picture)
+
+    qtbot.waitUntil(beside, timeout=3000)
+    assert legend.compact and _legend_on_screen(window)
+    assert legend.width() + 8 <= _picture_on_screen(window).left()
+    assert legend.lines[1] == "Grad-CAM · layer4"
+
+
 def test_the_legend_shrinks_into_a_margin_too_narrow_for_it_whole(qtbot: Any) -> None:
     from desktop_app.core.colormaps import lut
     from desktop_app.ui.widgets.map_legend import MapLegend

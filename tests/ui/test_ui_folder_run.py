@@ -691,3 +691,54 @@ def _near(color: Any, target: Any) -> bool:
     return all(abs(a - b) <= 40 for a, b in zip(
         (color.red(), color.green(), color.blue()),
         (target.red(), target.green(), target.blue()), strict=True))
+
+
+def test_browsing_during_a_score_cam_run_is_answered_inside_the_image_under_way(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: with a Score-CAM export under way, the arrow key to the
+    # next photo showed nothing new until the export's image in flight had its whole map
+    # (seconds to minutes with a real Score-CAM): the still waited behind it.
+    import re
+    import time
+
+    engine, window = _four_photos_with_score_cam(qtbot, tmp_path)
+    # The run's third image takes 10 s (20 "forwards" of half a second); the photo the user
+    # browses to has a quick map.
+    engine.classifier.scorecam_delays = {"img02.png": 10.0}
+    out = tmp_path / "out"
+    _write_with_dialog(qtbot, window, out)
+    run = window.status.run
+
+    def third_map() -> int:
+        """How far the run's third image's map has come (%); 0 before it, 100 after."""
+        counts = re.fullmatch(r"(\d)/4 images(?: · map (\d+) %)?", run.bar.text())
+        if counts is None or int(counts[1]) > 2:  # done (the bar is gone at the end)
+            return 100
+        return int(counts[2] or 0) if int(counts[1]) == 2 else 0
+
+    # 2 of its 20 forwards; before them the run's first batch may import torch (slow on a
+    # loaded machine).
+    qtbot.waitUntil(lambda: third_map() >= 10, timeout=60_000)
+    shown = window.prediction
+    assert shown is not None and Path(shown.source).name == "img00.png"
+    window.view.setFocus()
+    pressed = time.monotonic()
+    qtbot.keyClick(window.view, Qt.Key.Key_Right)
+    browsed = str(tmp_path / "photos" / "img01.png")
+    wait_for_prediction(qtbot, window, source=browsed, timeout=20_000)
+    print(f"browsed photo shown after {time.monotonic() - pressed:.2f} s, "
+          f"the run's map at {third_map()} %")
+    # Served between two of the run's map's forwards (half a second each), not after its
+    # 10 s.
+    assert third_map() < 100
+    assert window.prediction.cam_method == "scorecam" and window.prediction.cams is not None
+    qtbot.waitUntil(window.view.has_overlay, timeout=3000)  # its own map, drawn
+    # The run's map went on where it was: the image is written whole, once, in its place.
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=60_000)
+    assert [Path(r["file"]).name for r in _records(out)] == [f"img{i:02d}.png"
+                                                            for i in range(4)]
+    assert len(list(out.glob("*.jpg"))) == 4
+    runs = [c for c in engine.classifier.calls if c["cam"] == "scorecam"
+            and Path(str(c["image"])).name == "img02.png"]
+    assert len(runs) == 1  # not restarted: the still went in between its forwards
+    assert window.messages.texts()[-1].startswith("Classified 4 of 4 images")

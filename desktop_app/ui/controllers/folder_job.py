@@ -27,8 +27,9 @@ def classify_folder(classifier: Any, request: FolderRunRequest,
     """Run ``request`` on ``classifier``; ``report`` gets each file as it finishes, in
     order (on the pipeline's writer thread), ``cancel()`` is asked between batches. A slow
     map (Score-CAM, Ablation-CAM off layer4) counts its forwards for the image under way
-    with ``map_progress(done, total)`` and asks ``stop_map()`` between two batches of them:
-    True ends the run there, that image unwritten."""
+    with ``map_progress(done, total)`` and asks ``stop_map()`` between two batches of them
+    (which may use the classifier meanwhile: the map goes on where it was): True ends the
+    run there, that image unwritten."""
     from desktop_app.core.map_outputs import OVERLAY_MAX_SIDE, MapOptions
     from desktop_app.core.result_log import ResultLog
     from desktop_app.inference.catalog import DEFAULT_CAM_LAYER

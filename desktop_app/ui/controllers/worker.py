@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 # then what the user is looking at, then scoring its map, then the background folder run;
 # training last: it holds the worker for minutes, so whatever waits goes before it.
 SLOTS = ("model", "predict", "score", "compare", "batch", "train")  # the values of Kind.slot
-# What a folder run lets in between its batches: what the user is looking at.
+# What a folder run lets in between its batches, and between two steps of a slow map
+# (Score-CAM's channel batches): what the user is looking at.
 INTERACTIVE_SLOTS = ("predict", "score", "compare")
 # Long jobs go after what was waiting when they were asked for, not after what comes later:
 # a camera or a video asks for a prediction every frame and would hold them back forever.
@@ -419,9 +420,13 @@ class InferenceWorker(QObject):
             return
         stop = self._cancel_check(request)
 
-        def between_batches() -> bool:
+        def between_steps() -> bool:
             # The still on screen, a live frame or a scoring goes first, as when idle; a
-            # model switch ends the run (its results would mix two models).
+            # model switch ends the run (its results would mix two models). Asked between
+            # images and inside a slow map between two of its batches of channels: the
+            # browsed photo's answer waits for one batch, not for the rest of the map
+            # (seconds to minutes). The map then carries on where it was, on this thread:
+            # the classifier runs one thing at a time still.
             while not stop():
                 waiting = self._mailbox.take(INTERACTIVE_SLOTS)
                 if waiting is None:
@@ -433,10 +438,12 @@ class InferenceWorker(QObject):
             emit(self.folder_item, item)
 
         try:
-            # A slow map takes seconds to minutes per image: it counts its channels, and a
-            # cancel stops it between two batches of them, not after the whole image.
-            result = classify_folder(self._classifier, request, report, between_batches,
-                                     map_progress=self._counter(request), stop_map=stop)
+            # A slow map takes seconds to minutes per image: it counts its channels, and
+            # between two batches of them serves what waits and stops on a cancel, not
+            # after the whole image.
+            result = classify_folder(self._classifier, request, report, between_steps,
+                                     map_progress=self._counter(request),
+                                     stop_map=between_steps)
         except Exception as error:  # reported, and the worker carries on
             self._fail(request, error)
             return

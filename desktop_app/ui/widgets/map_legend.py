@@ -3,13 +3,16 @@ class, method and layer the map shows.
 
 It sits in a corner of the view where it hides none of the picture if one has room for it
 (a picture narrower or shorter than the view leaves a margin), else, smaller, in a corner
-that has room for that; a picture that leaves no such room has it over the corner where it
-hides least (the top-left where the picture fills the view), small in a small view.
+that has room for that, else narrowed to the margin beside the picture (its lines
+shortened, its colour bar too); a picture that leaves no such room has it over the corner
+where it hides least (the top-left where the picture fills the view), small in a small
+view.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
@@ -32,11 +35,14 @@ class _Layout:
     bar_width: int
     bar_height: int
     point_scale: float  # of the view's font
+    max_text: int | None = None  # px: the lines lose their ends to "…" past it
 
 
 FULL = _Layout(caption=True, bar_width=120, bar_height=10, point_scale=1.0)
-COMPACT = _Layout(caption=False, bar_width=72, bar_height=8, point_scale=0.85)
-COMPACT_MAX_TEXT = 130  # px: the compact legend's lines lose their ends to "…" past it
+COMPACT = _Layout(caption=False, bar_width=72, bar_height=8, point_scale=0.85, max_text=130)
+# Narrowed into a margin, the compact legend's bar keeps this much at least: shorter, the
+# scale no longer reads as one (and its lines would be an ellipsis each).
+MIN_BAR_WIDTH = 32
 
 
 class MapLegend(QWidget):
@@ -77,19 +83,20 @@ class MapLegend(QWidget):
 
     @property
     def compact(self) -> bool:
-        return self._layout is COMPACT
+        """The small legend (also narrowed to a margin): no caption, a smaller font."""
+        return not self._layout.caption
 
     def _place(self) -> None:
         room, picture = self._room, self._picture
         # Each layout in each corner that holds it, with how much of the picture it hides.
         options: list[tuple[int, _Layout, QRect]] = []
-        for layout in (FULL, COMPACT):
+        for layout in (FULL, COMPACT, *self._narrowed(room, picture)):
             size = self._size(layout)
             for corner in _corners(room, size) or [room.topLeft() + QPoint(GAP, GAP)]:
                 box = QRect(corner, size)
                 options.append((_area(box.intersected(picture)), layout, box))
         free = [(layout, box) for hidden, layout, box in options if hidden == 0]
-        if free:  # full before compact, in reading order
+        if free:  # full before compact before narrowed, in reading order
             self._use(*free[0])
             return
         # Over the picture: in the corner where it hides least (the first, on a tie), small
@@ -101,8 +108,20 @@ class MapLegend(QWidget):
                                     key=lambda o: o[0])
         self._use(layout, box)
 
+    def _narrowed(self, room: QRect, picture: QRect) -> Iterator[_Layout]:
+        """The compact layout as wide as each margin left or right of the picture allows
+        (the legend's gap from the view's edge included), where the compact one is too wide
+        for it and the margin holds its colour bar at least."""
+        zero = QFontMetrics(self._font(COMPACT)).horizontalAdvance("0")
+        compact_width = self._size(COMPACT).width()
+        for margin in (picture.left() - room.left(), room.right() - picture.right()):
+            width = margin - GAP
+            bar_width = min(COMPACT.bar_width, width - 2 * zero - 4 * PADDING)
+            if width < compact_width and bar_width >= MIN_BAR_WIDTH:
+                yield replace(COMPACT, bar_width=bar_width, max_text=width - 2 * PADDING)
+
     def _use(self, layout: _Layout, geometry: QRect) -> None:
-        if layout is not self._layout:
+        if layout != self._layout:
             self._layout = layout
             self.update()
         self.setGeometry(geometry)
@@ -120,8 +139,8 @@ class MapLegend(QWidget):
         zero = metrics.horizontalAdvance("0")
         texts = [*self._lines, CAPTION] if layout.caption else list(self._lines)
         text_width = max(metrics.horizontalAdvance(t) for t in texts)
-        if layout is COMPACT:
-            text_width = min(text_width, COMPACT_MAX_TEXT)
+        if layout.max_text is not None:
+            text_width = min(text_width, layout.max_text)
         width = max(layout.bar_width + 2 * zero + 4 * PADDING, text_width + 2 * PADDING)
         lines = len(texts)
         return QSize(width, lines * metrics.height() + layout.bar_height + 3 * PADDING)
