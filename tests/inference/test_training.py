@@ -28,6 +28,24 @@ seeds 0-2; held-out accuracy probe / default) found none either:
 New textures (rings, diagonal checks, grids, stripe direction, pattern scale) are linearly
 separable from pooled layer-4 features (0.90-1.00, 5-fold), as from pooled layer-3 ones: this
 backbone's single layer-4 block keeps whatever layer 3 pools to.
+
+A third search (seeds 0-2, 20 held out a class, probe / default as above) found none either:
+- absolute vertical position (the recipe flips and shifts, but never vertically by more than
+  a layer-3 cell): the shape in the top vs the bottom 15% of where it may sit, anything else
+  random, 30 a class: 0.38-0.63 / 0.38-0.65; one warm square, 40 a class: 0.45-0.65 /
+  0.50-0.65. Pooled layer-3 and layer-4 features hold no vertical position (5-fold, 80 a
+  class: 0.54 and 0.55), and fine-tuning does not find it through the zero padding;
+- what layer 4 might have learned to ignore, 5-fold on pooled layer-3 / layer-4 features (80
+  a class): upright vs tilted 12-15 degrees either way 0.57 / 0.51 (a square alone 0.54 /
+  0.60), shape size 60-80 vs 110-130 crop pixels 0.91 / 0.90, scribbles or none 0.78 / 0.78,
+  noise amplitude 12 vs 40 0.99 / 0.99, pattern period 8-10 vs 16-20 0.74 / 0.74: nothing
+  layer 3 has that layer 4 drops, except which colour is the figure: dots of half the area
+  (mean colour equal), warm on cool vs cool on warm 0.91 / 0.84, red on blue vs the reverse
+  0.98 / 0.91. Taught, 40 a class: warm/cool 0.75-0.80 / 0.80 on every seed, red/blue
+  0.88-0.95 / the same (the probe was kept, or fine-tuning matched it).
+The default fine-tuning is 15 epochs at most of a few batches (45-60 AdamW steps at 3e-4 for
+two classes of 30-40 images): enough to sharpen features that are there, too few to build
+a new spatial conjunction in layer4.
 """
 
 from __future__ import annotations
