@@ -742,3 +742,41 @@ def test_browsing_during_a_score_cam_run_is_answered_inside_the_image_under_way(
             and Path(str(c["image"])).name == "img02.png"]
     assert len(runs) == 1  # not restarted: the still went in between its forwards
     assert window.messages.texts()[-1].startswith("Classified 4 of 4 images")
+
+
+def test_cancelling_a_run_while_the_browsed_photos_slow_map_is_served_inside_it_ends_it_at_once(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window: the photo browsed to during a Score-CAM export had a
+    # Score-CAM map of its own, served inside the run's map; the run's Cancel then said
+    # "stopping… 2/4 images" for the whole of that map (30 s here, minutes for real), with
+    # Classify all and Export results greyed out meanwhile.
+    import re
+
+    engine, window = _four_photos_with_score_cam(qtbot, tmp_path)
+    engine.classifier.scorecam_delays = {"img02.png": 10.0}
+    out = tmp_path / "out"
+    _write_with_dialog(qtbot, window, out)
+    run = window.status.run
+    # Inside the third image's map (the first batch may import torch: slow when loaded).
+    qtbot.waitUntil(lambda: run.bar.text().startswith("2/4 images · map "), timeout=60_000)
+    engine.classifier.scorecam_delays["img01.png"] = 30.0  # the browsed photo's own map
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Right)
+    counting = window.predictions.map_progress
+    qtbot.waitUntil(lambda: counting.isVisible() and re.fullmatch(
+        r"[1-9]\d*/20 channels", counting.bar.text()) is not None, timeout=10_000)
+    engine.classifier.scorecam_delays["img01.png"] = 1.0  # when it is asked again
+    qtbot.mouseClick(run.cancel_button, Qt.MouseButton.LeftButton)
+    # The run ends now, not after the browsed photo's 30 s map.
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=5000)
+    assert window.messages.texts()[-1].startswith("Classified 2 of 4 images; stopped: "
+                                                  "cancelled.")
+    assert [Path(r["file"]).name for r in _records(out)] == ["img00.png", "img01.png"]
+    assert window.actions_.classify_folder.isEnabled()
+    # The browsed photo's map was not cancelled: it is computed, and shown, after the run.
+    browsed = str(tmp_path / "photos" / "img01.png")
+    wait_for_prediction(qtbot, window, source=browsed, timeout=10_000)
+    assert window.prediction.cam_method == "scorecam" and window.prediction.cams is not None
+    assert not any("cancelled" in text for text in window.messages.texts()[:-1])

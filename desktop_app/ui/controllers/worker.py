@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from desktop_app.core.errors import DownloadCancelled, LensError, one_line
+from desktop_app.core.errors import Cancelled, DownloadCancelled, LensError, one_line
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.state.requests import (
     CountProgress,
@@ -217,6 +217,8 @@ class InferenceWorker(QObject):
         # another request).
         self._cancelled_up_to: dict[str, int] = {}  # by slot
         self._last_id = 0
+        # The folder run whose map is paused while the request on screen is served inside it.
+        self._inside: FolderRunRequest | None = None
 
     # Called from the GUI thread: plain flags, no Qt calls.
     def request_stop(self) -> None:
@@ -431,7 +433,11 @@ class InferenceWorker(QObject):
                 waiting = self._mailbox.take(INTERACTIVE_SLOTS)
                 if waiting is None:
                     return False
-                self._handle(waiting)
+                self._inside = request
+                try:
+                    self._handle(waiting)
+                finally:
+                    self._inside = None
             return True
 
         def report(item: FolderItem) -> None:  # on the pipeline's writer thread
@@ -470,15 +476,30 @@ class InferenceWorker(QObject):
     def _cancel_check(self, request: PredictRequest | ScoreRequest | FolderRunRequest
                       ) -> CancelCallback:
         def cancelled() -> bool:
-            # The user's cancel, a newer request of its slot (the newest wins), a new model
-            # or a close.
-            return (request.id <= self._cancelled_up_to.get(request.kind.slot, 0)
-                    or self._stopping.is_set()
-                    or self._mailbox.has(request.kind.slot) or self._mailbox.has("model"))
+            # Served inside a folder run's map, a slow map or a scoring also yields to the
+            # run's cancel: the run ends at once instead of saying "stopping…" for as long
+            # as this takes (minutes), and ``_fail`` sends this again after it.
+            inside = self._inside
+            return self._stops(request) or (inside is not None and self._stops(inside))
 
         return cancelled
 
+    def _stops(self, request: PredictRequest | ScoreRequest | FolderRunRequest) -> bool:
+        """The user's cancel, a newer request of its slot (the newest wins), a new model or
+        a close."""
+        return (request.id <= self._cancelled_up_to.get(request.kind.slot, 0)
+                or self._stopping.is_set()
+                or self._mailbox.has(request.kind.slot) or self._mailbox.has("model"))
+
     def _fail(self, request: Request, error: BaseException) -> None:
+        inside = self._inside
+        if (isinstance(error, Cancelled) and inside is not None and self._stops(inside)
+                and isinstance(request, PredictRequest | ScoreRequest)
+                and not self._stops(request)):
+            # Stopped only because the run it was served in ends: done whole after the run,
+            # nothing to report (its slot is empty, or it would have stopped for that).
+            self._mailbox.put(request)
+            return
         kind = request.kind.value
         if isinstance(error, LensError):
             log.info("%s request %d failed: %s", kind, request.id, error)
