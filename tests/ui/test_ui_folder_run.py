@@ -6,6 +6,7 @@ and *Classify all and write overlays…* writing what ``resnet-lens predict --ou
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -669,7 +670,9 @@ def test_a_score_cam_runs_bar_fills_within_the_image_under_way_and_is_full_at_th
     assert pixels == pytest.approx((1 + percent / 100) / 4 * inner, abs=6)
     qtbot.waitUntil(lambda: not window.exports.running, timeout=60_000)
     widths = [width for _done, width in painted]
-    assert widths == sorted(widths)  # never back
+    # Never back. A pixel's slack: the row read crosses the text's glyphs at some fonts and
+    # sizes, and the text changes with each step (a loaded run once read 98 then 97).
+    assert all(later >= earlier - 1 for earlier, later in pairwise(widths))
     assert painted[-1][0] == 4 and widths[-1] >= inner - 2  # full when the run ends
     # Never ahead of the images done: an image's share fills up only with its map.
     assert all(width <= (done + 1) / 4 * inner + 1 for done, width in painted)
