@@ -374,6 +374,26 @@ def test_the_open_pane_fits_a_640_by_480_window(qtbot: Any, tmp_path: Path) -> N
     assert pane.capture_label.isVisible() and pane.warning_label.isVisible()
 
 
+def test_the_thumbnails_show_whole_with_their_names_in_the_pane_as_it_opens(
+        qtbot: Any, tmp_path: Path) -> None:
+    """The pane opened at its least height, and the list's least cut a row of thumbnails
+    in half: the bottom of each picture and every name under it were out of sight."""
+    window = make_window(qtbot, tmp_path)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    _drop(pane.classes.viewport(), [_class_folder(tmp_path / "data")], QPoint(20, 60))
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "2")], timeout=5000)
+    _wait_thumbnails(qtbot, pane, 3)
+    scroll, thumbnails = _pane_scroll(window), pane.thumbnails
+
+    def whole() -> None:
+        assert _in_view(scroll, thumbnails)  # the pane itself does not scroll it away
+        for row in range(thumbnails.count()):
+            assert thumbnails.viewport().rect().contains(
+                thumbnails.visualItemRect(thumbnails.item(row)))
+
+    qtbot.waitUntil(whole, timeout=3000)
+
+
 def _button_places(pane: TeachPane) -> dict[str, QRect]:
     return {b.text(): QRect(b.mapTo(pane, QPoint(0, 0)), b.size())
             for b in pane.findChildren(QPushButton)}

@@ -46,6 +46,7 @@ WARNING_LINES = 2  # the room kept for warnings, shown or not: nothing moves whe
 # The room kept for the samples' hint, whichever it is: in a short window the pane scrolls at
 # its own height, which would change with the hint's lines and move every button below.
 HINT_LINES = 3
+_ITEM_SIZE = QSize(THUMB_SIZE + 16, THUMB_SIZE + 28)  # a thumbnail with its name under it
 
 
 def _local_paths(event: QDropEvent | QEvent) -> list[Path]:
@@ -107,6 +108,10 @@ class TeachPane(QWidget):
         self.thumbnails.setMovement(QListView.Movement.Static)
         self.thumbnails.setResizeMode(QListView.ResizeMode.Adjust)
         self.thumbnails.setUniformItemSizes(True)
+        # One whole row, names included: the pane's height is its layout's least, and the
+        # list's own least cut the thumbnails in half and hid their names.
+        self.thumbnails.setMinimumHeight(_ITEM_SIZE.height()
+                                         + 2 * self.thumbnails.frameWidth() + 2)
         self.thumbnails.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.thumbnails.setToolTip("Drop images or folders here to add them to the class; "
                                    "Delete removes the selected images")
@@ -273,7 +278,7 @@ class TeachPane(QWidget):
             item = QListWidgetItem(sample_label(path))
             item.setData(_PATH_ROLE, path)
             item.setToolTip(str(path))
-            item.setSizeHint(QSize(THUMB_SIZE + 16, THUMB_SIZE + 28))
+            item.setSizeHint(_ITEM_SIZE)
             self.thumbnails.addItem(item)
         return first
 
