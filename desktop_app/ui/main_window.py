@@ -209,6 +209,7 @@ class MainWindow(QMainWindow):
         a.training_results.triggered.connect(self.teach.show_dialog)
         self.teach.finished.connect(self._update_actions)
         self.teach.results_changed.connect(self._update_actions)
+        self.teach.running_changed.connect(self._update_actions)
         self.teach_project.project_changed.connect(
             lambda: self.teach.set_project(self.teach_project.project))
         self.compare.open_cell.connect(self._open_compare_cell)
@@ -447,7 +448,9 @@ class MainWindow(QMainWindow):
         a.save_map.setEnabled(shown.has_map)
         a.score_map.setEnabled(shown.has_map)
         a.compare.setEnabled(shown.prediction is not None)
-        a.training_results.setEnabled(self.teach.has_results)
+        # While a training runs, its progress and Cancel: nothing else brings its window
+        # back once closed (Esc closes it).
+        a.training_results.setEnabled(self.teach.has_results or self.teach.running)
         a.copy_predictions.setEnabled(shown.prediction is not None)
         running = shown.folder_running
         a.classify_folder.setEnabled(not running and bool(self.images.paths()))

@@ -16,6 +16,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QLabel
 from support.ui_helpers import (
+    accept_settings,
     choose_in_dialogs,
     make_window,
     press,
@@ -166,3 +167,28 @@ def test_a_hand_edited_settings_file_cannot_ask_for_a_recipe_the_engine_refuses(
     file.remove("teach_recipe/val_split")
     file.sync()
     assert temp_settings(tmp_path).recipe == replace(DEFAULT_RECIPE, epochs=5)
+
+
+def test_the_teach_window_closed_with_esc_during_a_training_comes_back_from_the_menu(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Esc closes the Teach window, the training goes on; *Show training results* was
+    greyed until a first training ended: its progress and Cancel were out of reach."""
+    window = make_window(qtbot, tmp_path)
+    asked = _train_requests(window, monkeypatch)  # the training never ends
+    choose_in_dialogs(monkeypatch, _two_classes(tmp_path / "data"), tmp_path / "m.safetensors")
+    results = window.actions_.training_results
+    assert not results.isEnabled()  # nothing trained, nothing training
+    window.actions_.train_from_folder.trigger()
+    accept_settings(qtbot, window)
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=10_000)
+    dialog = window.teach.dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=3000)
+
+    press(qtbot, Qt.Key.Key_Escape)
+
+    assert not dialog.isVisible() and window.teach.running
+    assert results.isEnabled()
+    results.trigger()
+    assert dialog.isVisible()
+    assert dialog.cancel_button.isVisible() and dialog.cancel_button.isEnabled()

@@ -75,6 +75,7 @@ class TeachController(QObject):
     message = Signal(str, str)  # text, level
     finished = Signal(object)  # TrainResult: a model was trained and saved
     results_changed = Signal()  # the open project's saved results were read, or are gone
+    running_changed = Signal()  # a training started or ended
 
     def __init__(self, window: QWidget, client: WorkerClient, models: ModelController,
                  settings: Settings, background: Background) -> None:
@@ -172,6 +173,7 @@ class TeachController(QObject):
         dialog.add_line(f"Recipe: {recipe.describe()}")
         self._pending = TrainRequest(next_request_id(), dataset, out, recipe)
         self._client.submit(self._pending, self._reply)
+        emit(self.running_changed)
 
     @Slot()
     def cancel(self) -> None:
@@ -361,6 +363,7 @@ class TeachController(QObject):
         if self._pending is None or result.request.id != self._pending.id:
             return
         self._pending = None
+        emit(self.running_changed)
         self.result = result
         self._saved_unshown = False  # the dialog shows the newest results: these
         evaluation, files = result.saved.evaluation, result.saved.files
@@ -382,6 +385,7 @@ class TeachController(QObject):
         if self._pending is None or failure.request_id != self._pending.id:
             return
         self._pending = None
+        emit(self.running_changed)
         if failure.reason is FailureReason.CANCELLED:
             self._dialog().show_error(failure.message)  # "cancelled … nothing was trained"
             emit(self.message, f"Training: {failure.message}", "info")
