@@ -192,3 +192,35 @@ def test_the_teach_window_closed_with_esc_during_a_training_comes_back_from_the_
     results.trigger()
     assert dialog.isVisible()
     assert dialog.cancel_button.isVisible() and dialog.cancel_button.isEnabled()
+
+
+def test_a_training_started_after_a_refused_one_has_the_keyboard_on_cancel(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Teach window kept the focus where the last run left it: on Close, so Return or
+    Space during the next training closed its window instead of cancelling it."""
+    window = make_window(qtbot, tmp_path)
+    asked = _train_requests(window, monkeypatch)
+    lonely = tmp_path / "lonely"
+    (lonely / "cats").mkdir(parents=True)
+    for i in range(2):
+        write_image(lonely / "cats" / f"{i}.png", (200 - 40 * i, 40, 40))
+    choose_in_dialogs(monkeypatch, lonely, tmp_path / "m.safetensors")
+    window.actions_.train_from_folder.trigger()
+    accept_settings(qtbot, window)
+    dialog = window.teach.dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: "found 1 (cats)" in dialog.status.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=3000)
+    assert QApplication.focusWidget() is dialog.close_button  # Cancel went with the error
+    press(qtbot, Qt.Key.Key_Return)  # Close
+    assert not dialog.isVisible()
+
+    choose_in_dialogs(monkeypatch, _two_classes(tmp_path / "data"), tmp_path / "m.safetensors")
+    window.actions_.train_from_folder.trigger()
+    accept_settings(qtbot, window)
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=3000)
+
+    assert QApplication.focusWidget() is dialog.cancel_button
+    press(qtbot, Qt.Key.Key_Space)
+    assert "Stopping" in dialog.status.text() and dialog.isVisible()
