@@ -475,6 +475,29 @@ def test_at_640_by_480_with_a_folder_and_the_teach_pane_the_picture_keeps_its_ro
     assert all(_in_view(scroll, b) for b in pane.findChildren(QPushButton))
 
 
+def test_a_window_made_small_and_large_again_gives_the_pane_all_of_its_height_back(
+        qtbot: Any, tmp_path: Path) -> None:
+    """The window's layout shrank the pane before it heard of the resize, and the height
+    it took back was that smaller one: the pane scrolled in the large window again."""
+    window = make_window(qtbot, tmp_path)
+    window.resize(1200, 780)
+    qtbot.waitUntil(lambda: window.height() == 780, timeout=3000)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    _drop(pane.classes.viewport(), [_class_folder(tmp_path / "data")], QPoint(20, 60))
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "2")], timeout=5000)
+    scroll, dock = _pane_scroll(window), window.teach_project.dock
+    qtbot.waitUntil(lambda: _in_view(scroll, pane.capture_button), timeout=3000)
+    before = dock.height()
+
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: dock.height() < before, timeout=3000)
+    window.resize(1200, 780)
+
+    qtbot.waitUntil(lambda: dock.height() == before, timeout=3000)
+    assert not scroll.verticalScrollBar().isVisible()
+    assert all(_in_view(scroll, b) for b in pane.findChildren(QPushButton))
+
+
 def test_opened_in_a_640_by_480_window_the_pane_leaves_the_picture_its_room(
         qtbot: Any, tmp_path: Path) -> None:
     window = make_window(qtbot, tmp_path)

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -100,6 +100,11 @@ class TeachProjectController(QObject):
         self._window = window
         self._dock_room = dock_room
         self._squeezed_from: int | None = None  # the pane's height before the window shrank
+        # The pane's height as last chosen (dragged, or fitted) with the window at the height
+        # it has: the window's layout shrinks the pane before fit_dock hears of the resize,
+        # so the height seen then is not the one to take back.
+        self._chosen_height: int | None = None
+        self._window_height = window.height()
         self._settings = settings
         self._background = background
         self._latest_frame = latest_frame
@@ -125,6 +130,7 @@ class TeachProjectController(QObject):
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         self.dock.hide()
         self.dock.visibilityChanged.connect(self._on_visibility_changed)
+        self.dock.installEventFilter(self)
         p = self.pane
         p.new_requested.connect(self.ask_new)
         p.open_requested.connect(self.ask_open)
@@ -171,8 +177,16 @@ class TeachProjectController(QObject):
     def fit_dock(self) -> None:
         """The window's height or the picture's neighbours changed: the pane gives way to
         keep the picture its share, and takes its height back when there is room again."""
+        self._window_height = self._window.height()
         if self.dock.isVisible() and not self.dock.isFloating():
-            self._fit_dock(self._squeezed_from or self.dock.height())
+            self._fit_dock(self._squeezed_from or self._chosen_height or self.dock.height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (watched is self.dock and event.type() == QEvent.Type.Resize
+                and self._squeezed_from is None
+                and self._window.height() == self._window_height):
+            self._chosen_height = self.dock.height()  # not a shrinking window's doing
+        return False
 
     def _unscrolled_height(self) -> int:
         """At least DOCK_HEIGHT, and all of the pane at the window's width (a bottom dock
@@ -182,6 +196,7 @@ class TeachProjectController(QObject):
         return max(DOCK_HEIGHT, self.pane.heightForWidth(self._window.width()) + title)
 
     def _fit_dock(self, wanted: int) -> None:
+        self._window_height = self._window.height()
         height = min(wanted, max(DOCK_FLOOR, self._dock_room()))
         self._squeezed_from = wanted if height < wanted else None
         self._window.resizeDocks([self.dock], [height], Qt.Orientation.Vertical)
