@@ -8,6 +8,7 @@ themselves are in test_ui_teach.py).
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,24 @@ def test_a_training_started_after_a_refused_one_has_the_keyboard_on_cancel(
     assert QApplication.focusWidget() is dialog.cancel_button
     press(qtbot, Qt.Key.Key_Space)
     assert "Stopping" in dialog.status.text() and dialog.isVisible()
+
+
+def test_copies_within_a_class_are_said_before_training_not_dropped_in_silence(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A class of 3 files, one a copy, trained on 2 images, and nothing said where the third
+    went: the results' counts disagreed with the folder's and the Teach pane's."""
+    window = make_window(qtbot, tmp_path)
+    asked = _train_requests(window, monkeypatch)
+    data = _two_classes(tmp_path / "data")
+    shutil.copyfile(data / "cats" / "0.png", data / "cats" / "0 (copy).png")
+    choose_in_dialogs(monkeypatch, data, tmp_path / "m.safetensors")
+    window.actions_.train_from_folder.trigger()
+    accept_settings(qtbot, window)
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=10_000)
+    dialog = window.teach.dialog
+    assert dialog is not None
+
+    note = ("1 file is a copy of an image already in the same class: each image counts once, "
+            "so that class trains on fewer images than its files")
+    assert note in dialog.log.toPlainText().splitlines()
+    assert window.messages.texts()[-1] == note

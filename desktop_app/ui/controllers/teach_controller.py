@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from desktop_app.core.dataset import Dataset, check_teachable, scan_dataset
+from desktop_app.core.dataset import Dataset, check_teachable, repeats_note, scan_dataset
 from desktop_app.core.errors import LensError
 from desktop_app.core.evaluation import Evaluation
 from desktop_app.core.teach_project import MANIFEST, TeachProject
@@ -164,6 +164,8 @@ class TeachController(QObject):
                             "pauses until training ends.")
         for skipped in dataset.skipped:
             self._note(f"{skipped.path}: {skipped.reason}; skipped")
+        if (note := repeats_note(dataset.repeats)) is not None:
+            self._note(note)
         try:
             files_for(out)
             check_teachable(dataset.classes, dataset.counts())
