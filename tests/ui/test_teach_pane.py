@@ -12,9 +12,16 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QRect, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QRect, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QScrollArea, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QWidget,
+)
 from support.teach_data import solid_image
 from support.ui_helpers import make_window
 from support.video_utils import make_test_video
@@ -137,6 +144,35 @@ def test_a_project_made_by_dropping_typing_and_deleting_reopens_the_same(
     assert dataset.classes == ("cats", "puppies") and dataset.counts() == {"cats": 2,
                                                                            "puppies": 2}
     assert again.teach_project.project.model_path.parent == tmp_path / "proj" / "model"
+
+
+def test_a_project_made_from_the_menu_takes_its_first_class_from_the_keyboard(
+        qtbot: Any, tmp_path: Path) -> None:
+    """After *New teaching project…* the keyboard went back to the picture: Tab after Tab
+    through the side panel before *Add class* could be reached."""
+    window = make_window(qtbot, tmp_path)
+    window.view.setFocus()
+
+    def name_the_folder() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, QFileDialog)
+        dialog.selectFile(str(tmp_path / "proj"))
+        dialog.accept()
+
+    QTimer.singleShot(0, name_the_folder)
+    window.actions_.new_teach_project.trigger()
+    pane = window.teach_pane
+    assert pane.project_label.text() == "Project: proj"
+    window.activateWindow()  # the dialog gone, as a window manager does
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is pane.classes, timeout=3000)
+
+    qtbot.keyClick(pane.classes, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is pane.add_class_button
+    qtbot.keyClick(pane.add_class_button, Qt.Key.Key_Space)
+    editor = QApplication.focusWidget()
+    qtbot.keyClicks(editor, "cats")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "0")], timeout=3000)
 
 
 def test_files_dropped_on_a_class_go_there_and_a_text_file_is_refused(

@@ -153,7 +153,7 @@ class TeachProjectController(QObject):
         """Show the pane, reopening the last project if none is open."""
         self._show_dock()
         self._reopen_last()
-        self.pane.classes.setFocus()
+        self._focus_pane()
 
     def restore_pane(self) -> None:
         """At a relaunch, after the window's state put the pane back as it was at close:
@@ -216,15 +216,21 @@ class TeachProjectController(QObject):
         dialog.setLabelText(QFileDialog.DialogLabel.Accept, "Create")
         # Not "replace the file?": an existing file or folder is refused with its reason.
         dialog.setOption(QFileDialog.Option.DontConfirmOverwrite)
-        if dialog.exec() and dialog.selectedFiles():
-            self.new_project(dialog.selectedFiles()[0])
+        if dialog.exec() and dialog.selectedFiles() and self.new_project(
+                dialog.selectedFiles()[0]):
+            self._focus_pane()
 
     @Slot()
     def ask_open(self) -> None:
         path = QFileDialog.getExistingDirectory(
             self._window, "Open teaching project (its folder)", self._settings.last_dir)
-        if path:
-            self.open_project(path)
+        if path and self.open_project(path):
+            self._focus_pane()
+
+    def _focus_pane(self) -> None:
+        """The keyboard on the class list: after a project was made or opened it went back
+        to the picture, many Tabs away from *Add class*."""
+        self.pane.classes.setFocus()
 
     def new_project(self, path: str | Path) -> bool:
         return self._use(lambda: TeachProject.create(path))
