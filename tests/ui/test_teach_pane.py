@@ -534,6 +534,31 @@ def test_a_window_made_small_and_large_again_gives_the_pane_all_of_its_height_ba
     assert all(_in_view(scroll, b) for b in pane.findChildren(QPushButton))
 
 
+def test_on_a_640_by_480_screen_the_name_of_a_class_being_typed_is_in_view(
+        qtbot: Any, tmp_path: Path) -> None:
+    """Add class, reached with Tab at the bottom of the scrolled pane, opened the new name
+    for typing at the top of the class list, out of view: the user typed blind. (The
+    window is 454 high: a 640 × 480 screen's, less its title bar.)"""
+    window = make_window(qtbot, tmp_path)
+    window.resize(640, 454)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (640, 454), timeout=3000)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    _drop(pane.classes.viewport(), [_class_folder(tmp_path / "data")], QPoint(20, 60))
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "2")], timeout=5000)
+    scroll = _pane_scroll(window)
+    pane.classes.setFocus()
+    qtbot.keyClick(pane.classes, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is pane.add_class_button
+    qtbot.waitUntil(lambda: _in_view(scroll, pane.add_class_button), timeout=3000)
+    assert scroll.verticalScrollBar().value() > 0  # the pane scrolled down to the button
+
+    qtbot.keyClick(pane.add_class_button, Qt.Key.Key_Space)
+
+    editor = QApplication.focusWidget()
+    assert editor is not pane.add_class_button and pane.classes.isAncestorOf(editor)
+    qtbot.waitUntil(lambda: _in_view(scroll, editor), timeout=3000)
+
+
 def test_opened_in_a_640_by_480_window_the_pane_leaves_the_picture_its_room(
         qtbot: Any, tmp_path: Path) -> None:
     window = make_window(qtbot, tmp_path)

@@ -145,6 +145,9 @@ class TeachProjectController(QObject):
         p.capture_pressed.connect(self.start_capture)
         p.capture_released.connect(self.stop_capture)
         p.train_requested.connect(self.prepare_training)
+        # In a short window the pane is scrolled to the button that opened the name, the
+        # list's top row out of view: the name was typed blind.
+        p.name_editing.connect(lambda editor: scroll.ensureWidgetVisible(editor))
         self._refresh()  # no project yet: nothing to add to or train
 
     # -- showing and opening ---------------------------------------------------------------

@@ -71,6 +71,7 @@ class TeachPane(QWidget):
     capture_pressed = Signal()
     capture_released = Signal()
     train_requested = Signal()
+    name_editing = Signal(QWidget)  # a class's name opened for typing: its editor, to show
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -265,6 +266,8 @@ class TeachPane(QWidget):
             self.classes.setCurrentItem(item)
             self.classes.setFocus()
             self.classes.editItem(item, 0)
+            editor = self.classes.indexWidget(self.classes.indexFromItem(item, 0))
+            emit(self.name_editing, editor or self.classes)
 
     def set_samples(self, paths: Sequence[Path]) -> None:
         """Placeholders for the samples; thumbnails arrive later, by row."""
