@@ -563,7 +563,7 @@ def _report_failure(options: argparse.Namespace, item: str, reason: str) -> None
 
 
 def _run_train(options: argparse.Namespace) -> int:
-    from desktop_app.core.dataset import check_teachable, scan_dataset
+    from desktop_app.core.dataset import check_teachable, repeats_note, scan_dataset
     from desktop_app.core.errors import Cancelled
     from desktop_app.inference.taught_files import files_for
 
@@ -579,6 +579,8 @@ def _run_train(options: argparse.Namespace) -> int:
     dataset = scan_dataset(options.data_dir)  # before the slow model load
     for skipped in dataset.skipped:
         _err(f"{skipped.path}: {skipped.reason}; skipped")
+    if (note := repeats_note(dataset.repeats)) is not None:
+        _err(note)
     check_teachable(dataset.classes, dataset.counts())
 
     from desktop_app.inference import load_classifier

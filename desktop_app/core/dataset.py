@@ -130,6 +130,16 @@ def dataset_from(classes: tuple[str, ...], files: Iterable[tuple[int, Path]],
                    taken_at)
 
 
+def repeats_note(repeats: int) -> str | None:
+    """The plain-words line for copies counted once: without it, a class trained on fewer
+    images than the files the user gave it, and nothing said why."""
+    if not repeats:
+        return None
+    copies = "1 file is a copy" if repeats == 1 else f"{repeats} files are copies"
+    return (f"{copies} of an image already in the same class: each image counts once, so "
+            "that class trains on fewer images than its files")
+
+
 def check_teachable(classes: tuple[str, ...], counts: dict[str, int]) -> None:
     """Raise ``DatasetError`` unless there are two classes with two usable images each."""
     if len(classes) < 2:

@@ -49,6 +49,7 @@ from desktop_app.ui.state.export import BatchEntry
 from desktop_app.ui.state.requests import FolderOutput, ModelInfo, ModelRequest
 from desktop_app.ui.state.screen import ScreenState
 from desktop_app.ui.widgets.panes import build_panes
+from desktop_app.ui.widgets.screen_fit import resize_within_screen
 from desktop_app.ui.widgets.shortcuts_dialog import show_about, show_shortcuts
 from desktop_app.ui.widgets.status_panel import StatusPanel
 from desktop_app.ui.widgets.theme import apply_theme
@@ -104,7 +105,7 @@ class MainWindow(QMainWindow):
         self.score_panel.started.connect(
             lambda: panes.side_scroll.ensureWidgetVisible(self.score_panel))
         self.setCentralWidget(self.splitter)
-        self.resize(1200, 780)
+        resize_within_screen(self, 1200, 780)  # a 1366 × 768 laptop's screen is lower
         self.status = StatusPanel(self.statusBar())
         self.actions_ = build_actions(self)
         self._key_guard = install_navigation_key_guard(self)
@@ -135,6 +136,10 @@ class MainWindow(QMainWindow):
         geometry = settings.geometry
         if geometry is not None:
             self.restoreGeometry(geometry)
+            # Saved on a larger screen, it came back as it was (Qt changes it only where the
+            # window would be off-screen): the side panel and the Teach pane's buttons lay
+            # past a smaller screen's edge.
+            resize_within_screen(self, self.width(), self.height())
         state = settings.window_state
         if state is not None and self.restoreState(state):
             self.teach_project.restore_pane()
@@ -209,6 +214,7 @@ class MainWindow(QMainWindow):
         a.training_results.triggered.connect(self.teach.show_dialog)
         self.teach.finished.connect(self._update_actions)
         self.teach.results_changed.connect(self._update_actions)
+        self.teach.running_changed.connect(self._update_actions)
         self.teach_project.project_changed.connect(
             lambda: self.teach.set_project(self.teach_project.project))
         self.compare.open_cell.connect(self._open_compare_cell)
@@ -447,7 +453,9 @@ class MainWindow(QMainWindow):
         a.save_map.setEnabled(shown.has_map)
         a.score_map.setEnabled(shown.has_map)
         a.compare.setEnabled(shown.prediction is not None)
-        a.training_results.setEnabled(self.teach.has_results)
+        # While a training runs, its progress and Cancel: nothing else brings its window
+        # back once closed (Esc closes it).
+        a.training_results.setEnabled(self.teach.has_results or self.teach.running)
         a.copy_predictions.setEnabled(shown.prediction is not None)
         running = shown.folder_running
         a.classify_folder.setEnabled(not running and bool(self.images.paths()))

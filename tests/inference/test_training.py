@@ -555,6 +555,14 @@ def test_cli_train_refuses_one_class_or_a_class_with_one_image(
     assert err == (f"resnet-lens: each class needs at least two usable images; too few in "
                    f"{second} (1)\n")
 
+    # Two files, one a copy of the other: why the class has one image is said first.
+    shutil.copyfile(data / second / "only.png", data / second / "only (copy).png")
+    assert main(["train", str(data), "--out", out]) == 2
+    assert capsys.readouterr().err == (
+        "resnet-lens: 1 file is a copy of an image already in the same class: each image "
+        "counts once, so that class trains on fewer images than its files\n"
+        f"resnet-lens: each class needs at least two usable images; too few in {second} (1)\n")
+
     shutil.rmtree(data / second)
     assert main(["train", str(data), "--out", out]) == 2
     assert capsys.readouterr().err.count("\n") == 1

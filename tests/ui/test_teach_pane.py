@@ -12,9 +12,16 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QRect, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QRect, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QScrollArea, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QWidget,
+)
 from support.teach_data import solid_image
 from support.ui_helpers import make_window
 from support.video_utils import make_test_video
@@ -137,6 +144,35 @@ def test_a_project_made_by_dropping_typing_and_deleting_reopens_the_same(
     assert dataset.classes == ("cats", "puppies") and dataset.counts() == {"cats": 2,
                                                                            "puppies": 2}
     assert again.teach_project.project.model_path.parent == tmp_path / "proj" / "model"
+
+
+def test_a_project_made_from_the_menu_takes_its_first_class_from_the_keyboard(
+        qtbot: Any, tmp_path: Path) -> None:
+    """After *New teaching project…* the keyboard went back to the picture: Tab after Tab
+    through the side panel before *Add class* could be reached."""
+    window = make_window(qtbot, tmp_path)
+    window.view.setFocus()
+
+    def name_the_folder() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, QFileDialog)
+        dialog.selectFile(str(tmp_path / "proj"))
+        dialog.accept()
+
+    QTimer.singleShot(0, name_the_folder)
+    window.actions_.new_teach_project.trigger()
+    pane = window.teach_pane
+    assert pane.project_label.text() == "Project: proj"
+    window.activateWindow()  # the dialog gone, as a window manager does
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is pane.classes, timeout=3000)
+
+    qtbot.keyClick(pane.classes, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is pane.add_class_button
+    qtbot.keyClick(pane.add_class_button, Qt.Key.Key_Space)
+    editor = QApplication.focusWidget()
+    qtbot.keyClicks(editor, "cats")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "0")], timeout=3000)
 
 
 def test_files_dropped_on_a_class_go_there_and_a_text_file_is_refused(
@@ -374,6 +410,26 @@ def test_the_open_pane_fits_a_640_by_480_window(qtbot: Any, tmp_path: Path) -> N
     assert pane.capture_label.isVisible() and pane.warning_label.isVisible()
 
 
+def test_the_thumbnails_show_whole_with_their_names_in_the_pane_as_it_opens(
+        qtbot: Any, tmp_path: Path) -> None:
+    """The pane opened at its least height, and the list's least cut a row of thumbnails
+    in half: the bottom of each picture and every name under it were out of sight."""
+    window = make_window(qtbot, tmp_path)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    _drop(pane.classes.viewport(), [_class_folder(tmp_path / "data")], QPoint(20, 60))
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "2")], timeout=5000)
+    _wait_thumbnails(qtbot, pane, 3)
+    scroll, thumbnails = _pane_scroll(window), pane.thumbnails
+
+    def whole() -> None:
+        assert _in_view(scroll, thumbnails)  # the pane itself does not scroll it away
+        for row in range(thumbnails.count()):
+            assert thumbnails.viewport().rect().contains(
+                thumbnails.visualItemRect(thumbnails.item(row)))
+
+    qtbot.waitUntil(whole, timeout=3000)
+
+
 def _button_places(pane: TeachPane) -> dict[str, QRect]:
     return {b.text(): QRect(b.mapTo(pane, QPoint(0, 0)), b.size())
             for b in pane.findChildren(QPushButton)}
@@ -453,6 +509,54 @@ def test_at_640_by_480_with_a_folder_and_the_teach_pane_the_picture_keeps_its_ro
     qtbot.waitUntil(lambda: not scroll.verticalScrollBar().isVisible(), timeout=3000)
     assert window.view.height() >= 0.45 * 900
     assert all(_in_view(scroll, b) for b in pane.findChildren(QPushButton))
+
+
+def test_a_window_made_small_and_large_again_gives_the_pane_all_of_its_height_back(
+        qtbot: Any, tmp_path: Path) -> None:
+    """The window's layout shrank the pane before it heard of the resize, and the height
+    it took back was that smaller one: the pane scrolled in the large window again."""
+    window = make_window(qtbot, tmp_path)
+    window.resize(1200, 780)
+    qtbot.waitUntil(lambda: window.height() == 780, timeout=3000)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    _drop(pane.classes.viewport(), [_class_folder(tmp_path / "data")], QPoint(20, 60))
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "2")], timeout=5000)
+    scroll, dock = _pane_scroll(window), window.teach_project.dock
+    qtbot.waitUntil(lambda: _in_view(scroll, pane.capture_button), timeout=3000)
+    before = dock.height()
+
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: dock.height() < before, timeout=3000)
+    window.resize(1200, 780)
+
+    qtbot.waitUntil(lambda: dock.height() == before, timeout=3000)
+    assert not scroll.verticalScrollBar().isVisible()
+    assert all(_in_view(scroll, b) for b in pane.findChildren(QPushButton))
+
+
+def test_on_a_640_by_480_screen_the_name_of_a_class_being_typed_is_in_view(
+        qtbot: Any, tmp_path: Path) -> None:
+    """Add class, reached with Tab at the bottom of the scrolled pane, opened the new name
+    for typing at the top of the class list, out of view: the user typed blind. (The
+    window is 454 high: a 640 × 480 screen's, less its title bar.)"""
+    window = make_window(qtbot, tmp_path)
+    window.resize(640, 454)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (640, 454), timeout=3000)
+    pane = _new_project(qtbot, window, tmp_path / "proj")
+    _drop(pane.classes.viewport(), [_class_folder(tmp_path / "data")], QPoint(20, 60))
+    qtbot.waitUntil(lambda: _rows(pane) == [("cats", "3"), ("dogs", "2")], timeout=5000)
+    scroll = _pane_scroll(window)
+    pane.classes.setFocus()
+    qtbot.keyClick(pane.classes, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is pane.add_class_button
+    qtbot.waitUntil(lambda: _in_view(scroll, pane.add_class_button), timeout=3000)
+    assert scroll.verticalScrollBar().value() > 0  # the pane scrolled down to the button
+
+    qtbot.keyClick(pane.add_class_button, Qt.Key.Key_Space)
+
+    editor = QApplication.focusWidget()
+    assert editor is not pane.add_class_button and pane.classes.isAncestorOf(editor)
+    qtbot.waitUntil(lambda: _in_view(scroll, editor), timeout=3000)
 
 
 def test_opened_in_a_640_by_480_window_the_pane_leaves_the_picture_its_room(

@@ -180,6 +180,34 @@ def test_closing_while_the_model_loads(qtbot: Any, tmp_path: Path) -> None:
     assert time.monotonic() - started < 2.0
 
 
+def test_a_taught_checkpoint_chosen_loads_with_the_labels_beside_it_without_asking(
+        qtbot: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """Choose weights file… on a model taught in the window asked for a labels file as
+    well, though its training had written one beside it."""
+    taught = tmp_path / "model" / "hands.safetensors"
+    taught.parent.mkdir()
+    taught.write_bytes(b"fake")
+    labels = taught.with_suffix(".txt")
+    labels.write_text("fist\npalm\n")
+    asked: list[str] = []
+
+    def dialog(_parent: Any, title: str, *_args: Any, **_kwargs: Any) -> tuple[str, str]:
+        asked.append(title)
+        return (str(taught) if len(asked) == 1 else "", "")
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(dialog))
+    engine = FakeEngine()
+    window = make_window(qtbot, tmp_path, engine)
+    qtbot.waitUntil(lambda: window.model_info is not None, timeout=5000)
+
+    qtbot.keyClick(window.view, Qt.Key.Key_W,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+
+    qtbot.waitUntil(lambda: window.model_info.model == "hands", timeout=5000)
+    assert asked == ["Choose a weights file"]
+    assert (engine.loads[-1].weights, engine.loads[-1].labels) == (str(taught), str(labels))
+
+
 def test_the_next_launch_loads_exactly_the_model_that_worked_last(
         qtbot: Any, tmp_path: Path, monkeypatch: Any) -> None:
     # Every window here shares tmp_path's settings file: each one is a relaunch.

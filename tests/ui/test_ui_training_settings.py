@@ -8,6 +8,7 @@ themselves are in test_ui_teach.py).
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QLabel
 from support.ui_helpers import (
+    accept_settings,
     choose_in_dialogs,
     make_window,
     press,
@@ -166,3 +168,81 @@ def test_a_hand_edited_settings_file_cannot_ask_for_a_recipe_the_engine_refuses(
     file.remove("teach_recipe/val_split")
     file.sync()
     assert temp_settings(tmp_path).recipe == replace(DEFAULT_RECIPE, epochs=5)
+
+
+def test_the_teach_window_closed_with_esc_during_a_training_comes_back_from_the_menu(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Esc closes the Teach window, the training goes on; *Show training results* was
+    greyed until a first training ended: its progress and Cancel were out of reach."""
+    window = make_window(qtbot, tmp_path)
+    asked = _train_requests(window, monkeypatch)  # the training never ends
+    choose_in_dialogs(monkeypatch, _two_classes(tmp_path / "data"), tmp_path / "m.safetensors")
+    results = window.actions_.training_results
+    assert not results.isEnabled()  # nothing trained, nothing training
+    window.actions_.train_from_folder.trigger()
+    accept_settings(qtbot, window)
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=10_000)
+    dialog = window.teach.dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=3000)
+
+    press(qtbot, Qt.Key.Key_Escape)
+
+    assert not dialog.isVisible() and window.teach.running
+    assert results.isEnabled()
+    results.trigger()
+    assert dialog.isVisible()
+    assert dialog.cancel_button.isVisible() and dialog.cancel_button.isEnabled()
+
+
+def test_a_training_started_after_a_refused_one_has_the_keyboard_on_cancel(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Teach window kept the focus where the last run left it: on Close, so Return or
+    Space during the next training closed its window instead of cancelling it."""
+    window = make_window(qtbot, tmp_path)
+    asked = _train_requests(window, monkeypatch)
+    lonely = tmp_path / "lonely"
+    (lonely / "cats").mkdir(parents=True)
+    for i in range(2):
+        write_image(lonely / "cats" / f"{i}.png", (200 - 40 * i, 40, 40))
+    choose_in_dialogs(monkeypatch, lonely, tmp_path / "m.safetensors")
+    window.actions_.train_from_folder.trigger()
+    accept_settings(qtbot, window)
+    dialog = window.teach.dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: "found 1 (cats)" in dialog.status.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=3000)
+    assert QApplication.focusWidget() is dialog.close_button  # Cancel went with the error
+    press(qtbot, Qt.Key.Key_Return)  # Close
+    assert not dialog.isVisible()
+
+    choose_in_dialogs(monkeypatch, _two_classes(tmp_path / "data"), tmp_path / "m.safetensors")
+    window.actions_.train_from_folder.trigger()
+    accept_settings(qtbot, window)
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=3000)
+
+    assert QApplication.focusWidget() is dialog.cancel_button
+    press(qtbot, Qt.Key.Key_Space)
+    assert "Stopping" in dialog.status.text() and dialog.isVisible()
+
+
+def test_copies_within_a_class_are_said_before_training_not_dropped_in_silence(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A class of 3 files, one a copy, trained on 2 images, and nothing said where the third
+    went: the results' counts disagreed with the folder's and the Teach pane's."""
+    window = make_window(qtbot, tmp_path)
+    asked = _train_requests(window, monkeypatch)
+    data = _two_classes(tmp_path / "data")
+    shutil.copyfile(data / "cats" / "0.png", data / "cats" / "0 (copy).png")
+    choose_in_dialogs(monkeypatch, data, tmp_path / "m.safetensors")
+    window.actions_.train_from_folder.trigger()
+    accept_settings(qtbot, window)
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=10_000)
+    dialog = window.teach.dialog
+    assert dialog is not None
+
+    note = ("1 file is a copy of an image already in the same class: each image counts once, "
+            "so that class trains on fewer images than its files")
+    assert note in dialog.log.toPlainText().splitlines()
+    assert window.messages.texts()[-1] == note

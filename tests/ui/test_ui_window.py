@@ -858,3 +858,18 @@ def test_in_a_640_by_480_window_the_timings_drop_stages_instead_of_being_cut(
     assert label.geometry().right() < label.parentWidget().width()  # none of it off the bar
     assert text != full and text.endswith("total 1744 ms")  # whole stages dropped
     assert full in label.toolTip()  # every stage, on hovering
+
+
+def test_a_first_launch_opens_within_a_screen_smaller_than_the_default_size(
+        qtbot: Any, tmp_path: Path) -> None:
+    """1200 × 780 asked for without looking at the screen ran past a smaller one (a
+    1366 × 768 laptop's, a 640 × 480 one): the side panel or the status bar out of reach."""
+    area = QApplication.primaryScreen().availableGeometry()
+    assert area.width() < 1200 or area.height() < 780  # the test platform's screen
+    window = MainWindow(temp_settings(tmp_path), FakeEngine())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+
+    # Its size: a window manager's frame, unknown before the window is shown, aside.
+    assert window.width() <= area.width() and window.height() <= area.height()

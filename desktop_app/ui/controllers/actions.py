@@ -182,7 +182,8 @@ def build_actions(window: QMainWindow) -> WindowActions:
             tip="Teach the model loaded now your own classes: a folder with one sub-folder "
                 "of images per class"),
         training_results=_action(window, "Show training &results",
-                                 tip="The last training's accuracy, mistakes and maps"),
+                                 tip="The last training's accuracy, mistakes and maps, or "
+                                     "the progress of the one running"),
         camera=_action(window, "Start/stop &camera", "Ctrl+K", checkable=True),
         freeze=_action(window, "&Freeze frame", "Space", checkable=True),
         mirror=_action(window, "&Mirror camera", "M", checkable=True),

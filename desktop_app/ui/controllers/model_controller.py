@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QStatusBar, QWidget
 
 from desktop_app.inference.catalog import DEFAULT_CAM_LAYER, DEFAULT_MODEL, MODEL_NAMES
+from desktop_app.inference.taught_files import CHECKPOINT_SUFFIX
 from desktop_app.ui.controllers.worker import Reply, WorkerClient
 from desktop_app.ui.qt_compat import emit
 from desktop_app.ui.settings import Settings
@@ -130,6 +131,12 @@ class ModelController(QObject):
             self._controls.show_model(self._request.model or DEFAULT_MODEL)
             return
         self._settings.last_dir = str(Path(path).parent)
+        taught = Path(path).with_suffix(".txt")
+        if Path(path).suffix.lower() == CHECKPOINT_SUFFIX and taught.is_file():
+            # A taught model with the labels file its training wrote beside it: nothing to
+            # ask (the question offered the folder's files, the right one not picked).
+            self.load_weights(path, str(taught))
+            return
         labels, _ = QFileDialog.getOpenFileName(
             self._window,
             "Labels for these weights (Cancel: use the checkpoint's own or ImageNet's)",

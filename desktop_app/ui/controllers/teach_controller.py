@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from desktop_app.core.dataset import Dataset, check_teachable, scan_dataset
+from desktop_app.core.dataset import Dataset, check_teachable, repeats_note, scan_dataset
 from desktop_app.core.errors import LensError
 from desktop_app.core.evaluation import Evaluation
 from desktop_app.core.teach_project import MANIFEST, TeachProject
@@ -75,6 +75,7 @@ class TeachController(QObject):
     message = Signal(str, str)  # text, level
     finished = Signal(object)  # TrainResult: a model was trained and saved
     results_changed = Signal()  # the open project's saved results were read, or are gone
+    running_changed = Signal()  # a training started or ended
 
     def __init__(self, window: QWidget, client: WorkerClient, models: ModelController,
                  settings: Settings, background: Background) -> None:
@@ -163,6 +164,8 @@ class TeachController(QObject):
                             "pauses until training ends.")
         for skipped in dataset.skipped:
             self._note(f"{skipped.path}: {skipped.reason}; skipped")
+        if (note := repeats_note(dataset.repeats)) is not None:
+            self._note(note)
         try:
             files_for(out)
             check_teachable(dataset.classes, dataset.counts())
@@ -172,6 +175,7 @@ class TeachController(QObject):
         dialog.add_line(f"Recipe: {recipe.describe()}")
         self._pending = TrainRequest(next_request_id(), dataset, out, recipe)
         self._client.submit(self._pending, self._reply)
+        emit(self.running_changed)
 
     @Slot()
     def cancel(self) -> None:
@@ -361,6 +365,7 @@ class TeachController(QObject):
         if self._pending is None or result.request.id != self._pending.id:
             return
         self._pending = None
+        emit(self.running_changed)
         self.result = result
         self._saved_unshown = False  # the dialog shows the newest results: these
         evaluation, files = result.saved.evaluation, result.saved.files
@@ -382,6 +387,7 @@ class TeachController(QObject):
         if self._pending is None or failure.request_id != self._pending.id:
             return
         self._pending = None
+        emit(self.running_changed)
         if failure.reason is FailureReason.CANCELLED:
             self._dialog().show_error(failure.message)  # "cancelled … nothing was trained"
             emit(self.message, f"Training: {failure.message}", "info")

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -100,6 +100,11 @@ class TeachProjectController(QObject):
         self._window = window
         self._dock_room = dock_room
         self._squeezed_from: int | None = None  # the pane's height before the window shrank
+        # The pane's height as last chosen (dragged, or fitted) with the window at the height
+        # it has: the window's layout shrinks the pane before fit_dock hears of the resize,
+        # so the height seen then is not the one to take back.
+        self._chosen_height: int | None = None
+        self._window_height = window.height()
         self._settings = settings
         self._background = background
         self._latest_frame = latest_frame
@@ -125,6 +130,7 @@ class TeachProjectController(QObject):
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         self.dock.hide()
         self.dock.visibilityChanged.connect(self._on_visibility_changed)
+        self.dock.installEventFilter(self)
         p = self.pane
         p.new_requested.connect(self.ask_new)
         p.open_requested.connect(self.ask_open)
@@ -139,6 +145,9 @@ class TeachProjectController(QObject):
         p.capture_pressed.connect(self.start_capture)
         p.capture_released.connect(self.stop_capture)
         p.train_requested.connect(self.prepare_training)
+        # In a short window the pane is scrolled to the button that opened the name, the
+        # list's top row out of view: the name was typed blind.
+        p.name_editing.connect(lambda editor: scroll.ensureWidgetVisible(editor))
         self._refresh()  # no project yet: nothing to add to or train
 
     # -- showing and opening ---------------------------------------------------------------
@@ -147,7 +156,7 @@ class TeachProjectController(QObject):
         """Show the pane, reopening the last project if none is open."""
         self._show_dock()
         self._reopen_last()
-        self.pane.classes.setFocus()
+        self._focus_pane()
 
     def restore_pane(self) -> None:
         """At a relaunch, after the window's state put the pane back as it was at close:
@@ -171,8 +180,16 @@ class TeachProjectController(QObject):
     def fit_dock(self) -> None:
         """The window's height or the picture's neighbours changed: the pane gives way to
         keep the picture its share, and takes its height back when there is room again."""
+        self._window_height = self._window.height()
         if self.dock.isVisible() and not self.dock.isFloating():
-            self._fit_dock(self._squeezed_from or self.dock.height())
+            self._fit_dock(self._squeezed_from or self._chosen_height or self.dock.height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (watched is self.dock and event.type() == QEvent.Type.Resize
+                and self._squeezed_from is None
+                and self._window.height() == self._window_height):
+            self._chosen_height = self.dock.height()  # not a shrinking window's doing
+        return False
 
     def _unscrolled_height(self) -> int:
         """At least DOCK_HEIGHT, and all of the pane at the window's width (a bottom dock
@@ -182,6 +199,7 @@ class TeachProjectController(QObject):
         return max(DOCK_HEIGHT, self.pane.heightForWidth(self._window.width()) + title)
 
     def _fit_dock(self, wanted: int) -> None:
+        self._window_height = self._window.height()
         height = min(wanted, max(DOCK_FLOOR, self._dock_room()))
         self._squeezed_from = wanted if height < wanted else None
         self._window.resizeDocks([self.dock], [height], Qt.Orientation.Vertical)
@@ -201,15 +219,21 @@ class TeachProjectController(QObject):
         dialog.setLabelText(QFileDialog.DialogLabel.Accept, "Create")
         # Not "replace the file?": an existing file or folder is refused with its reason.
         dialog.setOption(QFileDialog.Option.DontConfirmOverwrite)
-        if dialog.exec() and dialog.selectedFiles():
-            self.new_project(dialog.selectedFiles()[0])
+        if dialog.exec() and dialog.selectedFiles() and self.new_project(
+                dialog.selectedFiles()[0]):
+            self._focus_pane()
 
     @Slot()
     def ask_open(self) -> None:
         path = QFileDialog.getExistingDirectory(
             self._window, "Open teaching project (its folder)", self._settings.last_dir)
-        if path:
-            self.open_project(path)
+        if path and self.open_project(path):
+            self._focus_pane()
+
+    def _focus_pane(self) -> None:
+        """The keyboard on the class list: after a project was made or opened it went back
+        to the picture, many Tabs away from *Add class*."""
+        self.pane.classes.setFocus()
 
     def new_project(self, path: str | Path) -> bool:
         return self._use(lambda: TeachProject.create(path))

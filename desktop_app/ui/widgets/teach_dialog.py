@@ -72,6 +72,9 @@ class TeachDialog(QDialog):
         self.progress.show()
         self.cancel_button.setEnabled(True)
         self.cancel_button.show()
+        # The keyboard on Cancel, as at the first training: the window kept the focus
+        # where the last one left it (Close), and Return closed it instead.
+        self.cancel_button.setFocus()
         self.log.clear()
         self.log.show()
         self._scroll.hide()

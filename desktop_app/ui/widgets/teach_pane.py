@@ -46,6 +46,7 @@ WARNING_LINES = 2  # the room kept for warnings, shown or not: nothing moves whe
 # The room kept for the samples' hint, whichever it is: in a short window the pane scrolls at
 # its own height, which would change with the hint's lines and move every button below.
 HINT_LINES = 3
+_ITEM_SIZE = QSize(THUMB_SIZE + 16, THUMB_SIZE + 28)  # a thumbnail with its name under it
 
 
 def _local_paths(event: QDropEvent | QEvent) -> list[Path]:
@@ -70,6 +71,7 @@ class TeachPane(QWidget):
     capture_pressed = Signal()
     capture_released = Signal()
     train_requested = Signal()
+    name_editing = Signal(QWidget)  # a class's name opened for typing: its editor, to show
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -107,6 +109,10 @@ class TeachPane(QWidget):
         self.thumbnails.setMovement(QListView.Movement.Static)
         self.thumbnails.setResizeMode(QListView.ResizeMode.Adjust)
         self.thumbnails.setUniformItemSizes(True)
+        # One whole row, names included: the pane's height is its layout's least, and the
+        # list's own least cut the thumbnails in half and hid their names.
+        self.thumbnails.setMinimumHeight(_ITEM_SIZE.height()
+                                         + 2 * self.thumbnails.frameWidth() + 2)
         self.thumbnails.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.thumbnails.setToolTip("Drop images or folders here to add them to the class; "
                                    "Delete removes the selected images")
@@ -260,6 +266,8 @@ class TeachPane(QWidget):
             self.classes.setCurrentItem(item)
             self.classes.setFocus()
             self.classes.editItem(item, 0)
+            editor = self.classes.indexWidget(self.classes.indexFromItem(item, 0))
+            emit(self.name_editing, editor or self.classes)
 
     def set_samples(self, paths: Sequence[Path]) -> None:
         """Placeholders for the samples; thumbnails arrive later, by row."""
@@ -273,7 +281,7 @@ class TeachPane(QWidget):
             item = QListWidgetItem(sample_label(path))
             item.setData(_PATH_ROLE, path)
             item.setToolTip(str(path))
-            item.setSizeHint(QSize(THUMB_SIZE + 16, THUMB_SIZE + 28))
+            item.setSizeHint(_ITEM_SIZE)
             self.thumbnails.addItem(item)
         return first
 
