@@ -698,6 +698,39 @@ def test_filmstrip_labels_of_names_alike_stay_apart(qtbot: Any, tmp_path: Path) 
     assert [strip.item(r).toolTip() for r in range(3)] == [str(folder / n) for n in names]
 
 
+def test_in_a_short_window_a_short_filmstrip_name_is_read_in_full(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Every item took one size, the current one's (its label's or its thumbnail's width),
+    # and the strip elided the other labels again to that, narrower than their cells:
+    # "broken.png" read "bro…png" beside a current "good.png" in a 640x480 window.
+    window = make_window(qtbot, tmp_path)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    write_image(folder / "good.png", (90, 90, 90), size=(240, 320))  # a narrow thumbnail
+    (folder / "notes.jpg").write_text("not a picture")
+    window.open_paths([folder])
+    wait_for_prediction(qtbot, window, source=str(folder / "good.png"))
+    window.resize(640, 480)
+    strip = window.filmstrip
+    qtbot.waitUntil(lambda: strip.compact, timeout=3000)
+    strip.setCurrentItem(None)  # a selected label is painted on another background
+    qtbot.wait(50)
+    grab = strip.viewport().grab()
+    ratio = grab.devicePixelRatio()
+    shot = qimage_to_rgb(grab.toImage()).astype(int)
+    rect = strip.visualItemRect(strip.item(0))
+    label = shot[int((rect.top() + strip.iconSize().height() + 4) * ratio):
+                 int(rect.bottom() * ratio), int(rect.left() * ratio):int(rect.right() * ratio)]
+    background = shot[int(rect.bottom() * ratio) - 1, int(rect.left() * ratio)]
+    inked = np.flatnonzero(np.abs(label - background).max(axis=(0, 2)) > 60)
+    needed = strip.fontMetrics().horizontalAdvance("broken.png")
+    assert needed + 8 <= strip.gridSize().width()  # the name fits its cell...
+    assert strip.item(0).text() == "broken.png"
+    painted = (inked[-1] - inked[0] + 1) / ratio
+    assert painted >= 0.9 * needed, painted  # ...and is painted whole
+
+
 def test_ctrl_c_in_messages_copies_the_selected_lines(qtbot: Any, tmp_path: Path) -> None:
     window = make_window(qtbot, tmp_path)
     window.open_paths([write_image(tmp_path / "a.png", (120, 60, 200))])
