@@ -634,6 +634,41 @@ def test_tab_goes_from_control_to_control_with_no_invisible_stop(
     assert 0 <= top < scroll.viewport().height()
 
 
+def test_tab_into_the_scrolled_side_panel_from_outside_shows_the_control_it_lands_on(
+        qtbot: Any, tmp_path: Path) -> None:
+    # The panel scrolled only for a Tab from a control within it: Tab from the filmstrip
+    # (or Shift+Tab from the messages) focused a control scrolled out of sight.
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / f"{i}.png", (60 * i, 90, 200)) for i in range(2)])
+    wait_for_prediction(qtbot, window)
+    window.resize(640, 480)  # the side panel scrolls
+    window.activateWindow()
+    controls = window.model_controls
+    scroll = controls.parentWidget().parentWidget().parentWidget()
+    assert isinstance(scroll, QScrollArea)
+    bar = scroll.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=3000)
+
+    def in_view(widget: Any) -> bool:
+        top = widget.mapTo(scroll.viewport(), widget.rect().topLeft()).y()
+        return top >= 0 and top + widget.height() <= scroll.viewport().height()
+
+    bar.setValue(bar.maximum())  # as after scoring a map: the panel's end in view
+    window.filmstrip.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.filmstrip, timeout=3000)
+    qtbot.keyClick(window.filmstrip, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is controls.model_combo
+    assert in_view(controls.model_combo)
+
+    bar.setValue(0)
+    window.messages.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.messages, timeout=3000)
+    qtbot.keyClick(window.messages, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    last = QApplication.focusWidget()
+    assert scroll.isAncestorOf(last)
+    assert in_view(last)
+
+
 def test_ctrl_v_of_an_image_adds_it_to_the_opened_folder(qtbot: Any, tmp_path: Path) -> None:
     window = make_window(qtbot, tmp_path)
     folder = tmp_path / "photos"
