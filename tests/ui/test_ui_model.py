@@ -124,6 +124,25 @@ def test_weights_not_available_offline_explains_and_offers_a_file(
     assert window.settings.weights == str(weights)
 
 
+def test_with_no_model_loaded_the_layer_list_is_greyed_not_a_blank_list(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.failures["resnet50"] = WeightsUnavailableError(OFFLINE)
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (9, 9, 9))])
+    qtbot.waitUntil(lambda: bool(_visible(WeightsProblemDialog)), timeout=5000)
+    _visible(WeightsProblemDialog)[0].reject()
+    layers = window.model_controls.layer_combo
+    assert layers.count() == 0 and not layers.isEnabled()
+    qtbot.mouseClick(layers, Qt.MouseButton.LeftButton)
+    assert not layers.view().isVisible()  # no empty list drops down
+    weights = tmp_path / "resnet50-11ad3fa6.pth"
+    weights.write_bytes(b"fake")
+    window.load_weights(str(weights))
+    wait_for_prediction(qtbot, window)
+    assert layers.isEnabled() and layers.currentText() == "layer4"
+
+
 def test_a_bad_checkpoint_is_reported(qtbot: Any, tmp_path: Path) -> None:
     engine = FakeEngine()
     engine.failures["resnet152"] = WeightsError("model.pth: not a PyTorch checkpoint")
