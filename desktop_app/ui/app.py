@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.cli import _model_options
+from desktop_app.cli import _model_options, _positive_int
 from desktop_app.core.process import configure_logging, exit_now, on_termination
 from desktop_app.core.resources import ICON_FILE, resource_path
 from desktop_app.ui.controllers.worker import EngineFactory, TorchEngine
@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(device=None)
     parser.add_argument("--camera", type=int, metavar="N", help="start camera N at launch")
     parser.add_argument("--theme", choices=THEMES, help="colour theme (default: as last time)")
-    parser.add_argument("--threads", type=int, metavar="N", help="PyTorch CPU threads")
+    # Checked here: torch refuses 0 or fewer only when the first image is classified.
+    parser.add_argument("--threads", type=_positive_int, metavar="N", help="PyTorch CPU threads")
     parser.add_argument("--settings", metavar="FILE",
                         help="keep settings in this .ini file instead of the user's")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")

@@ -291,6 +291,17 @@ class MainWindow(QMainWindow):
                                              None, self)
         return self.height() - taken - separator - round(PICTURE_SHARE * self.height())
 
+    # -- keyboard focus ----------------------------------------------------------------------
+    def focusNextPrevChild(self, forward: bool) -> bool:
+        """Tab and Shift+Tab: the control they land on in the side panel is scrolled into
+        view. The panel's scroll area does that only for a Tab from a control within it;
+        from the filmstrip (or Shift+Tab from the messages) the focus went out of sight."""
+        moved = super().focusNextPrevChild(forward)
+        focused = QApplication.focusWidget()
+        if moved and focused is not None and self._side_scroll.isAncestorOf(focused):
+            self._side_scroll.ensureWidgetVisible(focused)
+        return moved
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         event.accept()

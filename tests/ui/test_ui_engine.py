@@ -103,6 +103,18 @@ def test_command_line_options() -> None:
         build_parser().parse_args(["--model", "vgg16"])
 
 
+@pytest.mark.parametrize("threads", ["0", "-3", "two"])
+def test_a_thread_count_below_one_is_refused_before_the_window_opens(
+        threads: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # It opened the window, and every image then failed with a torch traceback.
+    with pytest.raises(SystemExit) as exit:
+        build_parser().parse_args(["--threads", threads])
+    assert exit.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == (f"resnet-lens: error: argument --threads: expected a whole number "
+                     f"from 1 up, got {threads!r}")
+
+
 def test_the_window_and_predict_share_one_definition_of_the_model_options() -> None:
     from desktop_app import cli
 

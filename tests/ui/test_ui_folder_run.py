@@ -783,3 +783,26 @@ def test_cancelling_a_run_while_the_browsed_photos_slow_map_is_served_inside_it_
     wait_for_prediction(qtbot, window, source=browsed, timeout=10_000)
     assert window.prediction.cam_method == "scorecam" and window.prediction.cams is not None
     assert not any("cancelled" in text for text in window.messages.texts()[:-1])
+
+
+def test_in_a_640_px_window_the_run_s_closing_message_is_read_to_its_end(
+        qtbot: Any, tmp_path: Path) -> None:
+    # The device beside it ("Device: cpu, onednn") cut it at "File > Export results saves
+    # them" (its last letters and full stop gone).
+    window = make_window(qtbot, tmp_path, FakeEngine(predict_delay=0.02))
+    _open(qtbot, window, _mixed_folder(tmp_path, good=100, size=(32, 24)), 102)
+    window.resize(640, 480)
+    qtbot.waitUntil(lambda: window.width() == 640, timeout=3000)
+    qtbot.keyClick(window.view, Qt.Key.Key_R, CTRL)
+    qtbot.waitUntil(lambda: not window.exports.running, timeout=30_000)
+    bar, status = window.statusBar(), window.status
+    text = bar.currentMessage()
+    assert text == ("Classified 100 of 102 images (2 could not be read). "
+                    "File > Export results saves them.")
+    qtbot.wait(50)  # the bar lays its widgets out again
+    permanent = [w for w in (status.latency_label, status.fps_label, status.run,
+                             status.model_label, status.device_label) if w.isVisible()]
+    room = min((w.geometry().left() for w in permanent), default=bar.width() - 16)
+    assert bar.fontMetrics().horizontalAdvance(text) < room
+    bar.clearMessage()
+    assert status.device_label.isVisible()  # back once the message is gone

@@ -124,6 +124,48 @@ def test_weights_not_available_offline_explains_and_offers_a_file(
     assert window.settings.weights == str(weights)
 
 
+def test_with_no_model_loaded_the_layer_list_is_greyed_not_a_blank_list(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    engine.failures["resnet50"] = WeightsUnavailableError(OFFLINE)
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (9, 9, 9))])
+    qtbot.waitUntil(lambda: bool(_visible(WeightsProblemDialog)), timeout=5000)
+    _visible(WeightsProblemDialog)[0].reject()
+    layers = window.model_controls.layer_combo
+    assert layers.count() == 0 and not layers.isEnabled()
+    qtbot.mouseClick(layers, Qt.MouseButton.LeftButton)
+    assert not layers.view().isVisible()  # no empty list drops down
+    weights = tmp_path / "resnet50-11ad3fa6.pth"
+    weights.write_bytes(b"fake")
+    window.load_weights(str(weights))
+    wait_for_prediction(qtbot, window)
+    assert layers.isEnabled() and layers.currentText() == "layer4"
+
+
+def test_when_the_first_model_cannot_load_the_list_marks_those_on_this_computer(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Offline on a first launch with no resnet50 weights: the list marked nothing (marks
+    # came only with a loaded model), though resnet18's weights were on disk.
+    engine = FakeEngine(downloaded=frozenset({"resnet18"}))
+    engine.failures["resnet50"] = WeightsUnavailableError(OFFLINE)
+    window = make_window(qtbot, tmp_path, engine)
+    window.open_paths([write_image(tmp_path / "a.png", (9, 9, 9))])
+    qtbot.waitUntil(lambda: bool(_visible(WeightsProblemDialog)), timeout=5000)
+    _visible(WeightsProblemDialog)[0].reject()
+    models = window.model_controls.model_combo
+    texts = [models.itemText(i) for i in range(models.count())]
+    assert "resnet18 ✓" in texts and "resnet50 (not downloaded)" in texts
+    # Chosen from the list with the keyboard, as a user would: it loads.
+    window.activateWindow()
+    models.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is models, timeout=3000)
+    for _ in range(models.currentIndex() - texts.index("resnet18 ✓")):
+        qtbot.keyClick(models, Qt.Key.Key_Up)
+    prediction = wait_for_prediction(qtbot, window)
+    assert prediction.model == "resnet18"
+
+
 def test_a_bad_checkpoint_is_reported(qtbot: Any, tmp_path: Path) -> None:
     engine = FakeEngine()
     engine.failures["resnet152"] = WeightsError("model.pth: not a PyTorch checkpoint")

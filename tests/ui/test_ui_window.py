@@ -634,6 +634,41 @@ def test_tab_goes_from_control_to_control_with_no_invisible_stop(
     assert 0 <= top < scroll.viewport().height()
 
 
+def test_tab_into_the_scrolled_side_panel_from_outside_shows_the_control_it_lands_on(
+        qtbot: Any, tmp_path: Path) -> None:
+    # The panel scrolled only for a Tab from a control within it: Tab from the filmstrip
+    # (or Shift+Tab from the messages) focused a control scrolled out of sight.
+    window = make_window(qtbot, tmp_path)
+    window.open_paths([write_image(tmp_path / f"{i}.png", (60 * i, 90, 200)) for i in range(2)])
+    wait_for_prediction(qtbot, window)
+    window.resize(640, 480)  # the side panel scrolls
+    window.activateWindow()
+    controls = window.model_controls
+    scroll = controls.parentWidget().parentWidget().parentWidget()
+    assert isinstance(scroll, QScrollArea)
+    bar = scroll.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=3000)
+
+    def in_view(widget: Any) -> bool:
+        top = widget.mapTo(scroll.viewport(), widget.rect().topLeft()).y()
+        return top >= 0 and top + widget.height() <= scroll.viewport().height()
+
+    bar.setValue(bar.maximum())  # as after scoring a map: the panel's end in view
+    window.filmstrip.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.filmstrip, timeout=3000)
+    qtbot.keyClick(window.filmstrip, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is controls.model_combo
+    assert in_view(controls.model_combo)
+
+    bar.setValue(0)
+    window.messages.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.messages, timeout=3000)
+    qtbot.keyClick(window.messages, Qt.Key.Key_Backtab, Qt.KeyboardModifier.ShiftModifier)
+    last = QApplication.focusWidget()
+    assert scroll.isAncestorOf(last)
+    assert in_view(last)
+
+
 def test_ctrl_v_of_an_image_adds_it_to_the_opened_folder(qtbot: Any, tmp_path: Path) -> None:
     window = make_window(qtbot, tmp_path)
     folder = tmp_path / "photos"
@@ -696,6 +731,39 @@ def test_filmstrip_labels_of_names_alike_stay_apart(qtbot: Any, tmp_path: Path) 
     assert not np.array_equal(labels[0], labels[1])
     assert not np.array_equal(labels[1], labels[2])
     assert [strip.item(r).toolTip() for r in range(3)] == [str(folder / n) for n in names]
+
+
+def test_in_a_short_window_a_short_filmstrip_name_is_read_in_full(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Every item took one size, the current one's (its label's or its thumbnail's width),
+    # and the strip elided the other labels again to that, narrower than their cells:
+    # "broken.png" read "bro…png" beside a current "good.png" in a 640x480 window.
+    window = make_window(qtbot, tmp_path)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    write_image(folder / "good.png", (90, 90, 90), size=(240, 320))  # a narrow thumbnail
+    (folder / "notes.jpg").write_text("not a picture")
+    window.open_paths([folder])
+    wait_for_prediction(qtbot, window, source=str(folder / "good.png"))
+    window.resize(640, 480)
+    strip = window.filmstrip
+    qtbot.waitUntil(lambda: strip.compact, timeout=3000)
+    strip.setCurrentItem(None)  # a selected label is painted on another background
+    qtbot.wait(50)
+    grab = strip.viewport().grab()
+    ratio = grab.devicePixelRatio()
+    shot = qimage_to_rgb(grab.toImage()).astype(int)
+    rect = strip.visualItemRect(strip.item(0))
+    label = shot[int((rect.top() + strip.iconSize().height() + 4) * ratio):
+                 int(rect.bottom() * ratio), int(rect.left() * ratio):int(rect.right() * ratio)]
+    background = shot[int(rect.bottom() * ratio) - 1, int(rect.left() * ratio)]
+    inked = np.flatnonzero(np.abs(label - background).max(axis=(0, 2)) > 60)
+    needed = strip.fontMetrics().horizontalAdvance("broken.png")
+    assert needed + 8 <= strip.gridSize().width()  # the name fits its cell...
+    assert strip.item(0).text() == "broken.png"
+    painted = (inked[-1] - inked[0] + 1) / ratio
+    assert painted >= 0.9 * needed, painted  # ...and is painted whole
 
 
 def test_ctrl_c_in_messages_copies_the_selected_lines(qtbot: Any, tmp_path: Path) -> None:

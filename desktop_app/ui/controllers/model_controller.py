@@ -151,6 +151,9 @@ class ModelController(QObject):
             self._keep_loaded_model(failure.message)
         else:
             self._state = ModelState.FAILED
+            if failure.downloaded is not None:
+                # "resnet18 ✓": which other model would load, with no download.
+                self._controls.mark_downloaded(failure.downloaded)
             emit(self.message, failure.message, "error")
             self._status.set_model("Model: not loaded", "")
             emit(self.failed)

@@ -277,8 +277,10 @@ class InferenceWorker(QObject):
                 self._fail(request, error)
             return
         except Exception as error:  # any failure must reach the user, never kill the thread
-            # The previous classifier stays: the window carries on with it.
-            self._fail(request, error)
+            # The previous classifier stays: the window carries on with it. With none yet
+            # (no weights for the default model), the list of those on disk is what the
+            # user needs to pick one that loads.
+            self._fail(request, error, downloaded=self._downloaded_models())
             return
         self._classifier = classifier
         weights = getattr(classifier, "weights_path", None)
@@ -491,7 +493,17 @@ class InferenceWorker(QObject):
                 or self._stopping.is_set()
                 or self._mailbox.has(request.kind.slot) or self._mailbox.has("model"))
 
-    def _fail(self, request: Request, error: BaseException) -> None:
+    def _downloaded_models(self) -> frozenset[str] | None:
+        if self._engine is None:
+            return None  # the engine itself failed (PyTorch could not be imported)
+        try:
+            return self._engine.downloaded_models()
+        except Exception:  # a missing mark is no reason to lose the failure's message
+            log.exception("listing the downloaded models failed")
+            return None
+
+    def _fail(self, request: Request, error: BaseException, *,
+              downloaded: frozenset[str] | None = None) -> None:
         inside = self._inside
         if (isinstance(error, Cancelled) and inside is not None and self._stops(inside)
                 and isinstance(request, PredictRequest | ScoreRequest)
@@ -505,7 +517,8 @@ class InferenceWorker(QObject):
             log.info("%s request %d failed: %s", kind, request.id, error)
         else:
             log.exception("%s request %d failed unexpectedly", kind, request.id)
-        emit(self.failed, WorkerFailure(request, one_line(error), FailureReason.of(error)))
+        emit(self.failed, WorkerFailure(request, one_line(error), FailureReason.of(error),
+                                        downloaded))
 
 
 @dataclass(frozen=True)

@@ -279,6 +279,9 @@ class WorkerFailure:
     request: ModelRequest | PredictRequest | ScoreRequest | FolderRunRequest | TrainRequest
     message: str
     reason: FailureReason = FailureReason.ERROR
+    # A model that failed to load: the official models whose weights are on disk, for the
+    # model list to mark (None: not known).
+    downloaded: frozenset[str] | None = None
 
     @property
     def request_id(self) -> int:

@@ -50,6 +50,9 @@ class ModelControls(QGroupBox):
         self.device_combo = ElidingComboBox()
         self.layer_combo = ElidingComboBox()
         self.layer_combo.setToolTip("The layer whose activations the map explains")
+        # Greyed until a model names its layers: with no model loaded (no weights on disk)
+        # it was a blank list that opened on nothing.
+        self.layer_combo.setEnabled(False)
         self.method_combo = ElidingComboBox()
         for method, title in METHOD_TITLES.items():
             self.method_combo.addItem(title, method)
@@ -111,6 +114,7 @@ class ModelControls(QGroupBox):
     def set_cam_layers(self, layers: Sequence[str], current: str | None) -> None:
         self.layer_combo.clear()
         self.layer_combo.addItems(list(layers))
+        self.layer_combo.setEnabled(bool(layers))
         if current in layers:
             self.layer_combo.setCurrentText(current)
         elif "layer4" in layers:

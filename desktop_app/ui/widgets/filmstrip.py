@@ -111,9 +111,19 @@ class Filmstrip(QListWidget):
         self.setIconSize(QSize(size, size))
         # A small thumbnail keeps a wider cell than itself: room for about a dozen letters.
         self._cell_width = size + (40 if self.compact else 24)
-        self.setGridSize(QSize(self._cell_width, size + 30))
+        self.setGridSize(self._cell_size())
         self.setFixedHeight(size + 48)
+        for row in range(self.count()):
+            self.item(row).setSizeHint(self._cell_size())
         self._relabel()
+
+    def _cell_size(self) -> QSize:
+        """Each item as big as its grid cell: otherwise the view gives every item the size
+        of one (uniform sizes: the current item's label or thumbnail, whichever is wider)
+        and elides the other labels again, narrower than the cells they were fitted to
+        ("broken.png" read "bro…png" beside a current "good.png")."""
+        size = self.iconSize().height()
+        return QSize(self._cell_width, size + 30)
 
     def set_entries(self, names: list[str], tooltips: list[str]) -> None:
         self.blockSignals(True)
@@ -132,6 +142,7 @@ class Filmstrip(QListWidget):
             for name, tip in zip(names, tooltips, strict=True):
                 item = QListWidgetItem(self._placeholder, name)
                 item.setToolTip(tip)
+                item.setSizeHint(self._cell_size())
                 self.addItem(item)
             self._names += names
             self._relabel()

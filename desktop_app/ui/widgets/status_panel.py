@@ -131,11 +131,14 @@ class StatusPanel:
         # So can the model's name, which the predictions' header also gives: a checkpoint's
         # long name left a 640 px window's message "Score-CAM map ca".
         self.model_label.setVisible(not text)
+        # And the device, which the Device list gives: beside it a folder run's closing
+        # message lost its last letters in a 640 px window ("…results saves them").
+        self.device_label.setVisible(not text and bool(self.device_label.text()))
 
     def set_model(self, text: str, device: str) -> None:
         self.model_label.setText(text)
         self.device_label.setText(device)
-        self.device_label.setVisible(bool(device))
+        self.device_label.setVisible(bool(device) and not self.bar.currentMessage())
 
     def set_latency(self, timings: Mapping[str, float] | None) -> None:
         texts = latency_texts(timings) if timings else []
