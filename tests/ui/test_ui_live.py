@@ -85,8 +85,11 @@ def test_freeze_keeps_the_frame_and_space_resumes(qtbot: Any, tmp_path: Path) ->
     window.start_live_source(fake_camera_source())
     qtbot.waitUntil(lambda: len(results) >= 3, timeout=10_000)
     assert window.camera_panel.freeze_box.isEnabled()
+    qtbot.waitUntil(lambda: "fps" in window.status.fps_label.text(), timeout=5000)
     qtbot.keyClick(window.view, Qt.Key.Key_Space)
     assert window.actions_.freeze.isChecked() and window.camera_panel.freeze_box.isChecked()
+    # No rate while frozen (it fell to "0.0 fps", which read like a fault).
+    qtbot.waitUntil(lambda: window.status.fps_label.text() == "", timeout=3000)
     frozen = window.prediction
     count = len(results)
     qtbot.wait(300)
@@ -101,6 +104,7 @@ def test_freeze_keeps_the_frame_and_space_resumes(qtbot: Any, tmp_path: Path) ->
     assert not window.actions_.freeze.isChecked()
     count = len(results)
     qtbot.waitUntil(lambda: len(results) >= count + 2, timeout=10_000)
+    qtbot.waitUntil(lambda: "fps" in window.status.fps_label.text(), timeout=5000)
 
 
 def test_a_camera_that_keeps_sending_the_same_frame_is_reported(

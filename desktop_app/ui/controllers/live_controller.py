@@ -207,6 +207,9 @@ class LiveController(QObject):
 
     @Slot()
     def _on_fps_tick(self) -> None:
+        if self._state.frozen:  # no frame is shown: "0.0 fps" read like a fault
+            self._status.set_fps(None)
+            return
         shown = list(self._shown)
         fps = 0.0
         if len(shown) >= 2 and time.monotonic() - shown[-1] < 2.0:
