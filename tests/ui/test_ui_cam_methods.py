@@ -543,16 +543,22 @@ def _picture_on_screen(window: Any) -> QRect:
     return view.mapFromScene(view.sceneRect()).boundingRect().translated(view.viewport().pos())
 
 
-def test_in_a_small_window_the_legend_goes_beside_a_picture_that_leaves_room(
-        qtbot: Any, tmp_path: Path) -> None:
-    # Found by driving the window at 640x480: the legend stood in the view's top-left corner
-    # over a narrow picture, the margin beside it left empty.
+def _narrow_picture_at_640_by_480(qtbot: Any, tmp_path: Path) -> Any:
+    """A window of 640 x 480 showing a tall, narrow picture with its map's legend."""
     window = make_window(qtbot, tmp_path, FakeEngine())
     window.resize(640, 480)
     qtbot.waitUntil(lambda: window.width() == 640, timeout=3000)
     window.open_paths([write_image(tmp_path / "narrow.png", (200, 30, 30), size=(100, 400))])
     wait_for_prediction(qtbot, window)
     qtbot.waitUntil(lambda: _legend_on_screen(window), timeout=5000)
+    return window
+
+
+def test_in_a_small_window_the_legend_goes_beside_a_picture_that_leaves_room(
+        qtbot: Any, tmp_path: Path) -> None:
+    # Found by driving the window at 640x480: the legend stood in the view's top-left corner
+    # over a narrow picture, the margin beside it left empty.
+    window = _narrow_picture_at_640_by_480(qtbot, tmp_path)
     legend = window.overlay.legend
     picture = _picture_on_screen(window)
     # Fitted: a margin either side narrower than the full legend (~170 px with its gap).
@@ -579,12 +585,7 @@ def test_at_640_by_480_the_legend_narrows_into_a_margin_too_narrow_for_the_compa
     # Found by driving the window at 640x480: beside a picture leaving margins under ~116 px
     # the compact legend (108 px at least, 142 with a long class name) overlapped the
     # picture's edge, though narrowed a little it fits beside it.
-    window = make_window(qtbot, tmp_path, FakeEngine())
-    window.resize(640, 480)
-    qtbot.waitUntil(lambda: window.width() == 640, timeout=3000)
-    window.open_paths([write_image(tmp_path / "narrow.png", (200, 30, 30), size=(100, 400))])
-    wait_for_prediction(qtbot, window)
-    qtbot.waitUntil(lambda: _legend_on_screen(window), timeout=5000)
+    window = _narrow_picture_at_640_by_480(qtbot, tmp_path)
     legend = window.overlay.legend
     window.view.setFocus()
     qtbot.keyClick(window.view, Qt.Key.Key_Plus)  # a wider picture: narrower margins

@@ -98,13 +98,20 @@ def test_an_exception_in_the_worker_is_shown_and_the_next_request_works(
     wait_for_prediction(qtbot, window, source=str(second))
 
 
-def test_weights_not_available_offline_explains_and_offers_a_file(
-        qtbot: Any, tmp_path: Path) -> None:
-    engine = FakeEngine()
+def _offline_without_resnet50(qtbot: Any, tmp_path: Path, engine: FakeEngine) -> Any:
+    """A window whose default model's weights cannot be had, once an image opened has
+    brought up the dialog that says so."""
     engine.failures["resnet50"] = WeightsUnavailableError(OFFLINE)
     window = make_window(qtbot, tmp_path, engine)
     window.open_paths([write_image(tmp_path / "a.png", (9, 9, 9))])
     qtbot.waitUntil(lambda: bool(_visible(WeightsProblemDialog)), timeout=5000)
+    return window
+
+
+def test_weights_not_available_offline_explains_and_offers_a_file(
+        qtbot: Any, tmp_path: Path) -> None:
+    engine = FakeEngine()
+    window = _offline_without_resnet50(qtbot, tmp_path, engine)
     dialog = _visible(WeightsProblemDialog)[0]
     assert dialog.windowTitle() == "Weights unavailable"
     assert OFFLINE in dialog.informativeText()
@@ -126,11 +133,7 @@ def test_weights_not_available_offline_explains_and_offers_a_file(
 
 def test_with_no_model_loaded_the_layer_list_is_greyed_not_a_blank_list(
         qtbot: Any, tmp_path: Path) -> None:
-    engine = FakeEngine()
-    engine.failures["resnet50"] = WeightsUnavailableError(OFFLINE)
-    window = make_window(qtbot, tmp_path, engine)
-    window.open_paths([write_image(tmp_path / "a.png", (9, 9, 9))])
-    qtbot.waitUntil(lambda: bool(_visible(WeightsProblemDialog)), timeout=5000)
+    window = _offline_without_resnet50(qtbot, tmp_path, FakeEngine())
     _visible(WeightsProblemDialog)[0].reject()
     layers = window.model_controls.layer_combo
     assert layers.count() == 0 and not layers.isEnabled()
@@ -147,11 +150,8 @@ def test_when_the_first_model_cannot_load_the_list_marks_those_on_this_computer(
         qtbot: Any, tmp_path: Path) -> None:
     # Offline on a first launch with no resnet50 weights: the list marked nothing (marks
     # came only with a loaded model), though resnet18's weights were on disk.
-    engine = FakeEngine(downloaded=frozenset({"resnet18"}))
-    engine.failures["resnet50"] = WeightsUnavailableError(OFFLINE)
-    window = make_window(qtbot, tmp_path, engine)
-    window.open_paths([write_image(tmp_path / "a.png", (9, 9, 9))])
-    qtbot.waitUntil(lambda: bool(_visible(WeightsProblemDialog)), timeout=5000)
+    window = _offline_without_resnet50(
+        qtbot, tmp_path, FakeEngine(downloaded=frozenset({"resnet18"})))
     _visible(WeightsProblemDialog)[0].reject()
     models = window.model_controls.model_combo
     texts = [models.itemText(i) for i in range(models.count())]

@@ -647,13 +647,19 @@ def test_stepping_onto_a_broken_file_says_so_where_the_picture_would_be(
     assert view.empty_text == PLACEHOLDER
 
 
-def test_tab_goes_from_control_to_control_with_no_invisible_stop(
-        qtbot: Any, tmp_path: Path) -> None:
+def _two_images_at_640_by_480(qtbot: Any, tmp_path: Path) -> Any:
+    """A window of two images made small enough that its side panel scrolls."""
     window = make_window(qtbot, tmp_path)
     window.open_paths([write_image(tmp_path / f"{i}.png", (60 * i, 90, 200)) for i in range(2)])
     wait_for_prediction(qtbot, window)
     window.resize(640, 480)  # the side panel scrolls
     window.activateWindow()
+    return window
+
+
+def test_tab_goes_from_control_to_control_with_no_invisible_stop(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = _two_images_at_640_by_480(qtbot, tmp_path)
     window.view.setFocus()
     controls = window.model_controls
     stops = []
@@ -675,11 +681,7 @@ def test_tab_into_the_scrolled_side_panel_from_outside_shows_the_control_it_land
         qtbot: Any, tmp_path: Path) -> None:
     # The panel scrolled only for a Tab from a control within it: Tab from the filmstrip
     # (or Shift+Tab from the messages) focused a control scrolled out of sight.
-    window = make_window(qtbot, tmp_path)
-    window.open_paths([write_image(tmp_path / f"{i}.png", (60 * i, 90, 200)) for i in range(2)])
-    wait_for_prediction(qtbot, window)
-    window.resize(640, 480)  # the side panel scrolls
-    window.activateWindow()
+    window = _two_images_at_640_by_480(qtbot, tmp_path)
     controls = window.model_controls
     scroll = controls.parentWidget().parentWidget().parentWidget()
     assert isinstance(scroll, QScrollArea)
